@@ -1,0 +1,117 @@
+package edge
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func newHandler(c Config, reached *string) http.Handler {
+	return Middleware(c)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		*reached = string(body)
+		w.Write([]byte(`{"code":0,"message":"ok"}`))
+	}))
+}
+
+var testConfig = Config{
+	Routes:       []string{"/user/login", "/greeter/hello"},
+	MaxBodyBytes: 16,
+	CORSOrigins:  []string{"https://app.example"},
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder) (int, string) {
+	t.Helper()
+	var body struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+	}
+	return body.Code, body.Message
+}
+
+func TestRoutesAndLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, body string
+		wantStatus               int
+	}{
+		{"listed route", "POST", "/greeter/hello", `{"name":"x"}`, 200},
+		{"listed route, unclean", "POST", "/greeter//hello/", `{}`, 200},
+		{"unknown route", "POST", "/nope", ``, 404},
+		{"internal endpoint", "POST", "/user/getUserInfo", ``, 404},
+		{"rpc passthrough", "POST", "/rpc", `{}`, 404},
+		{"root", "GET", "/", ``, 404},
+		{"body at limit", "POST", "/user/login", strings.Repeat("a", 16), 200},
+		{"body over limit", "POST", "/user/login", strings.Repeat("a", 17), 413},
+		{"health", "GET", "/health", ``, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reached string
+			rec := httptest.NewRecorder()
+			newHandler(testConfig, &reached).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d (%s)", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if tc.wantStatus >= 400 {
+				if code, _ := decode(t, rec); code != tc.wantStatus {
+					t.Fatalf("code %d", code)
+				}
+			} else if tc.path != "/health" && reached != tc.body {
+				t.Fatalf("backend got body %q, want %q", reached, tc.body)
+			}
+		})
+	}
+}
+
+func TestBodyOverLimitWithoutContentLength(t *testing.T) {
+	var reached string
+	req := httptest.NewRequest("POST", "/user/login", io.NopCloser(strings.NewReader(strings.Repeat("a", 100))))
+	req.ContentLength = -1 // chunked: the size is only known by reading
+	rec := httptest.NewRecorder()
+	newHandler(testConfig, &reached).ServeHTTP(rec, req)
+	if rec.Code != 413 || reached != "" {
+		t.Fatalf("status %d, backend got %q", rec.Code, reached)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		origins    []string
+		origin     string
+		wantOrigin string
+		wantCreds  string
+	}{
+		{"listed origin", []string{"https://app.example"}, "https://app.example", "https://app.example", "true"},
+		{"unlisted origin", []string{"https://app.example"}, "https://evil.example", "", ""},
+		{"wildcard never with credentials", []string{"*"}, "https://any.example", "*", ""},
+		{"no CORS configured", nil, "https://app.example", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig
+			c.CORSOrigins = tc.origins
+			var reached string
+			for _, method := range []string{"POST", "OPTIONS"} {
+				req := httptest.NewRequest(method, "/greeter/hello", nil)
+				req.Header.Set("Origin", tc.origin)
+				if method == "OPTIONS" {
+					req.Header.Set("Access-Control-Request-Method", "POST")
+				}
+				rec := httptest.NewRecorder()
+				newHandler(c, &reached).ServeHTTP(rec, req)
+				h := rec.Header()
+				if h.Get("Access-Control-Allow-Origin") != tc.wantOrigin || h.Get("Access-Control-Allow-Credentials") != tc.wantCreds {
+					t.Fatalf("%s: origin %q creds %q", method, h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"))
+				}
+				if h.Get("Access-Control-Allow-Origin") == "*" && h.Get("Access-Control-Allow-Credentials") != "" {
+					t.Fatal("wildcard with credentials")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package jwtauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+)
+
+func newKeys(t *testing.T, secret string) *auth.Keys {
+	t.Helper()
+	k, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// seen records what the next handler received.
+type seen struct {
+	called  bool
+	headers http.Header
+}
+
+func serve(t *testing.T, v Verifier, req *http.Request) (*httptest.ResponseRecorder, *seen) {
+	t.Helper()
+	s := &seen{}
+	h := Middleware(v, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.called, s.headers = true, r.Header.Clone()
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec, s
+}
+
+func TestOpenPaths(t *testing.T) {
+	keys := newKeys(t, strings.Repeat("s", 32))
+	for _, tc := range []struct {
+		path string
+		open bool
+	}{
+		{"/user/login", true},
+		{"/user/register", true},
+		{"/user/login/", true},
+		{"//user//login", true},
+		{"/user/./login", true},
+		{"/user/login/../../greeter/hello", false},
+		{"/user/login/../register", true},
+		{"/user/login/x", false},
+		{"/user/loginx", false},
+		{"/User/Login", false},
+		{"/greeter/hello", false},
+		{"/", false},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "http://gw/", nil)
+			req.URL.Path = tc.path
+			rec, s := serve(t, keys, req)
+			if s.called != tc.open {
+				t.Fatalf("open=%v, want %v (status %d)", s.called, tc.open, rec.Code)
+			}
+		})
+	}
+}
+
+func TestRejections(t *testing.T) {
+	keys := newKeys(t, strings.Repeat("s", 32))
+	other := newKeys(t, strings.Repeat("o", 32))
+	good, _ := keys.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	foreign, _ := other.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	for _, tc := range []struct {
+		name, authorization string
+	}{
+		{"no header", ""},
+		{"empty bearer", "Bearer "},
+		{"garbage", "Bearer garbage"},
+		{"wrong key", "Bearer " + foreign},
+		{"other scheme", "Basic " + good},
+		{"alg none", "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiI5IiwibmFtZSI6ImNhcm9sIiwiaXNzIjoiZ29taWNyby1zdGFjayIsImV4cCI6OTk5OTk5OTk5OX0."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/greeter/hello", nil)
+			if tc.authorization != "" {
+				req.Header.Set("Authorization", tc.authorization)
+			}
+			rec, s := serve(t, keys, req)
+			if s.called {
+				t.Fatal("request reached the backend")
+			}
+			if rec.Code != 401 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			var body struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Code != 401 || body.Message != "please login" {
+				t.Fatalf("body %s (%v)", rec.Body, err)
+			}
+			if rec.Header().Get("WWW-Authenticate") == "" {
+				t.Fatal("no WWW-Authenticate header")
+			}
+		})
+	}
+}
+
+func TestIdentityHeaders(t *testing.T) {
+	keys := newKeys(t, strings.Repeat("s", 32))
+	good, _ := keys.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	forge := func(req *http.Request) {
+		// Go canonicalises wire headers; set raw spellings too, as a hand-built request could.
+		req.Header["x-example-id"] = []string{"1"}
+		req.Header["X-EXAMPLE-USERNAME"] = []string{"admin"}
+		req.Header["X_example_id"] = []string{"1"}
+		req.Header.Set("X-Example-Id", "1")
+	}
+	t.Run("set from token, forged ones dropped", func(t *testing.T) {
+		for _, authz := range []string{"Bearer " + good, "bearer " + good, good} {
+			req := httptest.NewRequest("POST", "/greeter/hello", nil)
+			req.Header.Set("Authorization", authz)
+			forge(req)
+			_, s := serve(t, keys, req)
+			if !s.called {
+				t.Fatalf("%q: rejected", authz)
+			}
+			if s.headers.Get("Authorization") != "" {
+				t.Fatal("the token must not travel past the gateway")
+			}
+			if got := s.headers.Values(auth.HeaderUserID); len(got) != 1 || got[0] != "9" {
+				t.Fatalf("id headers %v", got)
+			}
+			if got := s.headers.Values(auth.HeaderUsername); len(got) != 1 || got[0] != "carol" {
+				t.Fatalf("username headers %v", got)
+			}
+			for name := range s.headers {
+				if identityHeaders[normalise(name)] && name != auth.HeaderUserID && name != auth.HeaderUsername {
+					t.Fatalf("forged header %q survived", name)
+				}
+			}
+		}
+	})
+	t.Run("removed on open paths", func(t *testing.T) {
+		req := httptest.NewRequest("POST", "/user/login", nil)
+		forge(req)
+		_, s := serve(t, keys, req)
+		for name := range s.headers {
+			if identityHeaders[normalise(name)] {
+				t.Fatalf("header %q reached an open path", name)
+			}
+		}
+	})
+}
+
+func TestToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bearer abc":   "abc",
+		"bearer  abc ": "abc",
+		"BEARER abc":   "abc",
+		"abc":          "abc",
+		"Basic abc":    "",
+		"":             "",
+	} {
+		if got := Token(in); got != want {
+			t.Errorf("Token(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

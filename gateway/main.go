@@ -1,0 +1,92 @@
+// Command gateway runs the micro api gateway: HTTP on :8080, routed by path to go.micro.api.*
+// services through Consul (`/greeter/hello` → go.micro.api.greeter Greeter.Hello), behind the
+// edge rules and the JWT auth plugin.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/micro/cli/v2"
+	"github.com/micro/micro/v2/client/api"
+	"github.com/micro/micro/v2/plugin"
+
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
+	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+)
+
+// Config is the gateway's startup configuration.
+type Config struct {
+	microsvc.Config `mapstructure:",squash"`
+	HTTP            struct {
+		Address string `mapstructure:"address"`
+	} `mapstructure:"http"`
+	Gateway struct {
+		Routes       []string `mapstructure:"routes"`
+		OpenPaths    []string `mapstructure:"open_paths"`
+		MaxBodyBytes int64    `mapstructure:"max_body_bytes"`
+		CORSOrigins  []string `mapstructure:"cors_origins"`
+	} `mapstructure:"gateway"`
+	JWT auth.Config `mapstructure:"jwt"`
+}
+
+func settings() []config.Setting {
+	own := []config.Setting{
+		{Key: "http.address", Default: ":8080", Usage: "HTTP listen address"},
+		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
+		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login"}, Usage: "paths that need no token"},
+		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
+		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
+	}
+	return append(append(own, auth.Settings(false)...), microsvc.Settings()...)
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var cfg Config
+	if _, err := config.Load("gateway", args, settings(), &cfg, os.Stderr); err != nil {
+		return err
+	}
+	keys, err := auth.NewKeys(cfg.JWT)
+	if err != nil {
+		return err
+	}
+	serviceOptions, err := cfg.Options()
+	if err != nil {
+		return err
+	}
+	// Plugins registered first wrap outermost: the edge rules see every request before auth.
+	edgePlugin := plugin.NewPlugin(plugin.WithName("edge"), plugin.WithHandler(edge.Middleware(edge.Config{
+		Routes:       cfg.Gateway.Routes,
+		MaxBodyBytes: cfg.Gateway.MaxBodyBytes,
+		CORSOrigins:  cfg.Gateway.CORSOrigins,
+	})))
+	for _, p := range []plugin.Plugin{edgePlugin, jwtauth.NewPlugin(keys, cfg.Gateway.OpenPaths)} {
+		if err := api.Register(p); err != nil {
+			return fmt.Errorf("register plugin %s: %w", p, err)
+		}
+	}
+	// micro's api command reads its settings from a cli context; we hand it ours as flags.
+	// CORS is ours (edge), because micro's answers "*" together with credentials.
+	app := cli.NewApp()
+	app.Name = "gateway"
+	app.Commands = api.Commands(serviceOptions...)
+	return app.Run([]string{"gateway", "api",
+		"--address", cfg.HTTP.Address,
+		"--handler", "api",
+		"--resolver", "micro",
+		"--namespace", "go.micro",
+		"--type", "api",
+		"--enable_cors=false",
+	})
+}

@@ -1,0 +1,22 @@
+package stack
+
+import (
+	"fmt"
+	"time"
+)
+
+// Eventually calls check every interval until it returns nil or timeout has passed, and then
+// returns the last error.
+func Eventually(timeout, interval time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s: %w", timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}

@@ -1,0 +1,227 @@
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+)
+
+// Config says where the binaries are and which ports and files the system uses.
+type Config struct {
+	// BinDir holds user, greeter and gateway.
+	BinDir string
+	// ConsulBin is the consul executable.
+	ConsulBin string
+	// ConsulPorts are the agent's ports; a zero HTTP port means "use an agent already running
+	// at 127.0.0.1:8500, or start one on Consul's default ports".
+	ConsulPorts ConsulPorts
+	// GatewayAddress is the gateway's HTTP listen address, e.g. ":8080".
+	GatewayAddress string
+	// DatabaseDSN is the user service's database.
+	DatabaseDSN string
+	// JWTSecret signs and verifies tokens.
+	JWTSecret string
+	// Env is added to every service's environment (e.g. GREETINGS_STRING=...).
+	Env []string
+	// Out receives every process's output lines, prefixed.
+	Out io.Writer
+}
+
+// ConsulPorts are a Consul dev agent's listening ports.
+type ConsulPorts struct {
+	HTTP, SerfLAN, Server int
+}
+
+// Stack is the running system.
+type Stack struct {
+	Config
+	Consul  *Process // nil when an agent was already running
+	User    *Process
+	Greeter *Process
+	Gateway *Process
+	// ConsulAddress is the agent's HTTP address (host:port).
+	ConsulAddress string
+	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:8080.
+	GatewayURL string
+	out        *lockedWriter
+}
+
+// ServiceNames are the registry names of the three processes the stack registers in Consul.
+var ServiceNames = []string{"go.micro.api.user", "go.micro.api.greeter", "go.micro.api"}
+
+// Start launches the system and returns once /greeter/hello is routable end to end. On error
+// everything started so far is stopped again.
+func Start(c Config) (*Stack, error) {
+	s := &Stack{Config: c, out: &lockedWriter{out: c.Out}}
+	if err := s.start(); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) start() error {
+	if err := s.startConsul(); err != nil {
+		return err
+	}
+	env := append([]string{
+		"REGISTRY_ADDRESS=" + s.ConsulAddress,
+		"JWT_SECRET=" + s.JWTSecret,
+	}, s.Env...)
+	var err error
+	if s.User, err = s.StartService("user", env, "--database_dsn", s.DatabaseDSN); err != nil {
+		return err
+	}
+	if s.Greeter, err = s.StartService("greeter", env); err != nil {
+		return err
+	}
+	if s.Gateway, err = s.StartService("gateway", env, "--http_address", s.GatewayAddress); err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(s.GatewayAddress)
+	if err != nil {
+		return fmt.Errorf("gateway address %q: %w", s.GatewayAddress, err)
+	}
+	s.GatewayURL = "http://127.0.0.1:" + port
+	return s.waitRoutable(30 * time.Second)
+}
+
+// StartService starts one more process of a service binary (user, greeter, gateway) with the
+// stack's environment plus env and args.
+func (s *Stack) StartService(name string, env []string, args ...string) (*Process, error) {
+	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, env)
+}
+
+func (s *Stack) startConsul() error {
+	if s.ConsulPorts.HTTP == 0 {
+		s.ConsulAddress = "127.0.0.1:8500"
+		if consulLeader(s.ConsulAddress) == nil {
+			s.out.writeLine("stack", "using the Consul agent already running at "+s.ConsulAddress)
+			return nil
+		}
+	} else {
+		s.ConsulAddress = "127.0.0.1:" + strconv.Itoa(s.ConsulPorts.HTTP)
+	}
+	args := []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-log-level", "warn", "-dns-port", "-1", "-grpc-port", "-1", "-serf-wan-port", "-1",
+		"-hcl", "ports { grpc_tls = -1 }"}
+	if p := s.ConsulPorts; p.HTTP != 0 {
+		args = append(args, "-http-port", strconv.Itoa(p.HTTP),
+			"-serf-lan-port", strconv.Itoa(p.SerfLAN), "-server-port", strconv.Itoa(p.Server))
+	}
+	var err error
+	if s.Consul, err = startProcess("consul", s.out, s.ConsulBin, args, nil); err != nil {
+		return err
+	}
+	s.Consul.stopSignal, s.Consul.anyExitOnStop = os.Interrupt, true
+	return Eventually(20*time.Second, 50*time.Millisecond, func() error {
+		if exited, err := s.Consul.Exited(); exited {
+			return fmt.Errorf("consul exited: %v", err)
+		}
+		return consulLeader(s.ConsulAddress)
+	})
+}
+
+// consulLeader succeeds once the agent at addr answers and has elected a leader.
+func consulLeader(addr string) error {
+	rsp, err := http.Get("http://" + addr + "/v1/status/leader")
+	if err != nil {
+		return err
+	}
+	defer rsp.Body.Close()
+	body, _ := io.ReadAll(rsp.Body)
+	if rsp.StatusCode != 200 || len(bytes.Trim(bytes.TrimSpace(body), `"`)) == 0 {
+		return fmt.Errorf("consul at %s has no leader yet", addr)
+	}
+	return nil
+}
+
+// waitRoutable sends hellos on behalf of an account that does not exist until one comes back
+// "user not found": that answer can only come from the user service, reached through the
+// gateway, the auth plugin and the greeter, so the whole path works.
+func (s *Stack) waitRoutable(timeout time.Duration) error {
+	keys, err := auth.NewKeys(auth.Config{Secret: s.JWTSecret, Issuer: "gomicro-stack", TTL: time.Minute})
+	if err != nil {
+		return err
+	}
+	token, err := keys.Issue(auth.Identity{UserID: 1 << 62, Username: "readiness-probe"})
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	return Eventually(timeout, 100*time.Millisecond, func() error {
+		for _, p := range []*Process{s.User, s.Greeter, s.Gateway} {
+			if exited, err := p.Exited(); exited {
+				return fmt.Errorf("%s exited: %v", p.Name, err)
+			}
+		}
+		req, _ := http.NewRequest("POST", s.GatewayURL+"/greeter/hello", strings.NewReader(`{"name":"probe"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rsp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer rsp.Body.Close()
+		var body struct {
+			Message string `json:"message"`
+		}
+		json.NewDecoder(rsp.Body).Decode(&body)
+		if rsp.StatusCode != http.StatusNotFound || body.Message != "user not found" {
+			return fmt.Errorf("/greeter/hello answered %d %q", rsp.StatusCode, body.Message)
+		}
+		return nil
+	})
+}
+
+// Stop ends the services first, so that they deregister while Consul still runs, then Consul.
+func (s *Stack) Stop() error {
+	var errs []error
+	for _, p := range []*Process{s.Gateway, s.Greeter, s.User, s.Consul} {
+		if p == nil {
+			continue
+		}
+		if err := p.Stop(10 * time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FindConsul returns a consul executable: CONSUL_BIN, then one on PATH, then bin/consul under
+// repoRoot.
+func FindConsul(repoRoot string) (string, error) {
+	if p := os.Getenv("CONSUL_BIN"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("consul"); err == nil {
+		return p, nil
+	}
+	p := filepath.Join(repoRoot, "bin", "consul")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no consul on PATH and no %s: run `make consul`", p)
+	}
+	return p, nil
+}

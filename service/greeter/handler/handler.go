@@ -1,0 +1,67 @@
+// Package handler is the greeter's transport: it implements the generated go-micro handler,
+// converting between the API request/response and the greeting package, and maps domain errors
+// to go-micro errors in one place.
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	api "github.com/micro/go-micro/v2/api/proto"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/logger"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
+	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
+)
+
+// ServiceName is the greeter's registry name.
+const ServiceName = "go.micro.api.greeter"
+
+// Greeter serves Greeter.Hello.
+type Greeter struct {
+	greeter *greeting.Greeter
+}
+
+var _ greeterpb.GreeterHandler = (*Greeter)(nil)
+
+// New returns the handler over the greeting rules.
+func New(g *greeting.Greeter) *Greeter { return &Greeter{greeter: g} }
+
+// Hello answers {code, message, id, username, greeting, setting_message}.
+func (h *Greeter) Hello(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := apijson.Decode(ServiceName, req, &in); err != nil {
+		return err
+	}
+	hello, err := h.greeter.Hello(ctx, in.Name)
+	if err != nil {
+		return toMicroError(err)
+	}
+	return apijson.Write(rsp, http.StatusOK,
+		apijson.Field{Name: "id", Value: hello.Caller.ID},
+		apijson.Field{Name: "username", Value: hello.Caller.Username},
+		apijson.Field{Name: "greeting", Value: hello.Greeting},
+		apijson.Field{Name: "setting_message", Value: hello.SettingMessage})
+}
+
+// toMicroError is the one place where greeting errors become go-micro errors with HTTP codes.
+func toMicroError(err error) error {
+	switch {
+	case errors.Is(err, greeting.ErrInvalidName):
+		return merrors.BadRequest(ServiceName, "%s", greeting.ErrInvalidName.Error())
+	case errors.Is(err, greeting.ErrNotAuthenticated):
+		return merrors.Unauthorized(ServiceName, "%s", greeting.ErrNotAuthenticated.Error())
+	case errors.Is(err, greeting.ErrUnknownCaller):
+		return merrors.NotFound(ServiceName, "%s", greeting.ErrUnknownCaller.Error())
+	case errors.Is(err, greeting.ErrDirectoryUnavailable):
+		return merrors.New(ServiceName, greeting.ErrDirectoryUnavailable.Error(), http.StatusServiceUnavailable)
+	default:
+		logger.Errorf("internal error: %v", err)
+		return merrors.InternalServerError(ServiceName, "internal error")
+	}
+}

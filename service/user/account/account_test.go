@@ -1,0 +1,159 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account"
+	"github.com/gomicro-stack/gomicro-stack/service/user/store"
+)
+
+func newService(t *testing.T) (*account.Service, *auth.Keys) {
+	t.Helper()
+	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+	keys, err := auth.NewKeys(auth.Config{Secret: strings.Repeat("k", 32), Issuer: "test", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := account.NewService(users, keys, bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, keys
+}
+
+func TestValidateUsername(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"abc", true},
+		{"A.b_c-9", true},
+		{strings.Repeat("a", 32), true},
+		{"ab", false},
+		{strings.Repeat("a", 33), false},
+		{"", false},
+		{"has space", false},
+		{"émile", false},
+		{"a/b", false},
+		{"abc\n", false},
+		{"'; DROP TABLE users;--", false},
+	} {
+		err := account.ValidateUsername(tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateUsername(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{
+		{"12345678", true},
+		{strings.Repeat("p", 72), true},
+		{"1234567", false},
+		{strings.Repeat("p", 73), false},
+		{"", false},
+		{strings.Repeat("é", 36), true}, // 72 bytes
+		{strings.Repeat("é", 37), false},
+	} {
+		err := account.ValidatePassword(tc.password)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidatePassword(%d bytes) = %v, want ok=%v", len(tc.password), err, tc.ok)
+		}
+	}
+}
+
+func TestRegisterLoginProfile(t *testing.T) {
+	svc, keys := newService(t)
+	ctx := context.Background()
+
+	u, err := svc.Register(ctx, "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(u.PasswordHash) == "correct horse" || bcrypt.CompareHashAndPassword(u.PasswordHash, []byte("correct horse")) != nil {
+		t.Fatal("password must be stored as a bcrypt hash")
+	}
+
+	token, logged, err := svc.Login(ctx, "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := keys.Verify(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.UserID != u.ID || id.Username != "alice" || logged.ID != u.ID {
+		t.Fatalf("token speaks for %+v, want user %d", id, u.ID)
+	}
+
+	profile, err := svc.Profile(ctx, u.ID)
+	if err != nil || profile.Username != "alice" {
+		t.Fatalf("Profile: %+v %v", profile, err)
+	}
+	if _, err := svc.Profile(ctx, u.ID+1); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("Profile of unknown id: %v", err)
+	}
+}
+
+func TestRegisterRejects(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "taken", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	var invalid *account.InvalidInputError
+	for _, tc := range []struct {
+		name, username, password string
+		check                    func(error) bool
+	}{
+		{"taken name", "taken", "password2", func(err error) bool { return errors.Is(err, account.ErrUsernameTaken) }},
+		{"bad name", "x", "password1", func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "username" }},
+		{"short password", "newuser", "short", func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "password" }},
+		{"long password", "newuser", strings.Repeat("p", 73), func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "password" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := svc.Register(ctx, tc.username, tc.password); !tc.check(err) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func TestLoginRejects(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "bob", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	var invalid *account.InvalidInputError
+	for _, tc := range []struct {
+		name, username, password string
+		check                    func(error) bool
+	}{
+		{"wrong password", "bob", "password2", func(err error) bool { return errors.Is(err, account.ErrBadCredentials) }},
+		{"unknown user", "nobody", "password1", func(err error) bool { return errors.Is(err, account.ErrBadCredentials) }},
+		{"missing password", "bob", "", func(err error) bool { return errors.As(err, &invalid) }},
+		{"missing username", "", "password1", func(err error) bool { return errors.As(err, &invalid) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := svc.Login(ctx, tc.username, tc.password); !tc.check(err) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,101 @@
+// Package handler is the user service's transport: it implements the generated go-micro
+// handler, converting between protobuf/JSON and the account package, and maps domain errors to
+// go-micro errors in one place.
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	api "github.com/micro/go-micro/v2/api/proto"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/logger"
+	"github.com/micro/go-micro/v2/metadata"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account"
+)
+
+// ServiceName is the user service's registry name.
+const ServiceName = "go.micro.api.user"
+
+// User serves the User endpoints.
+type User struct {
+	accounts *account.Service
+}
+
+var _ userpb.UserHandler = (*User)(nil)
+
+// New returns the handler over the account use cases.
+func New(accounts *account.Service) *User { return &User{accounts: accounts} }
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Register creates an account: 201 {code, message, id, username}.
+func (h *User) Register(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	var in credentials
+	if err := apijson.Decode(ServiceName, req, &in); err != nil {
+		return err
+	}
+	u, err := h.accounts.Register(ctx, in.Username, in.Password)
+	if err != nil {
+		return toMicroError(err)
+	}
+	return apijson.Write(rsp, http.StatusCreated,
+		apijson.Field{Name: "id", Value: u.ID},
+		apijson.Field{Name: "username", Value: u.Username})
+}
+
+// Login checks credentials: 200 {code, message, token}.
+func (h *User) Login(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	var in credentials
+	if err := apijson.Decode(ServiceName, req, &in); err != nil {
+		return err
+	}
+	token, _, err := h.accounts.Login(ctx, in.Username, in.Password)
+	if err != nil {
+		return toMicroError(err)
+	}
+	return apijson.Write(rsp, http.StatusOK, apijson.Field{Name: "token", Value: token})
+}
+
+// GetUserInfo returns the profile of the caller the gateway identified in the metadata.
+func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rsp *userpb.GetUserInfoResponse) error {
+	raw, _ := metadata.Get(ctx, auth.HeaderUserID)
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil || id == 0 {
+		return merrors.Unauthorized(ServiceName, "caller identity missing")
+	}
+	u, err := h.accounts.Profile(ctx, id)
+	if err != nil {
+		return toMicroError(err)
+	}
+	rsp.Id, rsp.Username, rsp.CreatedAt = u.ID, u.Username, u.CreatedAt.Unix()
+	return nil
+}
+
+// toMicroError is the one place where account errors become go-micro errors with HTTP codes.
+func toMicroError(err error) error {
+	var invalid *account.InvalidInputError
+	switch {
+	case errors.As(err, &invalid):
+		return merrors.BadRequest(ServiceName, "%s", invalid.Error())
+	case errors.Is(err, account.ErrUsernameTaken):
+		return merrors.Conflict(ServiceName, "%s", account.ErrUsernameTaken.Error())
+	case errors.Is(err, account.ErrBadCredentials):
+		return merrors.Unauthorized(ServiceName, "%s", account.ErrBadCredentials.Error())
+	case errors.Is(err, account.ErrNotFound):
+		return merrors.NotFound(ServiceName, "%s", account.ErrNotFound.Error())
+	default:
+		// Details stay in our log; the client learns only that it was our fault.
+		logger.Errorf("internal error: %v", err)
+		return merrors.InternalServerError(ServiceName, "internal error")
+	}
+}

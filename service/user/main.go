@@ -1,0 +1,70 @@
+// Command user runs the user service (go.micro.api.user): registration, login and profiles,
+// stored through gorm in SQLite or PostgreSQL.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account"
+	"github.com/gomicro-stack/gomicro-stack/service/user/handler"
+	"github.com/gomicro-stack/gomicro-stack/service/user/store"
+)
+
+// Config is the user service's startup configuration.
+type Config struct {
+	microsvc.Config `mapstructure:",squash"`
+	Database        struct {
+		DSN string `mapstructure:"dsn"`
+	} `mapstructure:"database"`
+	JWT auth.Config `mapstructure:"jwt"`
+}
+
+func settings() []config.Setting {
+	own := []config.Setting{
+		{Key: "database.dsn", Default: "var/user.db", Usage: "SQLite file path, or a postgres:// URL for PostgreSQL"},
+	}
+	return append(append(own, auth.Settings(true)...), microsvc.Settings()...)
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "user:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var cfg Config
+	if _, err := config.Load("user", args, settings(), &cfg, os.Stderr); err != nil {
+		return err
+	}
+	keys, err := auth.NewKeys(cfg.JWT)
+	if err != nil {
+		return err
+	}
+	users, err := store.Open(cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+	accounts, err := account.NewService(users, keys, bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	service, err := microsvc.New(handler.ServiceName, cfg.Config)
+	if err != nil {
+		return err
+	}
+	if err := userpb.RegisterUserHandler(service.Server(), handler.New(accounts)); err != nil {
+		return fmt.Errorf("register handler: %w", err)
+	}
+	return service.Run()
+}
