@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/micro/go-micro/v2/logger"
 )
 
 // Body is the JSON of an error answer.
@@ -94,6 +96,10 @@ func Translate(next http.Handler) http.Handler {
 		next.ServeHTTP(c, r)
 		if c.failed {
 			status, message := Describe(c.status, c.body.Bytes())
+			if status >= 500 {
+				// The client sees a short message; the operator needs the cause.
+				logger.Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
+			}
 			Write(w, status, message)
 		}
 	})

@@ -7,7 +7,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -75,7 +74,12 @@ func Load(program string, args []string, settings []Setting, out any, usageOut i
 	for _, s := range settings {
 		// Only flags given on the command line override; unset flags must not hide the environment.
 		if f := flags.Lookup(s.Flag()); f.Changed {
-			v.Set(s.Key, f.Value.String())
+			if _, isList := s.Default.([]string); isList {
+				list, _ := flags.GetStringSlice(s.Flag())
+				v.Set(s.Key, list)
+			} else {
+				v.Set(s.Key, f.Value.String())
+			}
 		}
 	}
 	if err := Decode(v, out); err != nil {
@@ -115,22 +119,6 @@ func addFlag(flags *pflag.FlagSet, s Setting) error {
 		flags.StringSlice(name, d, usage)
 	default:
 		return fmt.Errorf("setting %s: unsupported default type %s", s.Key, reflect.TypeOf(s.Default))
-	}
-	return nil
-}
-
-// Require returns an error naming the first setting in keys that v holds no non-empty value for.
-func Require(v *viper.Viper, settings []Setting, keys ...string) error {
-	for _, key := range keys {
-		if strings.TrimSpace(v.GetString(key)) != "" {
-			continue
-		}
-		for _, s := range settings {
-			if s.Key == key {
-				return fmt.Errorf("missing setting %s: set --%s or %s", key, s.Flag(), s.Env())
-			}
-		}
-		return errors.New("missing setting " + key)
 	}
 	return nil
 }

@@ -46,9 +46,35 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Registry returns a Consul registry for the configured agent.
+// Registry returns a Consul registry for the configured agent that only ever reports services
+// with at least one healthy node.
 func (c Config) Registry() registry.Registry {
-	return consul.NewRegistry(registry.Addrs(c.RegistryAddress))
+	return healthyOnly{consul.NewRegistry(registry.Addrs(c.RegistryAddress))}
+}
+
+// healthyOnly hides services without nodes. The Consul plugin registers a service and only then
+// passes its TTL check; a lookup in between sees the service with zero healthy nodes, and
+// go-micro's registry cache would keep that empty answer for its whole TTL (a minute of
+// "service not found" for a service that is up). Reporting "not found" instead is never cached.
+type healthyOnly struct {
+	registry.Registry
+}
+
+func (r healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
+	services, err := r.Registry.GetService(name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	withNodes := make([]*registry.Service, 0, len(services))
+	for _, s := range services {
+		if len(s.Nodes) > 0 {
+			withNodes = append(withNodes, s)
+		}
+	}
+	if len(withNodes) == 0 {
+		return nil, registry.ErrNotFound
+	}
+	return withNodes, nil
 }
 
 // Options are the go-micro options that apply c: registry, listen address, TTL and interval.

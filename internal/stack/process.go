@@ -24,9 +24,9 @@ type Process struct {
 	// anyExitOnStop: the process may end with a non-zero status when asked to stop (Consul's
 	// dev agent does) without that being a failure.
 	anyExitOnStop bool
-	cmd        *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd           *exec.Cmd
+	done          chan struct{}
+	err           error
 }
 
 // lockedWriter serialises lines from several processes.

@@ -148,9 +148,10 @@ func consulLeader(addr string) error {
 	return nil
 }
 
-// waitRoutable sends hellos on behalf of an account that does not exist until one comes back
-// "user not found": that answer can only come from the user service, reached through the
-// gateway, the auth plugin and the greeter, so the whole path works.
+// waitRoutable polls until both services answer through the gateway: a login without a
+// password must come back 400 from the user service, and a hello on behalf of an account that
+// does not exist must come back "user not found", which only the user service can say after the
+// auth plugin and the greeter let it through.
 func (s *Stack) waitRoutable(timeout time.Duration) error {
 	keys, err := auth.NewKeys(auth.Config{Secret: s.JWTSecret, Issuer: "gomicro-stack", TTL: time.Minute})
 	if err != nil {
@@ -160,27 +161,39 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	probes := []struct {
+		path, body, token string
+		status            int
+		message           string
+	}{
+		{"/user/login", `{"username":"readiness-probe"}`, "", http.StatusBadRequest, "username and password are required"},
+		{"/greeter/hello", `{"name":"probe"}`, token, http.StatusNotFound, "user not found"},
+	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	return Eventually(timeout, 100*time.Millisecond, func() error {
+	return Eventually(timeout, 50*time.Millisecond, func() error {
 		for _, p := range []*Process{s.User, s.Greeter, s.Gateway} {
 			if exited, err := p.Exited(); exited {
 				return fmt.Errorf("%s exited: %v", p.Name, err)
 			}
 		}
-		req, _ := http.NewRequest("POST", s.GatewayURL+"/greeter/hello", strings.NewReader(`{"name":"probe"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		rsp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer rsp.Body.Close()
-		var body struct {
-			Message string `json:"message"`
-		}
-		json.NewDecoder(rsp.Body).Decode(&body)
-		if rsp.StatusCode != http.StatusNotFound || body.Message != "user not found" {
-			return fmt.Errorf("/greeter/hello answered %d %q", rsp.StatusCode, body.Message)
+		for _, p := range probes {
+			req, _ := http.NewRequest("POST", s.GatewayURL+p.path, strings.NewReader(p.body))
+			req.Header.Set("Content-Type", "application/json")
+			if p.token != "" {
+				req.Header.Set("Authorization", "Bearer "+p.token)
+			}
+			rsp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			var body struct {
+				Message string `json:"message"`
+			}
+			json.NewDecoder(rsp.Body).Decode(&body)
+			rsp.Body.Close()
+			if rsp.StatusCode != p.status || body.Message != p.message {
+				return fmt.Errorf("%s answered %d %q", p.path, rsp.StatusCode, body.Message)
+			}
 		}
 		return nil
 	})

@@ -1,0 +1,132 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/micro/go-micro/v2/api/proto"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/metadata"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account"
+	"github.com/gomicro-stack/gomicro-stack/service/user/store"
+)
+
+func newHandler(t *testing.T) *User {
+	t.Helper()
+	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { users.Close() })
+	keys, err := auth.NewKeys(auth.Config{Secret: strings.Repeat("k", 32), Issuer: "test", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := account.NewService(users, keys, bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(accounts)
+}
+
+func jsonRequest(body string) *api.Request {
+	return &api.Request{Method: "POST", Body: body, Header: map[string]*api.Pair{
+		"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}},
+	}}
+}
+
+func code(err error) int32 {
+	if err == nil {
+		return 0
+	}
+	return merrors.Parse(err.Error()).Code
+}
+
+func TestRegisterAndLogin(t *testing.T) {
+	h := newHandler(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		call     func(context.Context, *api.Request, *api.Response) error
+		body     string
+		wantCode int32
+		wantHTTP int32
+	}{
+		{"register", h.Register, `{"username":"dora","password":"password1"}`, 0, 201},
+		{"register again", h.Register, `{"username":"dora","password":"password2"}`, 409, 0},
+		{"register bad name", h.Register, `{"username":"d","password":"password1"}`, 400, 0},
+		{"register bad JSON", h.Register, `{"username":`, 400, 0},
+		{"login", h.Login, `{"username":"dora","password":"password1"}`, 0, 200},
+		{"login wrong password", h.Login, `{"username":"dora","password":"password2"}`, 401, 0},
+		{"login unknown user", h.Login, `{"username":"nobody","password":"password1"}`, 401, 0},
+		{"login missing password", h.Login, `{"username":"dora"}`, 400, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rsp api.Response
+			err := tc.call(ctx, jsonRequest(tc.body), &rsp)
+			if code(err) != tc.wantCode {
+				t.Fatalf("error %v, want code %d", err, tc.wantCode)
+			}
+			if err != nil {
+				if id := merrors.Parse(err.Error()).Id; id != ServiceName {
+					t.Fatalf("error id %q", id)
+				}
+				return
+			}
+			if rsp.StatusCode != tc.wantHTTP {
+				t.Fatalf("status %d", rsp.StatusCode)
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(rsp.Body), &body); err != nil {
+				t.Fatal(err)
+			}
+			if body["code"] != 0.0 || body["message"] != "ok" || strings.Contains(rsp.Body, "password") {
+				t.Fatalf("body %s", rsp.Body)
+			}
+		})
+	}
+}
+
+func TestGetUserInfo(t *testing.T) {
+	h := newHandler(t)
+	var reg api.Response
+	if err := h.Register(context.Background(), jsonRequest(`{"username":"erin","password":"password1"}`), &reg); err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		ID uint64 `json:"id"`
+	}
+	json.Unmarshal([]byte(reg.Body), &created)
+
+	for _, tc := range []struct {
+		name     string
+		md       metadata.Metadata
+		wantCode int32
+	}{
+		{"caller from metadata", metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.ID, 10)}, 0},
+		{"lower-case key, as gRPC delivers it", metadata.Metadata{"x-example-id": strconv.FormatUint(created.ID, 10)}, 0},
+		{"no identity", metadata.Metadata{}, 401},
+		{"garbage identity", metadata.Metadata{auth.HeaderUserID: "abc"}, 401},
+		{"unknown user", metadata.Metadata{auth.HeaderUserID: "999999"}, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rsp userpb.GetUserInfoResponse
+			err := h.GetUserInfo(metadata.NewContext(context.Background(), tc.md), &userpb.GetUserInfoRequest{}, &rsp)
+			if code(err) != tc.wantCode {
+				t.Fatalf("error %v, want code %d", err, tc.wantCode)
+			}
+			if err == nil && (rsp.Id != created.ID || rsp.Username != "erin" || rsp.CreatedAt == 0) {
+				t.Fatalf("profile %+v", &rsp)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
+)
+
+// TestSIGTERMDeregisters: a service told to stop leaves Consul at once, not after its TTL.
+func TestSIGTERMDeregisters(t *testing.T) {
+	extra, err := shared.StartService("user", []string{
+		"REGISTRY_ADDRESS=" + shared.ConsulAddress, "JWT_SECRET=" + shared.JWTSecret,
+	}, "--database_dsn", shared.DatabaseDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { extra.Stop(5 * time.Second) })
+	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+		if n, err := countPassing(shared.ConsulAddress, "go.micro.api.user"); err != nil || n != 2 {
+			return fmt.Errorf("%d passing user instances (%v), want 2", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	sent := time.Now()
+	if err := extra.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.Eventually(time.Second, 10*time.Millisecond, func() error {
+		if n, err := countPassing(shared.ConsulAddress, "go.micro.api.user"); err != nil || n != 1 {
+			return fmt.Errorf("%d passing user instances (%v), want 1", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("not deregistered within 1s of SIGTERM: %v", err)
+	}
+	t.Logf("deregistered %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	select {
+	case <-extra.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance did not exit after SIGTERM")
+	}
+	if _, err := extra.Exited(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
+
+// TestBackendsDown runs its own stack and takes it apart: each dead backend answers 503 with
+// a JSON envelope quickly, never a hang.
+func TestBackendsDown(t *testing.T) {
+	s, err := startStack(filepath.Join(t.TempDir(), "outage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	c := newClient(t, s.GatewayURL)
+	token := c.signup("outage_e2e")
+
+	// User killed without a chance to deregister: Consul still lists it, the greeter's call fails.
+	if err := s.User.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.User.Done()
+	began := time.Now()
+	a := c.hello(token, "Bob")
+	expectError(t, a, 503, "user service unavailable")
+	if d := time.Since(began); d > 3*time.Second {
+		t.Fatalf("503 took %s", d)
+	}
+	// Login goes straight to the dead user service: the gateway's own call fails.
+	expectError(t, c.login("outage_e2e", "password-outage_e2e"), 503, "service unavailable")
+
+	// Greeter stopped and deregistered: the route has no instance.
+	if err := s.Greeter.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a = c.hello(token, "Bob")
+	expectError(t, a, 503, "service unavailable")
+	if strings.Contains(a.Raw, "go.micro") {
+		t.Fatalf("internal names leak: %s", a.Raw)
+	}
+}
