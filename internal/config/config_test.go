@@ -7,7 +7,7 @@ import (
 )
 
 type testConfig struct {
-	Address   string        `mapstructure:"address"`
+	Address   string `mapstructure:"address"`
 	Greetings struct {
 		String string `mapstructure:"string"`
 	} `mapstructure:"greetings"`
