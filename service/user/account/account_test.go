@@ -3,35 +3,14 @@ package account_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
-	"github.com/gomicro-stack/gomicro-stack/service/user/store"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
 )
-
-func newService(t *testing.T) (*account.Service, *auth.Keys) {
-	t.Helper()
-	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { users.Close() })
-	keys, err := auth.NewKeys(auth.Config{Secret: strings.Repeat("k", 32), Issuer: "test", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := account.NewService(users, keys, bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc, keys
-}
 
 func TestValidateUsername(t *testing.T) {
 	for _, tc := range []struct {
@@ -78,7 +57,7 @@ func TestValidatePassword(t *testing.T) {
 }
 
 func TestRegisterLoginProfile(t *testing.T) {
-	svc, keys := newService(t)
+	svc, keys := accounttest.NewService(t)
 	ctx := context.Background()
 
 	u, err := svc.Register(ctx, "alice", "correct horse")
@@ -111,7 +90,7 @@ func TestRegisterLoginProfile(t *testing.T) {
 }
 
 func TestRegisterRejects(t *testing.T) {
-	svc, _ := newService(t)
+	svc, _ := accounttest.NewService(t)
 	ctx := context.Background()
 	if _, err := svc.Register(ctx, "taken", "password1"); err != nil {
 		t.Fatal(err)
@@ -135,7 +114,7 @@ func TestRegisterRejects(t *testing.T) {
 }
 
 func TestLoginRejects(t *testing.T) {
-	svc, _ := newService(t)
+	svc, _ := accounttest.NewService(t)
 	ctx := context.Background()
 	if _, err := svc.Register(ctx, "bob", "password1"); err != nil {
 		t.Fatal(err)

@@ -3,38 +3,22 @@ package handler
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	api "github.com/micro/go-micro/v2/api/proto"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/metadata"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
-	"github.com/gomicro-stack/gomicro-stack/service/user/account"
-	"github.com/gomicro-stack/gomicro-stack/service/user/store"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
 )
 
 func newHandler(t *testing.T) *User {
 	t.Helper()
-	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { users.Close() })
-	keys, err := auth.NewKeys(auth.Config{Secret: strings.Repeat("k", 32), Issuer: "test", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	accounts, err := account.NewService(users, keys, bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	accounts, _ := accounttest.NewService(t)
 	return New(accounts)
 }
 
