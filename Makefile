@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-SERVICES := $(BIN)/user $(BIN)/greeter $(BIN)/gateway
+SERVICES := $(BIN)/configserver $(BIN)/user $(BIN)/greeter $(BIN)/gateway
+# PROFILE picks the config-repo profile the services boot with: make run PROFILE=dev
+PROFILE ?= default
 # A consul already on PATH is used as it is; otherwise bin/consul is built once.
 CONSUL := $(or $(shell command -v consul 2>/dev/null),$(CURDIR)/$(BIN)/consul)
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
@@ -14,15 +16,15 @@ GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 help:
 	@awk '/^# [a-z0-9-]+: / { sub(/^# /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2] }' $(MAKEFILE_LIST)
 
-# run: build what is missing and start Consul, user, greeter and the gateway on :8080 (Ctrl-C stops all)
+# run: build what is missing and start Consul, the config server, user, greeter and the gateway on :8080 (Ctrl-C stops all)
 run: build consul
-	@$(BIN)/run --bin $(BIN) --consul $(CONSUL)
+	@$(BIN)/run --bin $(BIN) --consul $(CONSUL) --profile $(PROFILE)
 
 # build: compile the service binaries and the local runner into bin/
 build: $(SERVICES) $(BIN)/run
 
-$(BIN)/user $(BIN)/greeter $(BIN)/gateway $(BIN)/run: $(GOFILES) go.mod go.sum
-	$(GO) build -o $(BIN)/ ./service/user ./service/greeter ./gateway ./tools/run
+$(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
+	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/run
 
 # test: every check CI runs — generated code fresh, formatting, vet, unit and end-to-end tests
 test: proto-check fmt-check vet consul

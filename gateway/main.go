@@ -1,9 +1,10 @@
 // Command gateway runs the micro api gateway: HTTP on :8080, routed by path to go.micro.api.*
 // services through Consul (`/greeter/hello` → go.micro.api.greeter Greeter.Hello), behind the
-// edge rules and the JWT auth plugin.
+// edge rules and the JWT auth plugin. Its settings come from the config server.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +20,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 )
 
-// Config is the gateway's startup configuration.
+// Config is the gateway's configuration.
 type Config struct {
 	microsvc.Config `mapstructure:",squash"`
 	HTTP            struct {
@@ -53,10 +54,15 @@ func main() {
 }
 
 func run(args []string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var cfg Config
-	if _, err := config.Load("gateway", args, settings(), &cfg, os.Stderr); err != nil {
+	source, err := config.Load(ctx, config.App{Name: "gateway", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
+	if err != nil {
 		return err
 	}
+	// Nothing here is refreshable; watching reports changes that need a restart.
+	go source.Watch(ctx, func(*config.Source) error { return nil })
 	keys, err := auth.NewKeys(cfg.JWT)
 	if err != nil {
 		return err

@@ -1,12 +1,18 @@
-// Package config loads a binary's startup settings into a typed struct.
+// Package config loads a binary's settings into a typed struct and keeps them current.
 //
 // Every setting has one key (`greetings.string`) that names it everywhere: the flag is the key
 // with dots turned into underscores (`--greetings_string`), the environment variable is the flag
-// name in upper case (`GREETINGS_STRING`). Precedence, highest first: flag, environment, default.
-// viper holds the merged values so that later sources (the config server) slot in between.
+// name in upper case (`GREETINGS_STRING`), and in the config repository it is the key itself.
+// Precedence, highest first: flag, environment, config server, default. Values may hold Spring
+// placeholders (`${JWT_SECRET}`, `${DATABASE_DSN:var/user.db}`), resolved against the environment
+// and the other settings.
+//
+// Binaries that boot from the config server (App.Remote) also take the bootstrap settings:
+// --profile, --config_server, --config_label and the rest of BootstrapSettings.
 package config
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"reflect"
@@ -21,17 +27,20 @@ import (
 // ErrHelp is returned by Load when the user asked for --help; the usage has been printed.
 var ErrHelp = pflag.ErrHelp
 
-// Setting describes one startup setting.
+// Setting describes one setting.
 type Setting struct {
 	// Key is the dotted configuration key, e.g. "registry.address".
 	Key string
-	// Default is the value used when neither flag nor environment sets the key. Its type (string,
-	// bool, int, time.Duration) decides the flag's type.
+	// Default is the value used when no source sets the key. Its type (string, bool, int,
+	// float64, time.Duration, []string) decides the flag's type.
 	Default any
 	// Usage is the one-line help text.
 	Usage string
-	// Secret hides the value in logs and usage output.
+	// Secret hides the value in usage output and change logs.
 	Secret bool
+	// Refreshable settings take a new value from the config server while the binary runs;
+	// the others keep the value they started with until a restart.
+	Refreshable bool
 }
 
 // Flag is the command-line flag name of the setting, without dashes.
@@ -40,19 +49,60 @@ func (s Setting) Flag() string { return strings.ReplaceAll(s.Key, ".", "_") }
 // Env is the environment variable that sets the setting.
 func (s Setting) Env() string { return strings.ToUpper(s.Flag()) }
 
-// Load parses args (without the program name) and the environment into out, a pointer to a
-// struct whose fields carry `mapstructure` tags matching the keys. Usage goes to usageOut.
-func Load(program string, args []string, settings []Setting, out any, usageOut io.Writer) (*viper.Viper, error) {
-	v := viper.New()
+// App describes a binary's settings.
+type App struct {
+	// Name is the program name, and the application name asked of the config server unless
+	// config.name says otherwise.
+	Name     string
+	Settings []Setting
+	// Remote boots the settings from a Spring Cloud Config server; the bootstrap settings are
+	// added to Settings.
+	Remote bool
+	// Usage receives --help output and flag errors.
+	Usage io.Writer
+}
+
+func (a App) allSettings() []Setting {
+	if !a.Remote {
+		return a.Settings
+	}
+	return append(append([]Setting(nil), a.Settings...), BootstrapSettings(a.Name)...)
+}
+
+// Load parses args (without the program name) and the environment, fetches the config server's
+// properties when app.Remote, and decodes the result into out, a pointer to a struct whose
+// fields carry `mapstructure` tags matching the keys.
+func Load(ctx context.Context, app App, args []string, out any) (*Source, error) {
+	settings := app.allSettings()
+	flags, err := parseFlags(app.Name, args, settings, app.Usage)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{settings: settings, flags: flags}
+	if s.v, err = s.build(nil); err != nil {
+		return nil, err
+	}
+	if app.Remote {
+		if err := s.bootRemote(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Decode(out); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseFlags returns the values of the flags given on the command line, by key.
+func parseFlags(program string, args []string, settings []Setting, usageOut io.Writer) (map[string]any, error) {
+	if usageOut == nil {
+		usageOut = io.Discard
+	}
 	flags := pflag.NewFlagSet(program, pflag.ContinueOnError)
 	flags.SetOutput(usageOut)
 	for _, s := range settings {
 		if err := addFlag(flags, s); err != nil {
 			return nil, err
-		}
-		v.SetDefault(s.Key, s.Default)
-		if err := v.BindEnv(s.Key, s.Env()); err != nil {
-			return nil, fmt.Errorf("bind %s: %w", s.Env(), err)
 		}
 	}
 	flags.Usage = func() {
@@ -62,7 +112,7 @@ func Load(program string, args []string, settings []Setting, out any, usageOut i
 			if s.Secret {
 				def = "(none)"
 			}
-			fmt.Fprintf(usageOut, "  --%-28s %-28s %s (default %q)\n", s.Flag(), s.Env(), s.Usage, def)
+			fmt.Fprintf(usageOut, "  --%-32s %-32s %s (default %q)\n", s.Flag(), s.Env(), s.Usage, def)
 		}
 	}
 	if err := flags.Parse(args); err != nil {
@@ -71,29 +121,28 @@ func Load(program string, args []string, settings []Setting, out any, usageOut i
 	if flags.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (settings are flags like --%s)", flags.Arg(0), settings[0].Flag())
 	}
+	given := map[string]any{}
 	for _, s := range settings {
-		// Only flags given on the command line override; unset flags must not hide the environment.
+		// Only flags given on the command line count; unset flags must not hide other sources.
 		if f := flags.Lookup(s.Flag()); f.Changed {
 			if _, isList := s.Default.([]string); isList {
-				list, _ := flags.GetStringSlice(s.Flag())
-				v.Set(s.Key, list)
+				given[s.Key], _ = flags.GetStringSlice(s.Flag())
 			} else {
-				v.Set(s.Key, f.Value.String())
+				given[s.Key] = f.Value.String()
 			}
 		}
 	}
-	if err := Decode(v, out); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return given, nil
 }
 
-// Decode unmarshals the values v holds into out, converting durations and numbers from strings.
-func Decode(v *viper.Viper, out any) error {
+// decode unmarshals the values v holds into out, converting durations and numbers from strings
+// and numbers without a unit into milliseconds, as Spring Boot reads durations.
+func decode(v *viper.Viper, out any) error {
 	err := v.Unmarshal(out, func(c *mapstructure.DecoderConfig) {
 		c.ErrorUnused = false
 		c.WeaklyTypedInput = true
 		c.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			millisecondsToDuration,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 		)
@@ -102,6 +151,21 @@ func Decode(v *viper.Viper, out any) error {
 		return fmt.Errorf("decode settings: %w", err)
 	}
 	return nil
+}
+
+func millisecondsToDuration(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch n := data.(type) {
+	case int:
+		return time.Duration(n) * time.Millisecond, nil
+	case int64:
+		return time.Duration(n) * time.Millisecond, nil
+	case float64:
+		return time.Duration(n * float64(time.Millisecond)), nil
+	}
+	return data, nil
 }
 
 func addFlag(flags *pflag.FlagSet, s Setting) error {
@@ -113,6 +177,8 @@ func addFlag(flags *pflag.FlagSet, s Setting) error {
 		flags.Bool(name, d, usage)
 	case int:
 		flags.Int(name, d, usage)
+	case float64:
+		flags.Float64(name, d, usage)
 	case time.Duration:
 		flags.Duration(name, d, usage)
 	case []string:

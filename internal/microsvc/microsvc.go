@@ -15,41 +15,46 @@ import (
 
 // Config holds the settings every service shares.
 type Config struct {
-	// RegistryAddress is the Consul agent's HTTP address.
-	RegistryAddress string `mapstructure:"registry_address"`
-	// RegisterTTL is how long Consul keeps the registration without a refresh.
-	RegisterTTL time.Duration `mapstructure:"register_ttl"`
-	// RegisterInterval is how often the registration is refreshed; it must be below the TTL.
-	RegisterInterval time.Duration `mapstructure:"register_interval"`
-	// ServerAddress is where the service's gRPC server listens; its host is what Consul advertises.
-	ServerAddress string `mapstructure:"server_address"`
+	Registry struct {
+		// Address is the Consul agent's HTTP address.
+		Address string `mapstructure:"address"`
+		// TTL is how long Consul keeps the registration without a refresh.
+		TTL time.Duration `mapstructure:"ttl"`
+		// Interval is how often the registration is refreshed; it must be below the TTL.
+		Interval time.Duration `mapstructure:"interval"`
+	} `mapstructure:"registry"`
+	Server struct {
+		// Address is where the service's gRPC server listens; its host is what Consul advertises.
+		Address string `mapstructure:"address"`
+	} `mapstructure:"server"`
 }
 
 // Settings are the shared settings, to be listed with a service's own.
 func Settings() []config.Setting {
 	return []config.Setting{
-		{Key: "registry_address", Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
-		{Key: "register_ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
-		{Key: "register_interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
-		{Key: "server_address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
+		{Key: config.RegistryKey, Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
+		{Key: "registry.ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
+		{Key: "registry.interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
+		{Key: "server.address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
 	}
 }
 
 // Validate reports settings that cannot work together.
 func (c Config) Validate() error {
-	if c.RegisterTTL <= 0 || c.RegisterInterval <= 0 {
-		return fmt.Errorf("register_ttl (%s) and register_interval (%s) must be positive", c.RegisterTTL, c.RegisterInterval)
+	ttl, interval := c.Registry.TTL, c.Registry.Interval
+	if ttl <= 0 || interval <= 0 {
+		return fmt.Errorf("registry.ttl (%s) and registry.interval (%s) must be positive", ttl, interval)
 	}
-	if c.RegisterInterval >= c.RegisterTTL {
-		return fmt.Errorf("register_interval (%s) must be shorter than register_ttl (%s), or registrations expire", c.RegisterInterval, c.RegisterTTL)
+	if interval >= ttl {
+		return fmt.Errorf("registry.interval (%s) must be shorter than registry.ttl (%s), or registrations expire", interval, ttl)
 	}
 	return nil
 }
 
-// Registry returns a Consul registry for the configured agent that only ever reports services
-// with at least one healthy node.
-func (c Config) Registry() registry.Registry {
-	return healthyOnly{consul.NewRegistry(registry.Addrs(c.RegistryAddress))}
+// NewRegistry returns a Consul registry for the configured agent that only ever reports
+// services with at least one healthy node.
+func (c Config) NewRegistry() registry.Registry {
+	return healthyOnly{consul.NewRegistry(registry.Addrs(c.Registry.Address))}
 }
 
 // healthyOnly hides services without nodes. The Consul plugin registers a service and only then
@@ -83,10 +88,10 @@ func (c Config) Options() ([]micro.Option, error) {
 		return nil, err
 	}
 	return []micro.Option{
-		micro.Registry(c.Registry()),
-		micro.Address(c.ServerAddress),
-		micro.RegisterTTL(c.RegisterTTL),
-		micro.RegisterInterval(c.RegisterInterval),
+		micro.Registry(c.NewRegistry()),
+		micro.Address(c.Server.Address),
+		micro.RegisterTTL(c.Registry.TTL),
+		micro.RegisterInterval(c.Registry.Interval),
 	}, nil
 }
 

@@ -49,7 +49,9 @@ func TestValidate(t *testing.T) {
 		{0, 5 * time.Second, false},
 		{10 * time.Second, 0, false},
 	} {
-		err := Config{RegisterTTL: tc.ttl, RegisterInterval: tc.interval}.Validate()
+		var c Config
+		c.Registry.TTL, c.Registry.Interval = tc.ttl, tc.interval
+		err := c.Validate()
 		if (err == nil) != tc.ok {
 			t.Errorf("ttl %s interval %s: %v, want ok=%v", tc.ttl, tc.interval, err, tc.ok)
 		}

@@ -20,7 +20,7 @@ import (
 
 // Config says where the binaries are and which ports and files the system uses.
 type Config struct {
-	// BinDir holds user, greeter and gateway.
+	// BinDir holds configserver, user, greeter and gateway.
 	BinDir string
 	// ConsulBin is the consul executable.
 	ConsulBin string
@@ -29,11 +29,17 @@ type Config struct {
 	ConsulPorts ConsulPorts
 	// GatewayAddress is the gateway's HTTP listen address, e.g. ":8080".
 	GatewayAddress string
+	// ConfigServerAddress is the config server's HTTP listen address, e.g. "127.0.0.1:8888".
+	ConfigServerAddress string
+	// ConfigRepo is the folder or git repository the config server serves.
+	ConfigRepo string
+	// ConfigServerArgs are extra flags of the config server (e.g. --repo_search_path).
+	ConfigServerArgs []string
 	// DatabaseDSN is the user service's database.
 	DatabaseDSN string
 	// JWTSecret signs and verifies tokens.
 	JWTSecret string
-	// Env is added to every service's environment (e.g. GREETINGS_STRING=...).
+	// Env is added to the environment of user, greeter and gateway (e.g. PROFILE=dev).
 	Env []string
 	// Out receives every process's output lines, prefixed.
 	Out io.Writer
@@ -47,19 +53,22 @@ type ConsulPorts struct {
 // Stack is the running system.
 type Stack struct {
 	Config
-	Consul  *Process // nil when an agent was already running
-	User    *Process
-	Greeter *Process
-	Gateway *Process
+	Consul       *Process // nil when an agent was already running
+	ConfigServer *Process
+	User         *Process
+	Greeter      *Process
+	Gateway      *Process
 	// ConsulAddress is the agent's HTTP address (host:port).
 	ConsulAddress string
+	// ConfigServerURL is the config server's base URL, e.g. http://127.0.0.1:8888.
+	ConfigServerURL string
 	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:8080.
 	GatewayURL string
 	out        *lockedWriter
 }
 
-// ServiceNames are the registry names of the three processes the stack registers in Consul.
-var ServiceNames = []string{"go.micro.api.user", "go.micro.api.greeter", "go.micro.api"}
+// ServiceNames are the registry names of the processes the stack registers in Consul.
+var ServiceNames = []string{"config-server", "go.micro.api.user", "go.micro.api.greeter", "go.micro.api"}
 
 // Start launches the system and returns once /greeter/hello is routable end to end. On error
 // everything started so far is stopped again.
@@ -76,9 +85,15 @@ func (s *Stack) start() error {
 	if err := s.startConsul(); err != nil {
 		return err
 	}
+	if err := s.startConfigServer(); err != nil {
+		return err
+	}
+	// The services discover the config server in Consul; a stack that cannot reach it is broken,
+	// so they fail fast instead of starting on defaults.
 	env := append([]string{
 		"REGISTRY_ADDRESS=" + s.ConsulAddress,
 		"JWT_SECRET=" + s.JWTSecret,
+		"CONFIG_FAIL_FAST=true",
 	}, s.Env...)
 	var err error
 	if s.User, err = s.StartService("user", env, "--database_dsn", s.DatabaseDSN); err != nil {
@@ -96,6 +111,59 @@ func (s *Stack) start() error {
 	}
 	s.GatewayURL = "http://127.0.0.1:" + port
 	return s.waitRoutable(30 * time.Second)
+}
+
+func (s *Stack) startConfigServer() error {
+	_, port, err := net.SplitHostPort(s.ConfigServerAddress)
+	if err != nil {
+		return fmt.Errorf("config server address %q: %w", s.ConfigServerAddress, err)
+	}
+	s.ConfigServerURL = "http://127.0.0.1:" + port
+	args := append([]string{"--http_address", s.ConfigServerAddress, "--registry_address", s.ConsulAddress,
+		"--repo_uri", s.ConfigRepo}, s.ConfigServerArgs...)
+	if s.ConfigServer, err = startProcess("configserver", s.out, filepath.Join(s.BinDir, "configserver"), args, nil); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	return Eventually(20*time.Second, 50*time.Millisecond, func() error {
+		if exited, err := s.ConfigServer.Exited(); exited {
+			return fmt.Errorf("configserver exited: %v", err)
+		}
+		rsp, err := client.Get(s.ConfigServerURL + "/actuator/health")
+		if err != nil {
+			return err
+		}
+		rsp.Body.Close()
+		if rsp.StatusCode != http.StatusOK {
+			return fmt.Errorf("config server health: %s", rsp.Status)
+		}
+		return passingInConsul(client, s.ConsulAddress, "config-server")
+	})
+}
+
+// passingInConsul succeeds once Consul reports a passing instance of service.
+func passingInConsul(client *http.Client, consulAddress, service string) error {
+	rsp, err := client.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
+	if err != nil {
+		return err
+	}
+	defer rsp.Body.Close()
+	var entries []json.RawMessage
+	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil || len(entries) == 0 {
+		return fmt.Errorf("no passing %s in Consul yet", service)
+	}
+	return nil
+}
+
+// Processes are the stack's running processes in the order they started.
+func (s *Stack) Processes() []*Process {
+	var out []*Process
+	for _, p := range []*Process{s.Consul, s.ConfigServer, s.User, s.Greeter, s.Gateway} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // StartService starts one more process of a service binary (user, greeter, gateway) with the
@@ -199,13 +267,13 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 	})
 }
 
-// Stop ends the services first, so that they deregister while Consul still runs, then Consul.
+// Stop ends the processes in the reverse order of their start, so that the services deregister
+// while Consul still runs.
 func (s *Stack) Stop() error {
 	var errs []error
-	for _, p := range []*Process{s.Gateway, s.Greeter, s.User, s.Consul} {
-		if p == nil {
-			continue
-		}
+	processes := s.Processes()
+	for i := len(processes) - 1; i >= 0; i-- {
+		p := processes[i]
 		if err := p.Stop(10 * time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 		}

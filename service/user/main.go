@@ -1,8 +1,9 @@
 // Command user runs the user service (go.micro.api.user): registration, login and profiles,
-// stored through gorm in SQLite or PostgreSQL.
+// stored through gorm in SQLite or PostgreSQL. Its settings come from the config server.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/service/user/store"
 )
 
-// Config is the user service's startup configuration.
+// Config is the user service's configuration.
 type Config struct {
 	microsvc.Config `mapstructure:",squash"`
 	Database        struct {
@@ -42,10 +43,15 @@ func main() {
 }
 
 func run(args []string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var cfg Config
-	if _, err := config.Load("user", args, settings(), &cfg, os.Stderr); err != nil {
+	source, err := config.Load(ctx, config.App{Name: "user", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
+	if err != nil {
 		return err
 	}
+	// Nothing here is refreshable; watching reports changes that need a restart.
+	go source.Watch(ctx, func(*config.Source) error { return nil })
 	keys, err := auth.NewKeys(cfg.JWT)
 	if err != nil {
 		return err

@@ -1,5 +1,5 @@
-// Package e2e drives the real binaries — Consul, user, greeter, gateway — as processes on free
-// ports, through the gateway's HTTP API, the way a client would.
+// Package e2e drives the real binaries — Consul, the config server, user, greeter, gateway — as
+// processes on free ports, through the gateway's HTTP API, the way a client would.
 package e2e
 
 import (
@@ -71,7 +71,7 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	binDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "./service/user", "./service/greeter", "./gateway")
+	build := exec.Command("go", "build", "-o", binDir+"/", "./service/configserver", "./service/user", "./service/greeter", "./gateway")
 	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return 1, fmt.Errorf("build binaries: %w", err)
@@ -95,9 +95,16 @@ func run(m *testing.M) (int, error) {
 	return code, nil
 }
 
-// startStack starts Consul and the three services on free ports, with data under dir.
+// startStack starts Consul, the config server over config-repo/ and the three services on free
+// ports, with data under dir.
 func startStack(dir string, env ...string) (*stack.Stack, error) {
-	ports := make([]int, 4)
+	return startStackWith(stack.Config{ConfigRepo: filepath.Join(repoRoot, "config-repo"), DatabaseDSN: filepath.Join(dir, "user.db"), Env: env})
+}
+
+// startStackWith starts a stack on free ports; c says which config repository, database and
+// environment to use.
+func startStackWith(c stack.Config) (*stack.Stack, error) {
+	ports := make([]int, 5)
 	for i := range ports {
 		p, err := stack.FreePort()
 		if err != nil {
@@ -105,16 +112,11 @@ func startStack(dir string, env ...string) (*stack.Stack, error) {
 		}
 		ports[i] = p
 	}
-	return stack.Start(stack.Config{
-		BinDir:         binDir,
-		ConsulBin:      consul,
-		ConsulPorts:    stack.ConsulPorts{HTTP: ports[0], SerfLAN: ports[1], Server: ports[2]},
-		GatewayAddress: "127.0.0.1:" + strconv.Itoa(ports[3]),
-		DatabaseDSN:    filepath.Join(dir, "user.db"),
-		JWTSecret:      randomSecret(),
-		Env:            env,
-		Out:            logs,
-	})
+	c.BinDir, c.ConsulBin, c.JWTSecret, c.Out = binDir, consul, randomSecret(), logs
+	c.ConsulPorts = stack.ConsulPorts{HTTP: ports[0], SerfLAN: ports[1], Server: ports[2]}
+	c.GatewayAddress = "127.0.0.1:" + strconv.Itoa(ports[3])
+	c.ConfigServerAddress = "127.0.0.1:" + strconv.Itoa(ports[4])
+	return stack.Start(c)
 }
 
 func randomSecret() string {

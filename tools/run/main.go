@@ -1,5 +1,6 @@
 // Command run starts the whole system in the foreground for `make run`: a Consul dev agent (or
-// the one already on 127.0.0.1:8500), user, greeter and the gateway on :8080, with each
+// the one already on 127.0.0.1:8500), the config server on :8888 serving config-repo/, then
+// user, greeter and the gateway on :8080, all booting from the config server, with each
 // process's log lines prefixed by its name. Ctrl-C or SIGTERM stops everything; services
 // deregister before Consul goes.
 package main
@@ -28,10 +29,13 @@ func main() {
 }
 
 func run() error {
-	binDir := flag.String("bin", "bin", "folder with the user, greeter and gateway binaries")
+	binDir := flag.String("bin", "bin", "folder with the configserver, user, greeter and gateway binaries")
 	consulBin := flag.String("consul", "", "consul executable (default: on PATH, else bin/consul)")
 	gateway := flag.String("gateway", ":8080", "gateway HTTP listen address")
 	dsn := flag.String("database", "var/user.db", "user database: SQLite path or postgres:// URL")
+	configServer := flag.String("config_server", "127.0.0.1:8888", "config server HTTP listen address")
+	configRepo := flag.String("config_repo", "config-repo", "folder or git repository the config server serves")
+	profile := flag.String("profile", "default", "configuration profile of user, greeter and gateway")
 	flag.Parse()
 
 	if *consulBin == "" {
@@ -51,18 +55,21 @@ func run() error {
 
 	began := time.Now()
 	s, err := stack.Start(stack.Config{
-		BinDir:         *binDir,
-		ConsulBin:      *consulBin,
-		GatewayAddress: *gateway,
-		DatabaseDSN:    *dsn,
-		JWTSecret:      secret,
-		Out:            os.Stdout,
+		BinDir:              *binDir,
+		ConsulBin:           *consulBin,
+		GatewayAddress:      *gateway,
+		ConfigServerAddress: *configServer,
+		ConfigRepo:          *configRepo,
+		DatabaseDSN:         *dsn,
+		JWTSecret:           secret,
+		Env:                 []string{"PROFILE=" + *profile},
+		Out:                 os.Stdout,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (Consul UI: http://%s/ui). Ctrl-C stops everything.\n",
-		time.Since(began).Seconds(), s.GatewayURL, s.ConsulAddress)
+	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (config server: %s, profile %s; Consul UI: http://%s/ui). Ctrl-C stops everything.\n",
+		time.Since(began).Seconds(), s.GatewayURL, s.ConfigServerURL, *profile, s.ConsulAddress)
 
 	select {
 	case sig := <-signals:
@@ -80,10 +87,7 @@ func run() error {
 // firstExit is closed when any of the stack's processes ends.
 func firstExit(s *stack.Stack) <-chan struct{} {
 	exited := make(chan struct{})
-	for _, p := range []*stack.Process{s.Consul, s.User, s.Greeter, s.Gateway} {
-		if p == nil {
-			continue
-		}
+	for _, p := range s.Processes() {
 		go func() {
 			<-p.Done()
 			select {

@@ -1,0 +1,76 @@
+// Package breaker holds the settings of the hystrix circuit breakers that guard outgoing calls,
+// and applies them to hystrix-go, at start and whenever the config server changes them.
+package breaker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/afex/hystrix-go/hystrix"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+)
+
+// Config is one breaker's settings.
+type Config struct {
+	// Timeout is how long a call may take before it counts as failed.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxConcurrent is how many calls may run at once; more are rejected at once.
+	MaxConcurrent int `mapstructure:"max_concurrent"`
+	// ErrorPercent is the failure rate, over the last 10 s, that opens the breaker.
+	ErrorPercent int `mapstructure:"error_percent"`
+	// RequestVolume is how many calls in 10 s it takes before the rate counts.
+	RequestVolume int `mapstructure:"request_volume"`
+	// SleepWindow is how long an open breaker rejects calls before it lets one through to probe.
+	SleepWindow time.Duration `mapstructure:"sleep_window"`
+}
+
+// Settings are the breaker settings, all refreshable.
+func Settings() []config.Setting {
+	return []config.Setting{
+		{Key: "breaker.timeout", Default: time.Second, Usage: "a call slower than this fails", Refreshable: true},
+		{Key: "breaker.max_concurrent", Default: 100, Usage: "calls at once before more are rejected", Refreshable: true},
+		{Key: "breaker.error_percent", Default: 50, Usage: "failure percentage that opens the breaker", Refreshable: true},
+		{Key: "breaker.request_volume", Default: 20, Usage: "calls in 10s before the failure percentage counts", Refreshable: true},
+		{Key: "breaker.sleep_window", Default: 5 * time.Second, Usage: "how long an open breaker waits before probing", Refreshable: true},
+	}
+}
+
+// Validate reports settings hystrix cannot use.
+func (c Config) Validate() error {
+	switch {
+	case c.Timeout < time.Millisecond:
+		return fmt.Errorf("breaker.timeout %s: want at least 1ms", c.Timeout)
+	case c.MaxConcurrent < 1:
+		return fmt.Errorf("breaker.max_concurrent %d: want at least 1", c.MaxConcurrent)
+	case c.ErrorPercent < 1 || c.ErrorPercent > 100:
+		return fmt.Errorf("breaker.error_percent %d: want 1 to 100", c.ErrorPercent)
+	case c.RequestVolume < 1:
+		return fmt.Errorf("breaker.request_volume %d: want at least 1", c.RequestVolume)
+	case c.SleepWindow < time.Millisecond:
+		return fmt.Errorf("breaker.sleep_window %s: want at least 1ms", c.SleepWindow)
+	}
+	return nil
+}
+
+// Apply configures the hystrix commands with c. hystrix-go sizes a command's pool of
+// concurrent calls once, so a new max_concurrent takes effect only by flushing every circuit,
+// which also closes open breakers and clears their statistics.
+func Apply(commands []string, c, previous Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	for _, name := range commands {
+		hystrix.ConfigureCommand(name, hystrix.CommandConfig{
+			Timeout:                int(c.Timeout / time.Millisecond),
+			MaxConcurrentRequests:  c.MaxConcurrent,
+			RequestVolumeThreshold: c.RequestVolume,
+			SleepWindow:            int(c.SleepWindow / time.Millisecond),
+			ErrorPercentThreshold:  c.ErrorPercent,
+		})
+	}
+	if previous.MaxConcurrent != 0 && previous.MaxConcurrent != c.MaxConcurrent {
+		hystrix.Flush()
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+// Package cloudconfig is the data model of Spring Cloud Config, shared by our config server and
+// by the client every service boots with: the Environment document, flat property sources in
+// file order, Spring's flattening of YAML, Java .properties files, and `${…}` placeholders.
+package cloudconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Properties is a flat, ordered map from dotted keys (`greetings.string`, `routes[0]`) to values
+// (string, bool, int64, float64), as a Spring PropertySource holds them. The order is the order
+// the keys were first set, which is the order of the file they came from.
+type Properties struct {
+	keys   []string
+	values map[string]any
+}
+
+// Set stores value under key, keeping key's first position.
+func (p *Properties) Set(key string, value any) {
+	if p.values == nil {
+		p.values = map[string]any{}
+	}
+	if _, ok := p.values[key]; !ok {
+		p.keys = append(p.keys, key)
+	}
+	p.values[key] = value
+}
+
+// Get returns the value stored under key.
+func (p Properties) Get(key string) (any, bool) {
+	v, ok := p.values[key]
+	return v, ok
+}
+
+// Keys are the keys in order.
+func (p Properties) Keys() []string { return p.keys }
+
+// Len is the number of keys.
+func (p Properties) Len() int { return len(p.keys) }
+
+// Delete removes key.
+func (p *Properties) Delete(key string) {
+	if _, ok := p.values[key]; !ok {
+		return
+	}
+	delete(p.values, key)
+	for i, k := range p.keys {
+		if k == key {
+			p.keys = append(p.keys[:i:i], p.keys[i+1:]...)
+			break
+		}
+	}
+}
+
+// MarshalJSON writes the properties as a JSON object in key order.
+func (p Properties) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range p.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		value, err := json.Marshal(p.values[k])
+		if err != nil {
+			return nil, fmt.Errorf("property %s: %w", k, err)
+		}
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(value)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads a flat JSON object, keeping its key order. Numbers become int64 when they
+// are whole, float64 otherwise; nested objects or arrays are refused, since Spring never sends
+// them in a property source.
+func (p *Properties) UnmarshalJSON(data []byte) error {
+	*p = Properties{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("property source: want a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("property source: %w", err)
+		}
+		key := tok.(string)
+		var raw any
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("property %s: %w", key, err)
+		}
+		switch v := raw.(type) {
+		case json.Number:
+			if i, err := v.Int64(); err == nil {
+				p.Set(key, i)
+			} else if f, err := v.Float64(); err == nil {
+				p.Set(key, f)
+			} else {
+				return fmt.Errorf("property %s: bad number %s", key, v)
+			}
+		case string, bool:
+			p.Set(key, v)
+		case nil:
+			p.Set(key, "")
+		default:
+			return fmt.Errorf("property %s: want a string, number or boolean, got %T", key, raw)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("property source: %w", err)
+	}
+	return nil
+}
+
+// Sorted returns the keys in lexical order.
+func (p Properties) Sorted() []string {
+	keys := append([]string(nil), p.keys...)
+	sort.Strings(keys)
+	return keys
+}
+
+// FormatValue renders a property value the way Spring prints it in a .properties file.
+func FormatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return fmt.Sprintf("%.1f", v)
+		}
+		return fmt.Sprint(v)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// Environment is the document Spring Cloud Config serves at /{application}/{profile}[/{label}].
+type Environment struct {
+	Name     string   `json:"name"`
+	Profiles []string `json:"profiles"`
+	// Label is the branch, tag or commit asked for; null when none was.
+	Label *string `json:"label"`
+	// Version is the commit the sources were read from; null for a plain folder.
+	Version *string `json:"version"`
+	State   *string `json:"state"`
+	// PropertySources are ordered most specific first: a key's value is its value in the first
+	// source that has it.
+	PropertySources []PropertySource `json:"propertySources"`
+}
+
+// PropertySource is one file's (or one YAML document's) properties.
+type PropertySource struct {
+	Name   string     `json:"name"`
+	Source Properties `json:"source"`
+}
+
+// Merge collapses sources, most specific first, into one set of properties. Keys appear in the
+// order they first appear from the least specific source on, as Spring lists them.
+func Merge(sources []PropertySource) Properties {
+	var merged Properties
+	for i := len(sources) - 1; i >= 0; i-- {
+		for _, k := range sources[i].Source.Keys() {
+			v, _ := sources[i].Source.Get(k)
+			merged.Set(k, v)
+		}
+	}
+	return merged
+}
+
+// SplitProfiles turns "dev,mysql" into ["dev", "mysql"], dropping empty entries.
+func SplitProfiles(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

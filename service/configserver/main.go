@@ -1,0 +1,165 @@
+// Command configserver serves config-repo/ (or a git repository) over Spring Cloud Config's REST
+// protocol on :8888, registered in Consul as config-server with an HTTP health check. Every
+// other binary boots from it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/micro/go-micro/v2/util/addr"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/registration"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/server"
+)
+
+// ServiceName is the config server's name in Consul.
+const ServiceName = "config-server"
+
+// Config is the config server's configuration: flags, environment and defaults only.
+type Config struct {
+	HTTP struct {
+		Address   string `mapstructure:"address"`
+		Advertise string `mapstructure:"advertise"`
+	} `mapstructure:"http"`
+	Registry struct {
+		Address string `mapstructure:"address"`
+	} `mapstructure:"registry"`
+	Repo struct {
+		URI          string        `mapstructure:"uri"`
+		Backend      string        `mapstructure:"backend"`
+		DefaultLabel string        `mapstructure:"default_label"`
+		SearchPath   string        `mapstructure:"search_path"`
+		RefreshRate  time.Duration `mapstructure:"refresh_rate"`
+		Username     string        `mapstructure:"username"`
+		Password     string        `mapstructure:"password"`
+	} `mapstructure:"repo"`
+	Encrypt struct {
+		Key  string `mapstructure:"key"`
+		Salt string `mapstructure:"salt"`
+	} `mapstructure:"encrypt"`
+	Security struct {
+		User struct {
+			Name     string `mapstructure:"name"`
+			Password string `mapstructure:"password"`
+		} `mapstructure:"user"`
+	} `mapstructure:"security"`
+}
+
+func settings() []config.Setting {
+	return []config.Setting{
+		{Key: "http.address", Default: ":8888", Usage: "HTTP listen address"},
+		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul (empty: the listen address, or this host's private IP)"},
+		{Key: "registry.address", Default: "127.0.0.1:8500", Usage: "Consul agent to register in (empty: do not register)"},
+		{Key: "repo.uri", Default: "config-repo", Usage: "folder, local git repository or git URL with the configuration files"},
+		{Key: "repo.backend", Default: "auto", Usage: "folder, git or auto (git for URLs and folders holding .git)"},
+		{Key: "repo.default_label", Default: "", Usage: "git label served when a request names none (empty: HEAD)"},
+		{Key: "repo.search_path", Default: "", Usage: "folder inside the repository that holds the files"},
+		{Key: "repo.refresh_rate", Default: time.Duration(0), Usage: "how long a remote clone is served before fetching again (0: every request)"},
+		{Key: "repo.username", Default: "", Usage: "user for an https git remote"},
+		{Key: "repo.password", Default: "", Usage: "password or token for an https git remote", Secret: true},
+		{Key: "encrypt.key", Default: "", Usage: "symmetric key for {cipher} values and /encrypt, /decrypt", Secret: true},
+		{Key: "encrypt.salt", Default: cipher.DefaultSalt, Usage: "hex salt of the key derivation (Spring's default)"},
+		{Key: "security.user.name", Default: "user", Usage: "basic auth user"},
+		{Key: "security.user.password", Default: "", Usage: "basic auth password (empty: no auth); /actuator/health stays open", Secret: true},
+	}
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "configserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var cfg Config
+	if _, err := config.Load(ctx, config.App{Name: "configserver", Settings: settings(), Usage: os.Stderr}, args, &cfg); err != nil {
+		return err
+	}
+	repository, err := repo.Open(repo.Config{
+		URI: cfg.Repo.URI, Backend: cfg.Repo.Backend, DefaultLabel: cfg.Repo.DefaultLabel, SearchPath: cfg.Repo.SearchPath,
+		RefreshRate: cfg.Repo.RefreshRate, Username: cfg.Repo.Username, Password: cfg.Repo.Password,
+	})
+	if err != nil {
+		return err
+	}
+	var encryptor *cipher.TextEncryptor
+	if cfg.Encrypt.Key != "" {
+		if encryptor, err = cipher.New(cfg.Encrypt.Key, cfg.Encrypt.Salt); err != nil {
+			return err
+		}
+	}
+	listener, err := net.Listen("tcp", cfg.HTTP.Address)
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Options{Repo: repository, Cipher: encryptor,
+		Username: cfg.Security.User.Name, Password: cfg.Security.User.Password})
+	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(listener) }()
+	log.Printf("serving %s on %s (encryption %s)", repository.Location(), listener.Addr(), map[bool]string{true: "on", false: "off"}[encryptor != nil])
+
+	registered := make(chan error, 1)
+	if cfg.Registry.Address != "" {
+		advertised, err := advertise(cfg.HTTP.Advertise, listener.Addr().(*net.TCPAddr))
+		if err != nil {
+			return err
+		}
+		go func() {
+			registered <- registration.Keep(ctx, registration.Config{
+				ConsulAddress: cfg.Registry.Address, Name: ServiceName, Address: advertised,
+				HealthPath: "/actuator/health", CheckInterval: 2 * time.Second,
+				Healthy: func() bool { _, err := repository.Snapshot(""); return err == nil },
+			}, 10*time.Second)
+		}()
+	} else {
+		registered <- nil
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Leave Consul first, so that nobody is sent here while the server drains.
+	regErr := <-registered
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(regErr, httpServer.Shutdown(shutdownCtx))
+}
+
+// advertise is the host:port to register: the configured one, else the listen address, with an
+// unspecified host (":8888") replaced by this machine's private IP, as go-micro does.
+func advertise(configured string, listen *net.TCPAddr) (string, error) {
+	if configured != "" {
+		if _, _, err := net.SplitHostPort(configured); err != nil {
+			return "", fmt.Errorf("http.advertise %q: %w", configured, err)
+		}
+		return configured, nil
+	}
+	host := listen.IP.String()
+	if listen.IP.IsUnspecified() {
+		extracted, err := addr.Extract("")
+		if err != nil {
+			return "", fmt.Errorf("find an address to advertise (set http.advertise): %w", err)
+		}
+		host = extracted
+	}
+	return net.JoinHostPort(host, fmt.Sprint(listen.Port)), nil
+}

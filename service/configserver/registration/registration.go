@@ -1,0 +1,105 @@
+// Package registration keeps an HTTP service registered in Consul, with an HTTP health check,
+// for as long as it runs, and deregisters it when it stops.
+package registration
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Config describes the registration.
+type Config struct {
+	// ConsulAddress is the agent's HTTP address, e.g. 127.0.0.1:8500.
+	ConsulAddress string
+	// Name is the service name clients discover, e.g. config-server.
+	Name string
+	// Address is the host:port clients reach the service at.
+	Address string
+	// HealthPath is the path Consul polls, e.g. /actuator/health.
+	HealthPath string
+	// CheckInterval is how often Consul polls it.
+	CheckInterval time.Duration
+	// Healthy tells whether the service is healthy right now; it sets the check's first status,
+	// so that a healthy service is discoverable at once instead of after the first poll.
+	Healthy func() bool
+}
+
+// Keep registers the service and checks every interval that Consul still knows it (an agent
+// restarted in dev mode forgets everything), registering it again when not. It returns when ctx
+// ends, after deregistering.
+func Keep(ctx context.Context, c Config, interval time.Duration) error {
+	client, err := api.NewClient(&api.Config{Address: c.ConsulAddress})
+	if err != nil {
+		return fmt.Errorf("consul client: %w", err)
+	}
+	host, portText, err := net.SplitHostPort(c.Address)
+	if err != nil {
+		return fmt.Errorf("advertised address %q: %w", c.Address, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("advertised port %q: %w", portText, err)
+	}
+	id := c.Name + "-" + host + "-" + portText
+	register := func() error {
+		timeout := min(c.CheckInterval, 2*time.Second)
+		status := api.HealthCritical
+		if c.Healthy() {
+			status = api.HealthPassing
+		}
+		return client.Agent().ServiceRegister(&api.AgentServiceRegistration{
+			ID: id, Name: c.Name, Address: host, Port: port,
+			Meta: map[string]string{"scheme": "http"},
+			Check: &api.AgentServiceCheck{
+				HTTP:                           "http://" + c.Address + c.HealthPath,
+				Interval:                       c.CheckInterval.String(),
+				Timeout:                        timeout.String(),
+				Status:                         status,
+				DeregisterCriticalServiceAfter: "1m",
+			},
+		})
+	}
+	registered, failing := false, false
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for first := true; ; first = false {
+		// Asking the agent about a service it does not know is logged as an error by Consul, so
+		// the first round registers without asking.
+		if first || !known(client, id) {
+			if err := register(); err != nil {
+				if !failing {
+					log.Printf("register %s in Consul at %s: %v (retrying every %s)", c.Name, c.ConsulAddress, err, interval)
+				}
+				failing = true
+			} else {
+				if registered {
+					log.Printf("Consul had forgotten %s: registered it again", id)
+				} else {
+					log.Printf("registered %s in Consul at %s as %s", c.Name, c.ConsulAddress, id)
+				}
+				registered, failing = true, false
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if registered {
+				if err := client.Agent().ServiceDeregister(id); err != nil {
+					return fmt.Errorf("deregister %s: %w", id, err)
+				}
+			}
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+func known(client *api.Client, id string) bool {
+	_, _, err := client.Agent().Service(id, nil)
+	return err == nil
+}

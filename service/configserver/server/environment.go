@@ -1,0 +1,147 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"slices"
+	"strings"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
+)
+
+// extensions in Spring Boot's order of precedence for one file name.
+var extensions = []string{".properties", ".yml", ".yaml"}
+
+// sharedName is the file name every application reads.
+const sharedName = "application"
+
+// FileError is a configuration file that cannot be read or parsed.
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("config file %s: %v", e.File, e.Err) }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// environment collects the property sources of application with profiles at label, most
+// specific first, as Spring Boot ranks them: profile-specific files before the others, a later
+// profile before an earlier one, the application's own file before the shared application file.
+func (s *Server) environment(application string, profiles []string, label string) (cloudconfig.Environment, error) {
+	snap, err := s.repo.Snapshot(label)
+	if err != nil {
+		return cloudconfig.Environment{}, err
+	}
+	names := []string{application, sharedName}
+	if application == sharedName {
+		names = names[:1]
+	}
+	var files []string
+	for _, p := range slices.Backward(profiles) {
+		for _, name := range names {
+			files = append(files, name+"-"+p)
+		}
+	}
+	files = append(files, names...)
+
+	var sources []cloudconfig.PropertySource
+	for _, base := range files {
+		for _, ext := range extensions {
+			found, err := s.readSources(snap, base+ext, profiles)
+			if err != nil {
+				return cloudconfig.Environment{}, err
+			}
+			sources = append(sources, found...)
+		}
+	}
+	env := cloudconfig.Environment{Name: application, Profiles: profiles, PropertySources: sources}
+	if env.PropertySources == nil {
+		env.PropertySources = []cloudconfig.PropertySource{}
+	}
+	if label == "" {
+		label = snap.Label
+	}
+	if label != "" {
+		env.Label = &label
+	}
+	if snap.Version != "" {
+		env.Version = &snap.Version
+	}
+	return env, nil
+}
+
+// readSources parses one file into property sources: nothing if it does not exist, one for a
+// .properties file, and for YAML one for the documents that always apply (if they hold any key)
+// plus one before it for each document activated by an active profile.
+func (s *Server) readSources(snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
+	data, err := snap.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &FileError{File: file, Err: err}
+	}
+	name := s.repo.Location() + file
+	if strings.HasSuffix(file, ".properties") {
+		props, err := cloudconfig.ParseProperties(data)
+		if err != nil {
+			return nil, &FileError{File: file, Err: err}
+		}
+		return []cloudconfig.PropertySource{{Name: name, Source: s.decrypt(file, props)}}, nil
+	}
+	docs, err := cloudconfig.ParseYAML(data)
+	if err != nil {
+		return nil, &FileError{File: file, Err: err}
+	}
+	var always cloudconfig.Properties
+	var activated []cloudconfig.PropertySource
+	for i, doc := range docs {
+		if len(doc.OnProfiles) == 0 {
+			for _, k := range doc.Properties.Keys() {
+				v, _ := doc.Properties.Get(k)
+				always.Set(k, v)
+			}
+			continue
+		}
+		if slices.ContainsFunc(doc.OnProfiles, func(p string) bool { return slices.Contains(profiles, p) }) {
+			src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(file, doc.Properties)}
+			activated = append([]cloudconfig.PropertySource{src}, activated...)
+		}
+	}
+	if always.Len() > 0 {
+		activated = append(activated, cloudconfig.PropertySource{Name: name, Source: s.decrypt(file, always)})
+	}
+	return activated, nil
+}
+
+// decrypt replaces `{cipher}…` values by their plain text. A value that cannot be decrypted is
+// dropped and reported as `invalid.<key>: <n/a>`, as Spring Cloud Config does, so that a client
+// never runs with ciphertext as, say, its password.
+func (s *Server) decrypt(file string, props cloudconfig.Properties) cloudconfig.Properties {
+	var out cloudconfig.Properties
+	for _, k := range props.Keys() {
+		v, _ := props.Get(k)
+		text, ok := v.(string)
+		if !ok || !strings.HasPrefix(text, cipher.Prefix) {
+			out.Set(k, v)
+			continue
+		}
+		if s.cipher == nil {
+			log.Printf("config file %s: %s is encrypted but no encryption key is set (ENCRYPT_KEY)", file, k)
+			out.Set("invalid."+k, "<n/a>")
+			continue
+		}
+		plain, err := s.cipher.Decrypt(strings.TrimPrefix(text, cipher.Prefix))
+		if err != nil {
+			log.Printf("config file %s: cannot decrypt %s: %v", file, k, err)
+			out.Set("invalid."+k, "<n/a>")
+			continue
+		}
+		out.Set(k, plain)
+	}
+	return out
+}

@@ -1,0 +1,362 @@
+// Package server is the HTTP face of the config server: Spring Cloud Config's REST protocol
+// over a repository of YAML and .properties files.
+//
+//	GET  /{application}/{profile}[/{label}]            Environment JSON
+//	GET  /{application}-{profile}.{yml|yaml|properties|json}
+//	GET  /{label}/{application}-{profile}.{ext}        the merged document in that format
+//	POST /encrypt, /decrypt; GET /encrypt/status       {cipher} values
+//	GET  /actuator/health                              {"status":"UP"}
+//
+// Every name in a path is checked before anything is read: encoded characters, backslashes,
+// `..` and anything outside [A-Za-z0-9_.,()-] get 400, which closes the traversal tricks of
+// CVE-2019-3799, CVE-2020-5405 and CVE-2020-5410 by construction.
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
+)
+
+// maxCipherBody bounds what /encrypt and /decrypt accept.
+const maxCipherBody = 64 << 10
+
+// Options configure a Server.
+type Options struct {
+	Repo repo.Repository
+	// Cipher decrypts {cipher} values and serves /encrypt and /decrypt; nil when no key is set.
+	Cipher *cipher.TextEncryptor
+	// Username and Password turn on HTTP basic auth for everything but the health check.
+	Username, Password string
+}
+
+// Server answers Spring Cloud Config requests.
+type Server struct {
+	repo               repo.Repository
+	cipher             *cipher.TextEncryptor
+	username, password string
+}
+
+// New returns the server's HTTP handler.
+func New(o Options) *Server {
+	return &Server{repo: o.Repo, cipher: o.Cipher, username: o.Username, password: o.Password}
+}
+
+var (
+	// segmentChars are the only characters a path segment may hold.
+	segmentChars = regexp.MustCompile(`^[A-Za-z0-9_.,()-]+$`)
+	nameRule     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	labelRule    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(\(_\)[A-Za-z0-9][A-Za-z0-9_.-]*)*$`)
+	documentRule = regexp.MustCompile(`^(.+)-([^-]+)\.(yml|yaml|properties|json)$`)
+)
+
+// maxSegment bounds the length of one path segment.
+const maxSegment = 255
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	segments, err := checkPath(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(segments) == 2 && segments[0] == "actuator" && segments[1] == "health" {
+		s.health(w, r)
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="config-server", charset="UTF-8"`)
+		writeError(w, http.StatusUnauthorized, "credentials required")
+		return
+	}
+	switch {
+	case len(segments) == 1 && (segments[0] == "encrypt" || segments[0] == "decrypt"):
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		s.cipherText(w, r, segments[0] == "encrypt")
+	case len(segments) == 2 && segments[0] == "encrypt" && segments[1] == "status":
+		if !allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		if s.cipher == nil {
+			writeError(w, http.StatusNotFound, "no encryption key is installed (set ENCRYPT_KEY)")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "OK"})
+	case len(segments) == 1 && documentRule.MatchString(segments[0]):
+		s.document(w, r, "", segments[0])
+	case len(segments) == 2 && documentRule.MatchString(segments[1]):
+		s.document(w, r, segments[0], segments[1])
+	case len(segments) == 2 || len(segments) == 3:
+		label := ""
+		if len(segments) == 3 {
+			label = segments[2]
+		}
+		s.serveEnvironment(w, r, segments[0], segments[1], label)
+	default:
+		writeError(w, http.StatusNotFound, "no such resource: the paths are /{application}/{profile}[/{label}] and /[{label}/]{application}-{profile}.{yml|yaml|properties|json}")
+	}
+}
+
+// checkPath returns the path's segments once every one is known to be harmless.
+func checkPath(r *http.Request) ([]string, error) {
+	raw := r.URL.EscapedPath()
+	if requestPath, _, _ := strings.Cut(r.RequestURI, "?"); r.RequestURI != "" && requestPath != raw {
+		raw += requestPath // judge what the client sent too, before any decoding
+	}
+	switch {
+	case strings.Contains(raw, "%"):
+		return nil, errors.New("encoded characters are not allowed in the path")
+	case strings.Contains(raw, `\`):
+		return nil, errors.New("backslashes are not allowed in the path")
+	case strings.Contains(r.URL.Path, ".."):
+		return nil, errors.New(`".." is not allowed in the path`)
+	case !strings.HasPrefix(r.URL.Path, "/"):
+		return nil, errors.New("the path must be absolute")
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	if path == "" {
+		return nil, nil
+	}
+	segments := strings.Split(path, "/")
+	for _, seg := range segments {
+		switch {
+		case seg == "":
+			return nil, errors.New("empty path segments are not allowed")
+		case len(seg) > maxSegment:
+			return nil, fmt.Errorf("path segments are limited to %d characters", maxSegment)
+		case !segmentChars.MatchString(seg):
+			return nil, fmt.Errorf("path segment %q holds characters outside [A-Za-z0-9_.,()-]", seg)
+		case strings.HasPrefix(seg, "."):
+			return nil, fmt.Errorf("path segment %q starts with a dot", seg)
+		}
+	}
+	return segments, nil
+}
+
+// parseRequest validates the application, profiles and label of a request.
+func parseRequest(application, profiles, label string) ([]string, error) {
+	if !nameRule.MatchString(application) {
+		return nil, fmt.Errorf("invalid application name %q", application)
+	}
+	list := cloudconfig.SplitProfiles(profiles)
+	if len(list) == 0 {
+		return nil, errors.New("at least one profile is required")
+	}
+	for _, p := range list {
+		if !nameRule.MatchString(p) {
+			return nil, fmt.Errorf("invalid profile %q", p)
+		}
+	}
+	if label != "" && !labelRule.MatchString(label) {
+		return nil, fmt.Errorf("invalid label %q", label)
+	}
+	return list, nil
+}
+
+func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, application, profiles, label string) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	list, err := parseRequest(application, profiles, label)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	env, err := s.environment(application, list, label)
+	if err != nil {
+		writeRepoError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, env)
+}
+
+// document serves the merged properties of one application and profile as YAML, .properties or
+// JSON, with placeholders resolved against the document itself unless ?resolvePlaceholders=false.
+func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file string) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	m := documentRule.FindStringSubmatch(file)
+	application, profiles, format := m[1], m[2], m[3]
+	list, err := parseRequest(application, profiles, label)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	env, err := s.environment(application, list, label)
+	if err != nil {
+		writeRepoError(w, err)
+		return
+	}
+	merged := cloudconfig.Merge(env.PropertySources)
+	if r.URL.Query().Get("resolvePlaceholders") != "false" {
+		merged = resolveWithin(merged)
+	}
+	if format == "properties" {
+		var b strings.Builder
+		for _, k := range merged.Sorted() {
+			v, _ := merged.Get(k)
+			fmt.Fprintf(&b, "%s: %s\n", cloudconfig.EscapeProperty(k, true), cloudconfig.EscapeProperty(cloudconfig.FormatValue(v), false))
+		}
+		writeText(w, "text/plain; charset=utf-8", []byte(b.String()))
+		return
+	}
+	tree, err := cloudconfig.Nest(merged)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("cannot render %s as %s: %v", file, format, err))
+		return
+	}
+	if format == "json" {
+		writeJSON(w, http.StatusOK, tree)
+		return
+	}
+	body, err := tree.YAML()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("render %s: %v", file, err))
+		return
+	}
+	writeText(w, "text/plain; charset=utf-8", body)
+}
+
+// resolveWithin resolves placeholders against the other keys of p, leaving unknown ones as
+// written. The server's own environment is never consulted: it may hold secrets.
+func resolveWithin(p cloudconfig.Properties) cloudconfig.Properties {
+	lookup := func(key string) (string, bool) {
+		v, ok := p.Get(key)
+		return cloudconfig.FormatValue(v), ok
+	}
+	var out cloudconfig.Properties
+	for _, k := range p.Keys() {
+		v, _ := p.Get(k)
+		if text, ok := v.(string); ok && strings.Contains(text, "${") {
+			if resolved, err := cloudconfig.Resolve(text, lookup, true); err == nil {
+				v = resolved
+			}
+		}
+		out.Set(k, v)
+	}
+	return out
+}
+
+func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool) {
+	if s.cipher == nil {
+		writeError(w, http.StatusNotFound, "no encryption key is installed (set ENCRYPT_KEY)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCipherBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is limited to %d bytes", maxCipherBody))
+		return
+	}
+	text := string(body)
+	// curl -d sends a form: Spring strips the "=" it adds to a bare value and URL-decodes it.
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if decoded, err := url.QueryUnescape(strings.TrimSuffix(text, "=")); err == nil {
+			text = decoded
+		}
+	}
+	if text == "" {
+		writeError(w, http.StatusBadRequest, "nothing to "+map[bool]string{true: "encrypt", false: "decrypt"}[encrypt])
+		return
+	}
+	var out string
+	if encrypt {
+		out, err = s.cipher.Encrypt(text)
+	} else {
+		out, err = s.cipher.Decrypt(strings.TrimPrefix(text, cipher.Prefix))
+	}
+	if errors.Is(err, cipher.ErrInvalid) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeText(w, "text/plain; charset=utf-8", []byte(out))
+}
+
+// health is UP when the default label of the repository can be read.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	if _, err := s.repo.Snapshot(""); err != nil {
+		log.Printf("health: %v", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "DOWN"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "UP"})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.password == "" {
+		return true
+	}
+	user, password, ok := r.BasicAuth()
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.username)) == 1
+	passwordOK := subtle.ConstantTimeCompare([]byte(password), []byte(s.password)) == 1
+	return ok && userOK && passwordOK
+}
+
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
+	return false
+}
+
+func writeRepoError(w http.ResponseWriter, err error) {
+	var fileErr *FileError
+	switch {
+	case errors.Is(err, repo.ErrNoSuchLabel):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, repo.ErrUnavailable):
+		log.Print(err)
+		writeError(w, http.StatusServiceUnavailable, "the configuration repository is unavailable")
+	case errors.As(err, &fileErr):
+		log.Print(err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		log.Print(err)
+		writeError(w, http.StatusInternalServerError, "cannot read the configuration repository")
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]any{"code": status, "message": message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		log.Printf("encode response: %v", err)
+		status, body = http.StatusInternalServerError, []byte(`{"code":500,"message":"cannot encode the response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+func writeText(w http.ResponseWriter, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(body)
+}
