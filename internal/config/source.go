@@ -154,17 +154,22 @@ func (s *Source) bootRemote(ctx context.Context) error {
 		log.Printf("warning: %v; starting on flags, environment and defaults (fail-fast is off)", err)
 		return nil
 	}
-	merged := cloudconfig.Merge(env.PropertySources)
-	if err := invalidProperties(merged); err != nil {
-		return err
-	}
-	v, err := s.build(&merged)
+	v, err := s.buildFrom(env)
 	if err != nil {
 		return err
 	}
 	s.v, s.fingerprint = v, fingerprint(env)
-	log.Printf("configuration from %s: %d properties in %d sources%s", s.client.LastURL(), merged.Len(), len(env.PropertySources), describeVersion(env))
+	log.Printf("configuration from %s: %d property sources%s", s.client.LastURL(), len(env.PropertySources), describeVersion(env))
 	return nil
+}
+
+// buildFrom layers the config server's answer into a fresh viper.
+func (s *Source) buildFrom(env cloudconfig.Environment) (*viper.Viper, error) {
+	merged := cloudconfig.Merge(env.PropertySources)
+	if err := invalidProperties(merged); err != nil {
+		return nil, err
+	}
+	return s.build(&merged)
 }
 
 // invalidProperties reports values the config server could not decrypt: running with them
@@ -231,11 +236,7 @@ func (s *Source) refresh(ctx context.Context, apply func(*Source) error) error {
 	if same {
 		return nil
 	}
-	merged := cloudconfig.Merge(env.PropertySources)
-	if err := invalidProperties(merged); err != nil {
-		return err
-	}
-	next, err := s.build(&merged)
+	next, err := s.buildFrom(env)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,4 +215,42 @@ func TestConfigServerDownAtStart(t *testing.T) {
 			t.Fatal("no warning about the config server in the greeter's output")
 		}
 	})
+}
+
+// TestConfigServerRegistration: a second config server joins Consul as a passing config-server
+// instance and leaves it on SIGTERM.
+func TestConfigServerRegistration(t *testing.T) {
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := shared.StartService("configserver", nil, "--http_address", "127.0.0.1:"+strconv.Itoa(port),
+		"--registry_address", shared.ConsulAddress, "--repo_uri", filepath.Join(repoRoot, "config-repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	count := func(want int) func() error {
+		return func() error {
+			if n := passingInstances(t, shared.ConsulAddress, "config-server"); n != want {
+				return &unexpected{strconv.Itoa(n) + " config servers"}
+			}
+			return nil
+		}
+	}
+	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, count(2)); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.Eventually(time.Second, 10*time.Millisecond, count(1)); err != nil {
+		t.Fatalf("not deregistered within 1s of SIGTERM: %v", err)
+	}
+	t.Logf("config server deregistered %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	<-p.Done()
+	if _, err := p.Exited(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
 }

@@ -166,38 +166,37 @@ func parseRequest(application, profiles, label string) ([]string, error) {
 }
 
 func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, application, profiles, label string) {
+	if env, ok := s.requested(w, r, application, profiles, label); ok {
+		writeJSON(w, http.StatusOK, env)
+	}
+}
+
+// requested validates a GET for the Environment of application, profiles and label and reads
+// it; on failure it has answered the request and returns false.
+func (s *Server) requested(w http.ResponseWriter, r *http.Request, application, profiles, label string) (cloudconfig.Environment, bool) {
 	if !allow(w, r, http.MethodGet, http.MethodHead) {
-		return
+		return cloudconfig.Environment{}, false
 	}
 	list, err := parseRequest(application, profiles, label)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return cloudconfig.Environment{}, false
 	}
 	env, err := s.environment(application, list, label)
 	if err != nil {
 		writeRepoError(w, err)
-		return
+		return cloudconfig.Environment{}, false
 	}
-	writeJSON(w, http.StatusOK, env)
+	return env, true
 }
 
 // document serves the merged properties of one application and profile as YAML, .properties or
 // JSON, with placeholders resolved against the document itself unless ?resolvePlaceholders=false.
 func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file string) {
-	if !allow(w, r, http.MethodGet, http.MethodHead) {
-		return
-	}
 	m := documentRule.FindStringSubmatch(file)
 	application, profiles, format := m[1], m[2], m[3]
-	list, err := parseRequest(application, profiles, label)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	env, err := s.environment(application, list, label)
-	if err != nil {
-		writeRepoError(w, err)
+	env, ok := s.requested(w, r, application, profiles, label)
+	if !ok {
 		return
 	}
 	merged := cloudconfig.Merge(env.PropertySources)
