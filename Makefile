@@ -5,6 +5,9 @@ BIN := bin
 SERVICES := $(BIN)/configserver $(BIN)/user $(BIN)/greeter $(BIN)/gateway
 # PROFILE picks the config-repo profile the services boot with: make run PROFILE=dev
 PROFILE ?= default
+# USER_INSTANCES and GREETER_INSTANCES start several instances: make run USER_INSTANCES=2
+USER_INSTANCES ?= 1
+GREETER_INSTANCES ?= 1
 # A consul already on PATH is used as it is; otherwise bin/consul is built once.
 CONSUL := $(or $(shell command -v consul 2>/dev/null),$(CURDIR)/$(BIN)/consul)
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
@@ -18,7 +21,7 @@ help:
 
 # run: build what is missing and start Consul, the config server, user, greeter and the gateway on :8080 (Ctrl-C stops all)
 run: build consul
-	@$(BIN)/run --bin $(BIN) --consul $(CONSUL) --profile $(PROFILE)
+	@$(BIN)/run --bin $(BIN) --consul $(CONSUL) --profile $(PROFILE) --users $(USER_INSTANCES) --greeters $(GREETER_INSTANCES)
 
 # build: compile the service binaries and the local runner into bin/
 build: $(SERVICES) $(BIN)/run

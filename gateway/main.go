@@ -67,7 +67,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	serviceOptions, err := cfg.Options()
+	// Hello and Login may be tried again on another node after a failure mid-call; Register
+	// only when the call cannot have run.
+	serviceOptions, err := cfg.Options("Greeter.Hello", "User.Login")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package breaker
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
@@ -53,6 +54,20 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// timeouts are the configured call timeouts by command; hystrix's own timer is set a margin
+// later (see timeoutMargin).
+var timeouts sync.Map
+
+// DefaultTimeout applies to commands Apply has not configured.
+const DefaultTimeout = time.Second
+
+func timeoutOf(command string) time.Duration {
+	if d, ok := timeouts.Load(command); ok {
+		return d.(time.Duration)
+	}
+	return DefaultTimeout
+}
+
 // Apply configures the hystrix commands with c. hystrix-go sizes a command's pool of
 // concurrent calls once, so a new max_concurrent takes effect only by flushing every circuit,
 // which also closes open breakers and clears their statistics.
@@ -61,8 +76,9 @@ func Apply(commands []string, c, previous Config) error {
 		return err
 	}
 	for _, name := range commands {
+		timeouts.Store(name, c.Timeout)
 		hystrix.ConfigureCommand(name, hystrix.CommandConfig{
-			Timeout:                int(c.Timeout / time.Millisecond),
+			Timeout:                int((c.Timeout + timeoutMargin) / time.Millisecond),
 			MaxConcurrentRequests:  c.MaxConcurrent,
 			RequestVolumeThreshold: c.RequestVolume,
 			SleepWindow:            int(c.SleepWindow / time.Millisecond),

@@ -37,7 +37,7 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := hystrix.GetCircuitSettings()["test.cmd"]
-	if got.Timeout != 250*time.Millisecond || got.MaxConcurrentRequests != 3 || got.SleepWindow != 5*time.Second {
+	if got.Timeout != 250*time.Millisecond+timeoutMargin || timeoutOf("test.cmd") != 250*time.Millisecond || got.MaxConcurrentRequests != 3 || got.SleepWindow != 5*time.Second {
 		t.Fatalf("hystrix settings %+v", got)
 	}
 	bad := c

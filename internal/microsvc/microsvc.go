@@ -1,13 +1,19 @@
 // Package microsvc builds the go-micro service every binary of the stack runs: registered in
-// Consul with a TTL that is refreshed on an interval, deregistered on SIGTERM/SIGINT.
+// Consul with a TTL that is refreshed on an interval; calls balanced round-robin over healthy
+// nodes, with retries on another node; on SIGTERM/SIGINT it leaves Consul first, drains its
+// in-flight calls, then exits.
 package microsvc
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/micro/go-micro/v2"
 	"github.com/micro/go-micro/v2/registry"
+	"github.com/micro/go-micro/v2/server"
+	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 	"github.com/micro/go-plugins/registry/consul/v2"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -26,6 +32,11 @@ type Config struct {
 	Server struct {
 		// Address is where the service's gRPC server listens; its host is what Consul advertises.
 		Address string `mapstructure:"address"`
+		// ShutdownDelay is how long a stopping service keeps serving after leaving Consul, so
+		// that callers' registry watches drop it before it stops accepting calls.
+		ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
+		// DrainTimeout bounds the wait for in-flight calls when stopping.
+		DrainTimeout time.Duration `mapstructure:"drain_timeout"`
 	} `mapstructure:"server"`
 }
 
@@ -36,6 +47,14 @@ func Settings() []config.Setting {
 		{Key: "registry.ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
 		{Key: "registry.interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
 		{Key: "server.address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
+	}
+}
+
+// StopSettings are the settings of a graceful stop (Service.Run), for services that run one.
+func StopSettings() []config.Setting {
+	return []config.Setting{
+		{Key: "server.shutdown_delay", Default: 500 * time.Millisecond, Usage: "on SIGTERM: how long to keep serving after leaving Consul"},
+		{Key: "server.drain_timeout", Default: 5 * time.Second, Usage: "on SIGTERM: longest wait for in-flight calls"},
 	}
 }
 
@@ -54,18 +73,53 @@ func (c Config) Validate() error {
 // NewRegistry returns a Consul registry for the configured agent that only ever reports
 // services with at least one healthy node.
 func (c Config) NewRegistry() registry.Registry {
-	return healthyOnly{consul.NewRegistry(registry.Addrs(c.Registry.Address))}
+	return &healthyOnly{Registry: consul.NewRegistry(registry.Addrs(c.Registry.Address))}
 }
 
 // healthyOnly hides services without nodes. The Consul plugin registers a service and only then
 // passes its TTL check; a lookup in between sees the service with zero healthy nodes, and
 // go-micro's registry cache would keep that empty answer for its whole TTL (a minute of
 // "service not found" for a service that is up). Reporting "not found" instead is never cached.
+//
+// It also makes deregistration idempotent: a stopping service leaves Consul first and go-micro
+// deregisters it again on Stop, which Consul would answer with an error.
 type healthyOnly struct {
 	registry.Registry
+	deregistered sync.Map // node id → struct{}
+	// leaving stops go-micro's periodic re-registration once a stop has begun.
+	leaving atomic.Bool
 }
 
-func (r healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
+func (r *healthyOnly) Register(s *registry.Service, opts ...registry.RegisterOption) error {
+	if r.leaving.Load() {
+		return nil
+	}
+	for _, n := range s.Nodes {
+		r.deregistered.Delete(n.Id)
+	}
+	return r.Registry.Register(s, opts...)
+}
+
+func (r *healthyOnly) Deregister(s *registry.Service, opts ...registry.DeregisterOption) error {
+	pending := false
+	for _, n := range s.Nodes {
+		if _, done := r.deregistered.Load(n.Id); !done {
+			pending = true
+		}
+	}
+	if !pending && len(s.Nodes) > 0 {
+		return nil
+	}
+	if err := r.Registry.Deregister(s, opts...); err != nil {
+		return err
+	}
+	for _, n := range s.Nodes {
+		r.deregistered.Store(n.Id, struct{}{})
+	}
+	return nil
+}
+
+func (r *healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
 	services, err := r.Registry.GetService(name, opts...)
 	if err != nil {
 		return nil, err
@@ -82,26 +136,27 @@ func (r healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*reg
 	return withNodes, nil
 }
 
-// Options are the go-micro options that apply c: registry, listen address, TTL and interval.
-func (c Config) Options() ([]micro.Option, error) {
+// Options are the go-micro options that apply c: registry, listen address, TTL and interval,
+// round-robin balancing that skips nodes refusing connections, retries (see RetryPolicy) with
+// idempotent naming the endpoints that may be retried after a failure mid-call, and a server
+// that counts in-flight calls so that a stop can drain them.
+func (c Config) Options(idempotent ...string) ([]micro.Option, error) {
+	opts, _, err := c.options(idempotent)
+	return opts, err
+}
+
+func (c Config) options(idempotent []string) ([]micro.Option, *healthyOnly, error) {
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	reg := c.NewRegistry().(*healthyOnly)
 	return []micro.Option{
-		micro.Registry(c.NewRegistry()),
+		micro.Server(grpcserver.NewServer(server.Wait(nil))),
+		micro.Registry(reg),
+		micro.Selector(NewSelector(reg)),
+		micro.WrapClient(RetryWrapper(idempotent...)),
 		micro.Address(c.Server.Address),
 		micro.RegisterTTL(c.Registry.TTL),
 		micro.RegisterInterval(c.Registry.Interval),
-	}, nil
-}
-
-// New builds a go-micro service named name. extra options (wrappers, clients) follow the shared
-// ones, so a service can override any of them.
-func New(name string, c Config, extra ...micro.Option) (micro.Service, error) {
-	opts, err := c.Options()
-	if err != nil {
-		return nil, err
-	}
-	opts = append([]micro.Option{micro.Name(name)}, opts...)
-	return micro.NewService(append(opts, extra...)...), nil
+	}, reg, nil
 }

@@ -11,13 +11,13 @@ import (
 
 func TestHealthyOnlyHidesServicesWithoutNodes(t *testing.T) {
 	mem := memory.NewRegistry()
-	r := healthyOnly{mem}
+	r := &healthyOnly{Registry: mem}
 	if _, err := r.GetService("svc"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("unknown service: %v", err)
 	}
 	// A service entry with no nodes, as Consul reports one whose only check is not passing yet.
 	fake := fakeRegistry{Registry: mem, services: []*registry.Service{{Name: "svc", Version: "latest"}}}
-	if _, err := (healthyOnly{fake}).GetService("svc"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := (&healthyOnly{Registry: fake}).GetService("svc"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("service without nodes: %v", err)
 	}
 	if err := mem.Register(&registry.Service{Name: "svc", Version: "latest", Nodes: []*registry.Node{{Id: "n1", Address: "127.0.0.1:1"}}}); err != nil {
@@ -55,5 +55,27 @@ func TestValidate(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("ttl %s interval %s: %v, want ok=%v", tc.ttl, tc.interval, err, tc.ok)
 		}
+	}
+}
+
+func TestDeregisterIsIdempotentAndLeavingStopsRegistering(t *testing.T) {
+	mem := memory.NewRegistry()
+	r := &healthyOnly{Registry: mem}
+	svc := &registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "n1", Address: "127.0.0.1:1"}}}
+	if err := r.Register(svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Deregister(svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Deregister(svc); err != nil {
+		t.Fatalf("second deregistration: %v", err)
+	}
+	r.leaving.Store(true)
+	if err := r.Register(svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GetService("svc"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("a leaving service registered again: %v", err)
 	}
 }

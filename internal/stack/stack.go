@@ -39,6 +39,11 @@ type Config struct {
 	DatabaseDSN string
 	// JWTSecret signs and verifies tokens.
 	JWTSecret string
+	// UserInstances and GreeterInstances are how many of each service to start (0 means 1).
+	UserInstances, GreeterInstances int
+	// BreakerStreamPort is the first greeter's breaker dashboard port, the next greeters take
+	// the ports after it; 0 gives each a free port.
+	BreakerStreamPort int
 	// Env is added to the environment of user, greeter and gateway (e.g. PROFILE=dev).
 	Env []string
 	// Out receives every process's output lines, prefixed.
@@ -55,9 +60,13 @@ type Stack struct {
 	Config
 	Consul       *Process // nil when an agent was already running
 	ConfigServer *Process
-	User         *Process
-	Greeter      *Process
-	Gateway      *Process
+	// Users and Greeters are every instance; User and Greeter the first of each.
+	Users, Greeters []*Process
+	User            *Process
+	Greeter         *Process
+	Gateway         *Process
+	// BreakerURLs are the greeters' breaker dashboards, e.g. http://127.0.0.1:8181/.
+	BreakerURLs []string
 	// ConsulAddress is the agent's HTTP address (host:port).
 	ConsulAddress string
 	// ConfigServerURL is the config server's base URL, e.g. http://127.0.0.1:8888.
@@ -95,13 +104,31 @@ func (s *Stack) start() error {
 		"JWT_SECRET=" + s.JWTSecret,
 		"CONFIG_FAIL_FAST=true",
 	}, s.Env...)
+	for i := 0; i < max(1, s.UserInstances); i++ {
+		p, err := s.StartService("user", env, "--database_dsn", s.DatabaseDSN)
+		if err != nil {
+			return err
+		}
+		s.Users = append(s.Users, p)
+	}
+	for i := 0; i < max(1, s.GreeterInstances); i++ {
+		port := s.BreakerStreamPort + i
+		if s.BreakerStreamPort == 0 {
+			var err error
+			if port, err = FreePort(); err != nil {
+				return err
+			}
+		}
+		address := "127.0.0.1:" + strconv.Itoa(port)
+		p, err := s.StartService("greeter", env, "--breaker_stream_address", address)
+		if err != nil {
+			return err
+		}
+		s.Greeters = append(s.Greeters, p)
+		s.BreakerURLs = append(s.BreakerURLs, "http://"+address+"/")
+	}
+	s.User, s.Greeter = s.Users[0], s.Greeters[0]
 	var err error
-	if s.User, err = s.StartService("user", env, "--database_dsn", s.DatabaseDSN); err != nil {
-		return err
-	}
-	if s.Greeter, err = s.StartService("greeter", env); err != nil {
-		return err
-	}
 	if s.Gateway, err = s.StartService("gateway", env, "--http_address", s.GatewayAddress); err != nil {
 		return err
 	}
@@ -137,28 +164,32 @@ func (s *Stack) startConfigServer() error {
 		if rsp.StatusCode != http.StatusOK {
 			return fmt.Errorf("config server health: %s", rsp.Status)
 		}
-		return passingInConsul(client, s.ConsulAddress, "config-server")
+		if n, err := passingInConsul(client, s.ConsulAddress, "config-server"); err != nil || n == 0 {
+			return fmt.Errorf("no passing config-server in Consul yet (%v)", err)
+		}
+		return nil
 	})
 }
 
-// passingInConsul succeeds once Consul reports a passing instance of service.
-func passingInConsul(client *http.Client, consulAddress, service string) error {
+// passingInConsul counts the instances of service whose checks pass.
+func passingInConsul(client *http.Client, consulAddress, service string) (int, error) {
 	rsp, err := client.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rsp.Body.Close()
 	var entries []json.RawMessage
-	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil || len(entries) == 0 {
-		return fmt.Errorf("no passing %s in Consul yet", service)
+	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil {
+		return 0, fmt.Errorf("consul health of %s: %w", service, err)
 	}
-	return nil
+	return len(entries), nil
 }
 
 // Processes are the stack's running processes in the order they started.
 func (s *Stack) Processes() []*Process {
 	var out []*Process
-	for _, p := range []*Process{s.Consul, s.ConfigServer, s.User, s.Greeter, s.Gateway} {
+	all := append(append([]*Process{s.Consul, s.ConfigServer}, s.Users...), s.Greeters...)
+	for _, p := range append(all, s.Gateway) {
 		if p != nil {
 			out = append(out, p)
 		}
@@ -239,9 +270,14 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
 	return Eventually(timeout, 50*time.Millisecond, func() error {
-		for _, p := range []*Process{s.User, s.Greeter, s.Gateway} {
-			if exited, err := p.Exited(); exited {
+		for _, p := range s.Processes() {
+			if exited, err := p.Exited(); exited && p != s.Consul {
 				return fmt.Errorf("%s exited: %v", p.Name, err)
+			}
+		}
+		for name, want := range map[string]int{"go.micro.api.user": len(s.Users), "go.micro.api.greeter": len(s.Greeters)} {
+			if n, err := passingInConsul(client, s.ConsulAddress, name); err != nil || n < want {
+				return fmt.Errorf("%d of %d %s instances passing in Consul (%v)", n, want, name, err)
 			}
 		}
 		for _, p := range probes {

@@ -1,7 +1,8 @@
 // Command greeter runs the greeter service (go.micro.api.greeter): it greets authenticated
-// callers with their profile, fetched from the user service through a hystrix-wrapped client.
-// Its settings come from the config server; the greeting text and the breaker settings follow
-// changes there without a restart.
+// callers with their profile, fetched from the user service through a circuit breaker that
+// falls back to the caller's token, and with their login count, learnt from user events. Its
+// breakers are on a live dashboard (:8181). Settings come from the config server; the greeting
+// text and the breaker settings follow changes there without a restart.
 package main
 
 import (
@@ -12,12 +13,13 @@ import (
 	"sync/atomic"
 
 	"github.com/micro/go-micro/v2"
-	"github.com/micro/go-plugins/wrapper/breaker/hystrix/v2"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+	"github.com/gomicro-stack/gomicro-stack/service/greeter/activity"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/handler"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/users"
@@ -29,19 +31,23 @@ type Config struct {
 	Greetings       struct {
 		String string `mapstructure:"string"`
 	} `mapstructure:"greetings"`
-	Breaker breaker.Config `mapstructure:"breaker"`
+	Breaker struct {
+		breaker.Config `mapstructure:",squash"`
+		StreamAddress  string `mapstructure:"stream_address"`
+	} `mapstructure:"breaker"`
+	Broker events.Config `mapstructure:"broker"`
 }
 
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "greetings.string", Default: "Hi, here are greetings from gomicro-stack", Usage: "setting_message in every hello", Refreshable: true},
+		{Key: "breaker.stream_address", Default: ":8181", Usage: "address of the breaker dashboard and /hystrix.stream (empty: off)"},
 	}
-	return append(append(own, breaker.Settings()...), microsvc.Settings()...)
+	return append(append(append(own, breaker.Settings()...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
-// userCommands are the hystrix commands of the calls to the user service: the go-plugins
-// wrapper names each {service}.{endpoint}.
-var userCommands = []string{users.ServiceName + ".User.GetUserInfo"}
+// userCommands are the hystrix commands of the calls to the user service.
+var userCommands = []string{users.GetUserInfoCommand}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
@@ -58,16 +64,31 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := breaker.Apply(userCommands, cfg.Breaker, breaker.Config{}); err != nil {
+	if err := breaker.Apply(userCommands, cfg.Breaker.Config, breaker.Config{}); err != nil {
 		return err
 	}
-	service, err := microsvc.New(handler.ServiceName, cfg.Config, micro.WrapClient(hystrix.NewClientWrapper()))
+	fallbacks := breaker.Fallbacks{users.GetUserInfoCommand: users.ProfileFromToken}
+	service, err := microsvc.New(handler.ServiceName, cfg.Config, []string{"User.GetUserInfo"},
+		micro.WrapClient(breaker.NewClientWrapper(fallbacks)))
 	if err != nil {
 		return err
 	}
+	if err := breaker.ServeStream(ctx, cfg.Breaker.StreamAddress); err != nil {
+		return err
+	}
+	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	if err != nil {
+		return err
+	}
+	bus := events.Start(ctx, brk)
+	defer bus.Close()
+	logins := activity.NewCounter()
+	bus.Subscribe(ctx, events.UserRegistered, logins.Registered)
+	bus.Subscribe(ctx, events.UserLoggedIn, logins.LoggedIn)
+
 	var message atomic.Pointer[string]
 	message.Store(&cfg.Greetings.String)
-	greeter := greeting.NewGreeter(users.NewDirectory(service.Client()), func() string { return *message.Load() })
+	greeter := greeting.NewGreeter(users.NewDirectory(service.Client()), logins, func() string { return *message.Load() })
 	if err := greeterpb.RegisterGreeterHandler(service.Server(), handler.New(greeter)); err != nil {
 		return fmt.Errorf("register handler: %w", err)
 	}
@@ -76,10 +97,10 @@ func run(args []string) error {
 		if err := s.Decode(&next); err != nil {
 			return err
 		}
-		if err := breaker.Apply(userCommands, next.Breaker, cfg.Breaker); err != nil {
+		if err := breaker.Apply(userCommands, next.Breaker.Config, cfg.Breaker.Config); err != nil {
 			return err
 		}
-		cfg.Breaker = next.Breaker
+		cfg.Breaker.Config = next.Breaker.Config
 		message.Store(&next.Greetings.String)
 		return nil
 	})

@@ -1,5 +1,6 @@
 // Command user runs the user service (go.micro.api.user): registration, login and profiles,
-// stored through gorm in SQLite or PostgreSQL. Its settings come from the config server.
+// stored through gorm in SQLite or PostgreSQL; registrations and logins are published as events.
+// Its settings come from the config server.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
@@ -25,14 +27,15 @@ type Config struct {
 	Database        struct {
 		DSN string `mapstructure:"dsn"`
 	} `mapstructure:"database"`
-	JWT auth.Config `mapstructure:"jwt"`
+	JWT    auth.Config   `mapstructure:"jwt"`
+	Broker events.Config `mapstructure:"broker"`
 }
 
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "database.dsn", Default: "var/user.db", Usage: "SQLite file path, or a postgres:// URL for PostgreSQL"},
 	}
-	return append(append(own, auth.Settings(true)...), microsvc.Settings()...)
+	return append(append(append(own, auth.Settings(true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 func main() {
@@ -61,11 +64,17 @@ func run(args []string) error {
 		return err
 	}
 	defer users.Close()
-	accounts, err := account.NewService(users, keys, bcrypt.DefaultCost)
+	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil)
 	if err != nil {
 		return err
 	}
-	service, err := microsvc.New(handler.ServiceName, cfg.Config)
+	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	if err != nil {
+		return err
+	}
+	bus := events.Start(ctx, brk)
+	defer bus.Close()
+	accounts, err := account.NewService(users, keys, bus, bcrypt.DefaultCost)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ func run() error {
 	configServer := flag.String("config_server", "127.0.0.1:8888", "config server HTTP listen address")
 	configRepo := flag.String("config_repo", "config-repo", "folder or git repository the config server serves")
 	profile := flag.String("profile", "default", "configuration profile of user, greeter and gateway")
+	users := flag.Int("users", 1, "user service instances")
+	greeters := flag.Int("greeters", 1, "greeter instances (dashboards on :8181, :8182, ...)")
 	flag.Parse()
 
 	if *consulBin == "" {
@@ -63,13 +65,16 @@ func run() error {
 		DatabaseDSN:         *dsn,
 		JWTSecret:           secret,
 		Env:                 []string{"PROFILE=" + *profile},
+		UserInstances:       *users,
+		GreeterInstances:    *greeters,
+		BreakerStreamPort:   8181,
 		Out:                 os.Stdout,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (config server: %s, profile %s; Consul UI: http://%s/ui). Ctrl-C stops everything.\n",
-		time.Since(began).Seconds(), s.GatewayURL, s.ConfigServerURL, *profile, s.ConsulAddress)
+	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (%d user, %d greeter instances; config server %s, profile %s; breakers %s; Consul UI http://%s/ui). Ctrl-C stops everything.\n",
+		time.Since(began).Seconds(), s.GatewayURL, len(s.Users), len(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress)
 
 	select {
 	case sig := <-signals:

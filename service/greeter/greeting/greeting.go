@@ -31,6 +31,9 @@ const MaxNameRunes = 64
 type Caller struct {
 	ID       uint64
 	Username string
+	// Degraded means the directory could not answer and the profile was rebuilt from the
+	// caller's token: the name is right, nothing else is known.
+	Degraded bool
 }
 
 // Directory looks up the caller of the current request.
@@ -40,23 +43,32 @@ type Directory interface {
 	Caller(ctx context.Context) (Caller, error)
 }
 
+// Activity counts what users did, as the greeter learns it from events.
+type Activity interface {
+	// Logins is how many logins of the user the greeter has seen.
+	Logins(userID uint64) int64
+}
+
 // Hello is the answer to a hello.
 type Hello struct {
 	Caller         Caller
 	Greeting       string
 	SettingMessage string
+	// Logins is the caller's login count (zero when degraded).
+	Logins int64
 }
 
 // Greeter greets callers.
 type Greeter struct {
 	directory Directory
+	activity  Activity
 	message   func() string
 }
 
-// NewGreeter returns a greeter that looks callers up in directory and adds message() to each
-// answer (a function, so a refreshed setting shows without a restart).
-func NewGreeter(directory Directory, message func() string) *Greeter {
-	return &Greeter{directory: directory, message: message}
+// NewGreeter returns a greeter that looks callers up in directory, their logins up in activity,
+// and adds message() to each answer (a function, so a refreshed setting shows without a restart).
+func NewGreeter(directory Directory, activity Activity, message func() string) *Greeter {
+	return &Greeter{directory: directory, activity: activity, message: message}
 }
 
 // ValidateName checks the name rule: 1 to 64 printable characters, no surrounding spaces.
@@ -81,9 +93,9 @@ func (g *Greeter) Hello(ctx context.Context, name string) (Hello, error) {
 	if err != nil {
 		return Hello{}, fmt.Errorf("look up caller: %w", err)
 	}
-	return Hello{
-		Caller:         caller,
-		Greeting:       "Hello " + name,
-		SettingMessage: g.message(),
-	}, nil
+	hello := Hello{Caller: caller, Greeting: "Hello " + name, SettingMessage: g.message()}
+	if !caller.Degraded {
+		hello.Logins = g.activity.Logins(caller.ID)
+	}
+	return hello, nil
 }

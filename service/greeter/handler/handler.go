@@ -30,7 +30,9 @@ var _ greeterpb.GreeterHandler = (*Greeter)(nil)
 // New returns the handler over the greeting rules.
 func New(g *greeting.Greeter) *Greeter { return &Greeter{greeter: g} }
 
-// Hello answers {code, message, id, username, greeting, setting_message}.
+// Hello answers {code, message, id, username, greeting, setting_message, logins}, or, when the
+// user service could not answer, {code, message, username, greeting, setting_message,
+// degraded: true}.
 func (h *Greeter) Hello(ctx context.Context, req *api.Request, rsp *api.Response) error {
 	var in struct {
 		Name string `json:"name"`
@@ -42,11 +44,20 @@ func (h *Greeter) Hello(ctx context.Context, req *api.Request, rsp *api.Response
 	if err != nil {
 		return toMicroError(err)
 	}
+	if hello.Caller.Degraded {
+		// The user service could not answer: what the token says, and nothing more.
+		return apijson.Write(rsp, http.StatusOK,
+			apijson.Field{Name: "username", Value: hello.Caller.Username},
+			apijson.Field{Name: "greeting", Value: hello.Greeting},
+			apijson.Field{Name: "setting_message", Value: hello.SettingMessage},
+			apijson.Field{Name: "degraded", Value: true})
+	}
 	return apijson.Write(rsp, http.StatusOK,
 		apijson.Field{Name: "id", Value: hello.Caller.ID},
 		apijson.Field{Name: "username", Value: hello.Caller.Username},
 		apijson.Field{Name: "greeting", Value: hello.Greeting},
-		apijson.Field{Name: "setting_message", Value: hello.SettingMessage})
+		apijson.Field{Name: "setting_message", Value: hello.SettingMessage},
+		apijson.Field{Name: "logins", Value: hello.Logins})
 }
 
 // toMicroError is the one place where greeting errors become go-micro errors with HTTP codes.

@@ -17,6 +17,10 @@ type directory struct {
 
 func (d directory) Caller(context.Context) (greeting.Caller, error) { return d.caller, d.err }
 
+type activity struct{}
+
+func (activity) Logins(uint64) int64 { return 5 }
+
 func TestHello(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -26,7 +30,9 @@ func TestHello(t *testing.T) {
 		wantBody string
 	}{
 		{"ok", directory{caller: greeting.Caller{ID: 4, Username: "dora"}}, `{"name":"Bob"}`, 0,
-			`{"code":0,"message":"ok","id":4,"username":"dora","greeting":"Hello Bob","setting_message":"configured"}`},
+			`{"code":0,"message":"ok","id":4,"username":"dora","greeting":"Hello Bob","setting_message":"configured","logins":5}`},
+		{"degraded", directory{caller: greeting.Caller{ID: 4, Username: "dora", Degraded: true}}, `{"name":"Bob"}`, 0,
+			`{"code":0,"message":"ok","username":"dora","greeting":"Hello Bob","setting_message":"configured","degraded":true}`},
 		{"bad name", directory{}, `{"name":""}`, 400, ""},
 		{"bad JSON", directory{}, `{`, 400, ""},
 		{"unknown caller", directory{err: greeting.ErrUnknownCaller}, `{"name":"Bob"}`, 404, ""},
@@ -34,7 +40,7 @@ func TestHello(t *testing.T) {
 		{"user service down", directory{err: greeting.ErrDirectoryUnavailable}, `{"name":"Bob"}`, 503, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(greeting.NewGreeter(tc.dir, func() string { return "configured" }))
+			h := New(greeting.NewGreeter(tc.dir, activity{}, func() string { return "configured" }))
 			req := &api.Request{Method: "POST", Body: tc.body, Header: map[string]*api.Pair{
 				"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}},
 			}}

@@ -5,11 +5,15 @@ package users
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/logger"
+	"github.com/micro/go-micro/v2/metadata"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
@@ -30,13 +34,33 @@ func NewDirectory(c client.Client) *Directory {
 	return &Directory{users: userpb.NewUserService(ServiceName, c)}
 }
 
-// Caller asks the user service for the profile of the request's caller.
+// Caller asks the user service for the profile of the request's caller. When the call's
+// breaker answered with ProfileFromToken instead, the caller is marked degraded.
 func (d *Directory) Caller(ctx context.Context) (greeting.Caller, error) {
-	rsp, err := d.users.GetUserInfo(ctx, &userpb.GetUserInfoRequest{})
+	var outcome breaker.Outcome
+	rsp, err := d.users.GetUserInfo(breaker.Track(ctx, &outcome), &userpb.GetUserInfoRequest{})
 	if err != nil {
 		return greeting.Caller{}, classify(err)
 	}
-	return greeting.Caller{ID: rsp.GetId(), Username: rsp.GetUsername()}, nil
+	return greeting.Caller{ID: rsp.GetId(), Username: rsp.GetUsername(), Degraded: outcome.Degraded()}, nil
+}
+
+// GetUserInfoCommand is the hystrix command of User.GetUserInfo calls.
+var GetUserInfoCommand = breaker.CommandName(ServiceName, "User.GetUserInfo")
+
+// ProfileFromToken is the fallback of GetUserInfoCommand: the identity the gateway took from
+// the caller's verified token and passed on as metadata. Without it there is nothing to offer.
+func ProfileFromToken(ctx context.Context, _ client.Request, rsp interface{}, cause error) error {
+	username, okName := metadata.Get(ctx, auth.HeaderUsername)
+	idText, okID := metadata.Get(ctx, auth.HeaderUserID)
+	id, err := strconv.ParseUint(idText, 10, 64)
+	profile, okRsp := rsp.(*userpb.GetUserInfoResponse)
+	if !okName || !okID || username == "" || err != nil || !okRsp {
+		return cause
+	}
+	profile.Id, profile.Username = id, username
+	logger.Warnf("user service unavailable (%v): answering from the token", cause)
+	return nil
 }
 
 // classify turns the user service's answer into the greeter's domain errors. Anything that is

@@ -52,6 +52,22 @@ type Store interface {
 	ByID(ctx context.Context, id uint64) (User, error)
 }
 
+// Notifier hears of what happened to accounts. It must neither block nor fail: telling others
+// is news, not a step of the use case, so a broker outage never fails a login.
+type Notifier interface {
+	UserRegistered(id uint64, username string)
+	UserLoggedIn(id uint64, username string)
+}
+
+// Silent is a Notifier that tells no one.
+type Silent struct{}
+
+// UserRegistered does nothing.
+func (Silent) UserRegistered(uint64, string) {}
+
+// UserLoggedIn does nothing.
+func (Silent) UserLoggedIn(uint64, string) {}
+
 // TokenIssuer signs access tokens.
 type TokenIssuer interface {
 	Issue(auth.Identity) (string, error)
@@ -85,20 +101,22 @@ func ValidatePassword(password string) error {
 type Service struct {
 	store     Store
 	tokens    TokenIssuer
+	notifier  Notifier
 	hashCost  int
 	decoyHash []byte
 }
 
-// NewService returns the use cases over store, signing tokens with tokens. hashCost is the
-// bcrypt cost (bcrypt.DefaultCost in production; bcrypt.MinCost keeps tests fast).
-func NewService(store Store, tokens TokenIssuer, hashCost int) (*Service, error) {
+// NewService returns the use cases over store, signing tokens with tokens and telling notifier
+// of registrations and logins. hashCost is the bcrypt cost (bcrypt.DefaultCost in production;
+// bcrypt.MinCost keeps tests fast).
+func NewService(store Store, tokens TokenIssuer, notifier Notifier, hashCost int) (*Service, error) {
 	// A login for an unknown user still compares against a hash, so that timing does not tell
 	// which usernames exist.
 	decoy, err := bcrypt.GenerateFromPassword([]byte("decoy password, never matches"), hashCost)
 	if err != nil {
 		return nil, fmt.Errorf("prepare decoy hash: %w", err)
 	}
-	return &Service{store: store, tokens: tokens, hashCost: hashCost, decoyHash: decoy}, nil
+	return &Service{store: store, tokens: tokens, notifier: notifier, hashCost: hashCost, decoyHash: decoy}, nil
 }
 
 // Register creates an account.
@@ -117,6 +135,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 	if err := s.store.Create(ctx, &u); err != nil {
 		return User{}, fmt.Errorf("register %s: %w", username, err)
 	}
+	s.notifier.UserRegistered(u.ID, u.Username)
 	return u, nil
 }
 
@@ -142,6 +161,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (string,
 	if err != nil {
 		return "", User{}, fmt.Errorf("login %s: %w", username, err)
 	}
+	s.notifier.UserLoggedIn(u.ID, u.Username)
 	return token, u, nil
 }
 

@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -134,5 +135,34 @@ func TestLoginRejects(t *testing.T) {
 				t.Fatalf("got %v", err)
 			}
 		})
+	}
+}
+
+type recorder struct{ events []string }
+
+func (r *recorder) UserRegistered(id uint64, name string) {
+	r.events = append(r.events, fmt.Sprintf("registered %d %s", id, name))
+}
+
+func (r *recorder) UserLoggedIn(id uint64, name string) {
+	r.events = append(r.events, fmt.Sprintf("logged in %d %s", id, name))
+}
+
+func TestNotifies(t *testing.T) {
+	var r recorder
+	svc, _ := accounttest.NewServiceTelling(t, &r)
+	ctx := context.Background()
+	u, err := svc.Register(ctx, "carol", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Register(ctx, "carol", "password1")   // taken: no event
+	svc.Login(ctx, "carol", "wrong password") // failed: no event
+	if _, _, err := svc.Login(ctx, "carol", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf("registered %d carol", u.ID), fmt.Sprintf("logged in %d carol", u.ID)}
+	if strings.Join(r.events, "|") != strings.Join(want, "|") {
+		t.Fatalf("events %q, want %q", r.events, want)
 	}
 }

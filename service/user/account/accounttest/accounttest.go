@@ -18,6 +18,11 @@ import (
 // NewService returns the use cases and the keys that sign their tokens; everything is closed
 // when the test ends. bcrypt runs at its minimum cost to keep tests fast.
 func NewService(t testing.TB) (*account.Service, *auth.Keys) {
+	return NewServiceTelling(t, account.Silent{})
+}
+
+// NewServiceTelling is NewService with notifier told of registrations and logins.
+func NewServiceTelling(t testing.TB, notifier account.Notifier) (*account.Service, *auth.Keys) {
 	t.Helper()
 	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
@@ -28,7 +33,7 @@ func NewService(t testing.TB) (*account.Service, *auth.Keys) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.NewService(users, keys, bcrypt.MinCost)
+	svc, err := account.NewService(users, keys, notifier, bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}

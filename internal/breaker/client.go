@@ -1,0 +1,153 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/afex/hystrix-go/hystrix"
+	"github.com/micro/go-micro/v2/client"
+	merrors "github.com/micro/go-micro/v2/errors"
+)
+
+// Fallback answers a call whose dependency failed: the breaker is open, the call timed out, was
+// rejected for concurrency or failed in transport. It may fill rsp and return nil, or return an
+// error (cause, typically) when it has nothing to offer.
+type Fallback func(ctx context.Context, req client.Request, rsp interface{}, cause error) error
+
+// Fallbacks are fallbacks by command name, {service}.{endpoint}.
+type Fallbacks map[string]Fallback
+
+// CommandName is the hystrix command of a call: go.micro.api.user.User.GetUserInfo.
+func CommandName(service, endpoint string) string { return service + "." + endpoint }
+
+// timeoutMargin lets the call's own deadline (the breaker timeout) fire before hystrix's timer:
+// hystrix abandons a timed-out call without stopping it, and the call would go on writing into
+// a response the fallback is filling.
+const timeoutMargin = 250 * time.Millisecond
+
+// NewClientWrapper runs every call as a hystrix command named {service}.{endpoint}. Unlike the
+// go-plugins wrapper, answers that are about the request (4xx: bad input, not found, not
+// allowed) pass through without counting as failures, so a burst of wrong passwords never opens
+// a breaker; and a failed call goes to the command's fallback, if any.
+func NewClientWrapper(fallbacks Fallbacks) client.Wrapper {
+	return func(c client.Client) client.Client {
+		return &breakerClient{Client: c, fallbacks: fallbacks}
+	}
+}
+
+type breakerClient struct {
+	client.Client
+	fallbacks Fallbacks
+}
+
+func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
+	name := CommandName(req.Service(), req.Endpoint())
+	// The deadline covers the call with its retries.
+	callCtx, cancel := context.WithTimeout(ctx, timeoutOf(name))
+	defer cancel()
+	var mu sync.Mutex
+	// passed is an answer about the request, returned as it is; fallbackErr is what a fallback
+	// that had nothing to offer said (hystrix would flatten it into a string).
+	var passed, fallbackErr error
+	run := func(context.Context) error {
+		err := c.Client.Call(callCtx, req, rsp, opts...)
+		if err != nil && !countsAsFailure(ctx, err) {
+			mu.Lock()
+			passed = err
+			mu.Unlock()
+			return nil
+		}
+		return err
+	}
+	var fallback func(context.Context, error) error
+	if fb := c.fallbacks[name]; fb != nil {
+		fallback = func(_ context.Context, cause error) error {
+			err := fb(ctx, req, rsp, cause)
+			if err == nil {
+				markDegraded(ctx)
+				return nil
+			}
+			mu.Lock()
+			fallbackErr = err
+			mu.Unlock()
+			return err
+		}
+	}
+	err := hystrix.DoC(ctx, name, run, fallback)
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case passed != nil:
+		return passed
+	case fallbackErr != nil:
+		return translate(req.Service(), fallbackErr)
+	default:
+		return translate(req.Service(), err)
+	}
+}
+
+// countsAsFailure says whether err is the dependency's fault. A 4xx answer is about the request;
+// a caller that gave up (its own context ended) says nothing about the dependency either.
+func countsAsFailure(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	code := merrors.Parse(err.Error()).Code
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		return true
+	case code >= 400 && code < 500:
+		return false
+	default:
+		return true
+	}
+}
+
+// translate turns hystrix's own errors into go-micro errors with fitting codes.
+func translate(service string, err error) error {
+	var circuit hystrix.CircuitError
+	if err == nil || !errors.As(err, &circuit) {
+		return err
+	}
+	switch {
+	case errors.Is(err, hystrix.ErrTimeout):
+		return merrors.New(service, "timed out", http.StatusRequestTimeout)
+	case errors.Is(err, hystrix.ErrCircuitOpen):
+		return merrors.New(service, "circuit open", http.StatusServiceUnavailable)
+	case errors.Is(err, hystrix.ErrMaxConcurrency):
+		return merrors.New(service, "too many concurrent calls", http.StatusServiceUnavailable)
+	default:
+		return merrors.New(service, circuit.Message, http.StatusServiceUnavailable)
+	}
+}
+
+// Outcome tells a caller how its call was answered.
+type Outcome struct {
+	mu       sync.Mutex
+	degraded bool
+}
+
+// Degraded reports whether a fallback answered instead of the dependency.
+func (o *Outcome) Degraded() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.degraded
+}
+
+type outcomeKey struct{}
+
+// Track returns a context whose calls report into o.
+func Track(ctx context.Context, o *Outcome) context.Context {
+	return context.WithValue(ctx, outcomeKey{}, o)
+}
+
+func markDegraded(ctx context.Context) {
+	if o, ok := ctx.Value(outcomeKey{}).(*Outcome); ok {
+		o.mu.Lock()
+		o.degraded = true
+		o.mu.Unlock()
+	}
+}

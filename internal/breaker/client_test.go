@@ -1,0 +1,145 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/afex/hystrix-go/hystrix"
+	"github.com/micro/go-micro/v2/client"
+	merrors "github.com/micro/go-micro/v2/errors"
+)
+
+// stubClient answers every call with answer; the wrapper under test is what is real here.
+type stubClient struct {
+	client.Client
+	answer func(ctx context.Context, rsp *string) error
+	calls  int
+}
+
+func (s *stubClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
+	s.calls++
+	return s.answer(ctx, rsp.(*string))
+}
+
+// setup configures a fresh command that opens after 4 calls at 50% errors.
+func setup(t *testing.T, answer func(context.Context, *string) error, fallbacks Fallbacks) (client.Client, client.Request, *stubClient) {
+	t.Helper()
+	hystrix.Flush()
+	service := strings.ReplaceAll(t.Name(), "/", ".")
+	c := Config{Timeout: 100 * time.Millisecond, MaxConcurrent: 10, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
+	if err := Apply([]string{CommandName(service, "Svc.Do")}, c, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	stub := &stubClient{Client: client.NewClient(), answer: answer}
+	if fallbacks != nil {
+		fallbacks = Fallbacks{CommandName(service, "Svc.Do"): fallbacks["Svc.Do"]}
+	}
+	return NewClientWrapper(fallbacks)(stub), stub.Client.NewRequest(service, "Svc.Do", nil), stub
+}
+
+func isOpen(req client.Request) bool {
+	cb, _, _ := hystrix.GetCircuit(CommandName(req.Service(), req.Endpoint()))
+	return !cb.AllowRequest()
+}
+
+func TestBusinessErrorsDoNotOpenTheBreaker(t *testing.T) {
+	c, req, stub := setup(t, func(context.Context, *string) error {
+		return merrors.NotFound("go.micro.api.user", "user not found")
+	}, nil)
+	for i := 0; i < 20; i++ {
+		var rsp string
+		err := c.Call(context.Background(), req, &rsp)
+		if merrors.Parse(err.Error()).Code != http.StatusNotFound {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if isOpen(req) || stub.calls != 20 {
+		t.Fatalf("open %v after %d calls answered 404", isOpen(req), stub.calls)
+	}
+}
+
+func TestFailuresOpenTheBreakerAndTheFallbackAnswers(t *testing.T) {
+	var causes []error
+	fallbacks := Fallbacks{"Svc.Do": func(ctx context.Context, req client.Request, rsp interface{}, cause error) error {
+		causes = append(causes, cause)
+		*rsp.(*string) = "from the fallback"
+		return nil
+	}}
+	c, req, stub := setup(t, func(context.Context, *string) error {
+		return merrors.InternalServerError("go.micro.client", "connection refused")
+	}, fallbacks)
+	for i := 0; i < 6; i++ {
+		var rsp string
+		var outcome Outcome
+		if err := c.Call(Track(context.Background(), &outcome), req, &rsp); err != nil || rsp != "from the fallback" || !outcome.Degraded() {
+			t.Fatalf("call %d: %v %q degraded=%v", i, err, rsp, outcome.Degraded())
+		}
+	}
+	if !isOpen(req) {
+		t.Fatal("the breaker did not open")
+	}
+	if stub.calls >= 6 || !errors.Is(causes[len(causes)-1], hystrix.ErrCircuitOpen) {
+		t.Fatalf("an open breaker must not call: %d calls, last cause %v", stub.calls, causes[len(causes)-1])
+	}
+}
+
+func TestWithoutFallbackErrorsHaveCodes(t *testing.T) {
+	c, req, _ := setup(t, func(context.Context, *string) error {
+		return merrors.InternalServerError("go.micro.client", "connection refused")
+	}, nil)
+	var last error
+	for i := 0; i < 6; i++ {
+		var rsp string
+		last = c.Call(context.Background(), req, &rsp)
+	}
+	if e := merrors.Parse(last.Error()); e.Code != http.StatusServiceUnavailable || e.Detail != "circuit open" {
+		t.Fatalf("open breaker: %v", last)
+	}
+}
+
+func TestTimeoutUsesTheCallDeadline(t *testing.T) {
+	c, req, _ := setup(t, func(ctx context.Context, _ *string) error {
+		<-ctx.Done() // a dependency that hangs until the caller gives up
+		return merrors.New("go.micro.client", "deadline exceeded", http.StatusRequestTimeout)
+	}, nil)
+	began := time.Now()
+	var rsp string
+	err := c.Call(context.Background(), req, &rsp)
+	if merrors.Parse(err.Error()).Code != http.StatusRequestTimeout {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(began); d < 100*time.Millisecond || d > time.Second {
+		t.Fatalf("returned after %s, want about the 100ms timeout", d)
+	}
+}
+
+func TestFallbackWithNothingToOffer(t *testing.T) {
+	cause := errors.New("no identity to fall back on")
+	c, req, _ := setup(t, func(context.Context, *string) error {
+		return merrors.InternalServerError("go.micro.client", "connection refused")
+	}, Fallbacks{"Svc.Do": func(context.Context, client.Request, interface{}, error) error { return cause }})
+	var rsp string
+	var outcome Outcome
+	if err := c.Call(Track(context.Background(), &outcome), req, &rsp); err != cause || outcome.Degraded() {
+		t.Fatalf("got %v, degraded %v", err, outcome.Degraded())
+	}
+}
+
+func TestCallerGivingUpDoesNotCount(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c, req, _ := setup(t, func(context.Context, *string) error {
+		return merrors.New("go.micro.client", "context canceled", http.StatusRequestTimeout)
+	}, nil)
+	for i := 0; i < 10; i++ {
+		var rsp string
+		c.Call(ctx, req, &rsp)
+	}
+	if isOpen(req) {
+		t.Fatal("callers that gave up opened the breaker")
+	}
+}

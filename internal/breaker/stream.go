@@ -1,0 +1,59 @@
+package breaker
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/afex/hystrix-go/hystrix"
+)
+
+//go:embed dashboard
+var dashboard embed.FS
+
+// StreamHandler serves the breakers of this process: GET /hystrix.stream in the Hystrix SSE
+// format (what the Netflix Hystrix Dashboard and Turbine read), and GET / our own live
+// dashboard over that stream, with no asset from outside the binary.
+func StreamHandler() (handler http.Handler, stop func()) {
+	stream := hystrix.NewStreamHandler()
+	stream.Start()
+	page, err := fs.Sub(dashboard, "dashboard")
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /hystrix.stream", stream)
+	mux.Handle("GET /", http.FileServerFS(page))
+	return mux, stream.Stop
+}
+
+// ServeStream serves StreamHandler on address until ctx ends. An empty address serves nothing.
+func ServeStream(ctx context.Context, address string) error {
+	if address == "" {
+		return nil
+	}
+	listener, err := net.Listen("tcp", address)
+	if err != nil {
+		return fmt.Errorf("breaker stream: %w", err)
+	}
+	handler, stop := StreamHandler()
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		stop()
+		server.Close() // event streams never end by themselves
+	}()
+	log.Printf("breaker dashboard on http://%s/ (stream: /hystrix.stream)", listener.Addr())
+	go func() {
+		if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("breaker stream: %v", err)
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,148 @@
+package microsvc
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/client/selector"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/registry"
+)
+
+// Retries is how many times a call is tried again, on another node when there is one.
+const Retries = 2
+
+// downFor is how long a node that refused a connection is skipped. It outlasts the registration
+// TTL, so a node killed without deregistering is gone from the registry before it is tried again.
+const downFor = 30 * time.Second
+
+// NewSelector picks nodes round-robin from the registry (through go-micro's watched cache)
+// and skips, at once and for a while, a node whose last call failed at the connection.
+func NewSelector(reg registry.Registry) selector.Selector {
+	return &skipDown{
+		Selector: selector.NewSelector(selector.Registry(reg), selector.SetStrategy(selector.RoundRobin)),
+		down:     map[string]time.Time{},
+	}
+}
+
+type skipDown struct {
+	selector.Selector
+	mu   sync.Mutex
+	down map[string]time.Time // node id → until
+}
+
+func (s *skipDown) Select(service string, opts ...selector.SelectOption) (selector.Next, error) {
+	return s.Selector.Select(service, append(opts, selector.WithFilter(s.skip))...)
+}
+
+// skip drops the nodes marked down, unless that would leave none: trying a node that may be
+// back beats failing without trying.
+func (s *skipDown) skip(services []*registry.Service) []*registry.Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.down) == 0 {
+		return services
+	}
+	now := time.Now()
+	var out []*registry.Service
+	alive := 0
+	for _, svc := range services {
+		copied := *svc
+		copied.Nodes = nil
+		for _, n := range svc.Nodes {
+			if until, ok := s.down[n.Id]; ok && now.Before(until) {
+				continue
+			}
+			copied.Nodes = append(copied.Nodes, n)
+		}
+		alive += len(copied.Nodes)
+		out = append(out, &copied)
+	}
+	if alive == 0 {
+		return services
+	}
+	return out
+}
+
+func (s *skipDown) Mark(service string, node *registry.Node, err error) {
+	s.mu.Lock()
+	switch {
+	case err == nil:
+		delete(s.down, node.Id)
+	case unreachable(err):
+		s.down[node.Id] = time.Now().Add(downFor)
+	}
+	for id, until := range s.down {
+		if time.Now().After(until) {
+			delete(s.down, id)
+		}
+	}
+	s.mu.Unlock()
+	s.Selector.Mark(service, node, err)
+}
+
+// unreachable says the call failed at the connection: nothing reached the node (refused) or the
+// node vanished under the call (reset, closing transport).
+func unreachable(err error) bool {
+	return refused(err) || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "transport is closing") || strings.Contains(err.Error(), "broken pipe") ||
+		strings.Contains(err.Error(), "code = Unavailable")
+}
+
+// refused says the call cannot have reached the node.
+func refused(err error) bool {
+	return strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no route to host")
+}
+
+// RetryPolicy retries a call, on another node, when it cannot have run (the connection was
+// refused), and for idempotent endpoints also when the node failed under it or did not answer
+// in time. Answers about the request (4xx) and errors from the handler are never retried.
+func RetryPolicy(idempotent ...string) client.RetryFunc {
+	safe := map[string]bool{}
+	for _, e := range idempotent {
+		safe[e] = true
+	}
+	return func(ctx context.Context, req client.Request, retryCount int, err error) (bool, error) {
+		if err == nil || ctx.Err() != nil {
+			return false, nil
+		}
+		if refused(err) {
+			return true, nil
+		}
+		e := merrors.Parse(err.Error())
+		transport := e.Id == "go.micro.client" || e.Id == ""
+		return safe[req.Endpoint()] && transport && (unreachable(err) || e.Code == 408 || e.Code == 500 || e.Code == 503), nil
+	}
+}
+
+// RetryWrapper gives every call Retries retries under RetryPolicy, and round-robin selection
+// over the registry even where a caller brings its own strategy: micro's API handler picks from
+// the router's list at random, which would keep choosing a node that is down.
+func RetryWrapper(idempotent ...string) client.Wrapper {
+	policy := RetryPolicy(idempotent...)
+	return func(c client.Client) client.Client {
+		return &retryClient{Client: c, policy: policy}
+	}
+}
+
+type retryClient struct {
+	client.Client
+	policy client.RetryFunc
+}
+
+func (c *retryClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
+	opts = append(opts, client.WithRetries(Retries), client.WithRetry(c.policy), client.WithBackoff(backoff),
+		client.WithSelectOption(selector.WithStrategy(selector.RoundRobin)))
+	return c.Client.Call(ctx, req, rsp, opts...)
+}
+
+// backoff waits before the second retry only: the first goes to another node at once.
+func backoff(_ context.Context, _ client.Request, attempt int) (time.Duration, error) {
+	if attempt < 2 {
+		return 0, nil
+	}
+	return time.Duration(attempt-1) * 50 * time.Millisecond, nil
+}

@@ -1,0 +1,84 @@
+package microsvc
+
+import (
+	"context"
+	"testing"
+
+	"github.com/micro/go-micro/v2/client"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/registry"
+	"github.com/micro/go-micro/v2/registry/memory"
+)
+
+func TestSelectorSkipsNodesThatRefuse(t *testing.T) {
+	mem := memory.NewRegistry()
+	mem.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "a", Address: "127.0.0.1:1"}, {Id: "b", Address: "127.0.0.1:2"}}})
+	sel := NewSelector(mem)
+	picks := func() map[string]int {
+		seen := map[string]int{}
+		for i := 0; i < 20; i++ {
+			next, err := sel.Select("svc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := next()
+			seen[n.Id]++
+		}
+		return seen
+	}
+	if seen := picks(); seen["a"] == 0 || seen["b"] == 0 {
+		t.Fatalf("both nodes must be picked: %v", seen)
+	}
+	refusedErr := merrors.InternalServerError("go.micro.client", "connection error: dial tcp 127.0.0.1:1: connect: connection refused")
+	sel.Mark("svc", &registry.Node{Id: "a"}, refusedErr)
+	if seen := picks(); seen["a"] != 0 {
+		t.Fatalf("a refused and must be skipped: %v", seen)
+	}
+	sel.Mark("svc", &registry.Node{Id: "b"}, refusedErr)
+	if seen := picks(); seen["a"]+seen["b"] != 20 {
+		t.Fatalf("with every node down, all are tried rather than none: %v", seen)
+	}
+	sel.Mark("svc", &registry.Node{Id: "a"}, nil)
+	if seen := picks(); seen["b"] != 0 {
+		t.Fatalf("a answered again, b is still down: %v", seen)
+	}
+	sel.Mark("svc", &registry.Node{Id: "a"}, merrors.NotFound("svc", "user not found"))
+	if seen := picks(); seen["a"] == 0 {
+		t.Fatal("an answer about the request says nothing about the node")
+	}
+}
+
+func TestRetryPolicy(t *testing.T) {
+	policy := RetryPolicy("User.GetUserInfo")
+	c := client.NewClient()
+	safe, unsafe := c.NewRequest("svc", "User.GetUserInfo", nil), c.NewRequest("svc", "User.Register", nil)
+	refused := merrors.InternalServerError("go.micro.client", "connection error: connect: connection refused")
+	reset := merrors.InternalServerError("go.micro.client", "rpc error: code = Unavailable desc = transport is closing")
+	timeout := merrors.New("go.micro.client", "deadline exceeded", 408)
+	for _, tc := range []struct {
+		name  string
+		req   client.Request
+		err   error
+		retry bool
+	}{
+		{"refused, safe", safe, refused, true},
+		{"refused, unsafe: it never ran", unsafe, refused, true},
+		{"reset mid-call, safe", safe, reset, true},
+		{"reset mid-call, unsafe: it may have run", unsafe, reset, false},
+		{"timeout, safe", safe, timeout, true},
+		{"timeout, unsafe", unsafe, timeout, false},
+		{"answer about the request", safe, merrors.NotFound("go.micro.api.user", "user not found"), false},
+		{"handler error", safe, merrors.InternalServerError("go.micro.api.user", "internal error"), false},
+		{"no error", safe, nil, false},
+	} {
+		retry, err := policy(context.Background(), tc.req, 0, tc.err)
+		if err != nil || retry != tc.retry {
+			t.Errorf("%s: retry %v (%v), want %v", tc.name, retry, err, tc.retry)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if retry, _ := policy(ctx, safe, 0, refused); retry {
+		t.Error("a caller that gave up is not retried for")
+	}
+}
