@@ -139,10 +139,7 @@ func (c *retryClient) Call(ctx context.Context, req client.Request, rsp interfac
 	return c.Client.Call(ctx, req, rsp, opts...)
 }
 
-// backoff waits before the second retry only: the first goes to another node at once.
-func backoff(_ context.Context, _ client.Request, attempt int) (time.Duration, error) {
-	if attempt < 2 {
-		return 0, nil
-	}
-	return time.Duration(attempt-1) * 50 * time.Millisecond, nil
-}
+// backoff does not wait: a retry goes to another node, and a node that refuses does so at
+// once, so waiting would only add latency (with a breaker's probe, to every caller's p99).
+// Retries are bounded by Retries and by the call's deadline.
+func backoff(context.Context, client.Request, int) (time.Duration, error) { return 0, nil }

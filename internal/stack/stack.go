@@ -203,6 +203,10 @@ func (s *Stack) StartService(name string, env []string, args ...string) (*Proces
 	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, env)
 }
 
+// StartConsul starts the stack's Consul agent again, on the same ports, after a test stopped
+// it: a dev agent starts empty, as a restarted one does.
+func (s *Stack) StartConsul() error { return s.startConsul() }
+
 func (s *Stack) startConsul() error {
 	if s.ConsulPorts.HTTP == 0 {
 		s.ConsulAddress = "127.0.0.1:8500"

@@ -126,7 +126,7 @@ func run(args []string) error {
 				ConsulAddress: cfg.Registry.Address, Name: ServiceName, Address: advertised,
 				HealthPath: "/actuator/health", CheckInterval: 2 * time.Second,
 				Healthy: func() bool { _, err := repository.Snapshot(""); return err == nil },
-			}, 10*time.Second)
+			}, 5*time.Second)
 		}()
 	} else {
 		registered <- nil

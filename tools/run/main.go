@@ -2,7 +2,7 @@
 // the one already on 127.0.0.1:8500), the config server on :8888 serving config-repo/, then
 // user, greeter and the gateway on :8080, all booting from the config server, with each
 // process's log lines prefixed by its name. Ctrl-C or SIGTERM stops everything; services
-// deregister before Consul goes.
+// deregister before Consul goes. An instance that dies is reported; the rest keep running.
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,15 +74,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (%d user, %d greeter instances; config server %s, profile %s; breakers %s; Consul UI http://%s/ui). Ctrl-C stops everything.\n",
-		time.Since(began).Seconds(), s.GatewayURL, len(s.Users), len(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress)
+	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (user pids %s, greeter pids %s; config server %s, profile %s; breakers %s; Consul UI http://%s/ui). Ctrl-C stops everything.\n",
+		time.Since(began).Seconds(), s.GatewayURL, pids(s.Users), pids(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress)
 
-	select {
-	case sig := <-signals:
-		fmt.Printf("%s received: stopping\n", sig)
-	case <-firstExit(s):
-		fmt.Println("a process exited: stopping the others")
+	// An instance that dies is reported and the others keep running, so that one can be killed
+	// (kill -9 <pid>) to watch the rest cope. Only a signal stops everything.
+	for _, p := range s.Processes() {
+		go func() {
+			<-p.Done()
+			_, err := p.Exited()
+			fmt.Printf("%s (pid %d) exited (%v); the others keep running\n", p.Name, p.PID(), err)
+		}()
 	}
+	sig := <-signals
+	fmt.Printf("%s received: stopping\n", sig)
 	if err := s.Stop(); err != nil {
 		return err
 	}
@@ -89,20 +95,13 @@ func run() error {
 	return nil
 }
 
-// firstExit is closed when any of the stack's processes ends.
-func firstExit(s *stack.Stack) <-chan struct{} {
-	exited := make(chan struct{})
-	for _, p := range s.Processes() {
-		go func() {
-			<-p.Done()
-			select {
-			case <-exited:
-			default:
-				close(exited)
-			}
-		}()
+// pids lists the process ids of ps.
+func pids(ps []*stack.Process) string {
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, strconv.Itoa(p.PID()))
 	}
-	return exited
+	return strings.Join(ids, ", ")
 }
 
 // jwtSecret is JWT_SECRET if set, else a random secret kept in path so that tokens survive a

@@ -61,8 +61,16 @@ func Open(dsn string) (*Users, error) {
 		// fail with SQLITE_BUSY.
 		sqlDB.SetMaxOpenConns(1)
 	}
-	if err := db.AutoMigrate(&userRow{}); err != nil {
-		return nil, fmt.Errorf("migrate database %s: %w", redact(dsn), err)
+	// Instances starting together race to create the table: the loser checked before the
+	// winner created it and fails on "already exists". Migrating again sees the table.
+	var migrateErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		if migrateErr = db.AutoMigrate(&userRow{}); migrateErr == nil {
+			break
+		}
+	}
+	if migrateErr != nil {
+		return nil, fmt.Errorf("migrate database %s: %w", redact(dsn), migrateErr)
 	}
 	return &Users{db: db}, nil
 }

@@ -38,6 +38,18 @@ func openStores(t *testing.T) map[string]*Users {
 
 func openPostgresSchema(t *testing.T, dsn string) *Users {
 	t.Helper()
+	s, err := Open(freshPostgresSchema(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// freshPostgresSchema creates an empty schema, dropped when the test ends, and returns dsn
+// pointed at it.
+func freshPostgresSchema(t *testing.T, dsn string) string {
+	t.Helper()
 	admin, err := Open(dsn)
 	if err != nil {
 		t.Fatalf("TEST_POSTGRES_DSN is set but PostgreSQL is not reachable: %v", err)
@@ -54,12 +66,35 @@ func openPostgresSchema(t *testing.T, dsn string) *Users {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	s, err := Open(dsn + sep + "search_path=" + schema)
-	if err != nil {
-		t.Fatal(err)
+	return dsn + sep + "search_path=" + schema
+}
+
+// TestInstancesStartingTogether: several instances migrating one empty database at once all
+// start.
+func TestInstancesStartingTogether(t *testing.T) {
+	dsns := map[string]string{"sqlite": filepath.Join(t.TempDir(), "users.db")}
+	if dsn := os.Getenv("TEST_POSTGRES_DSN"); dsn != "" {
+		dsns["postgres"] = freshPostgresSchema(t, dsn)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			errs := make(chan error, 4)
+			for i := 0; i < 4; i++ {
+				go func() {
+					s, err := Open(dsn)
+					if err == nil {
+						s.Close()
+					}
+					errs <- err
+				}()
+			}
+			for i := 0; i < 4; i++ {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func TestUsers(t *testing.T) {
