@@ -30,8 +30,11 @@ $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
 	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/run
 
 # test: every check CI runs — generated code fresh, formatting, vet, unit and end-to-end tests
+# (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
+# breaker, deregistration delay — are part of the output)
 test: proto-check fmt-check vet consul
-	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/e2e
 
 # unit: the tests that need no running processes (fast)
 unit:

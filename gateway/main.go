@@ -8,14 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/micro/cli/v2"
+	"github.com/micro/go-micro/v2"
 	"github.com/micro/micro/v2/client/api"
 	"github.com/micro/micro/v2/plugin"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 )
@@ -32,7 +35,8 @@ type Config struct {
 		MaxBodyBytes int64    `mapstructure:"max_body_bytes"`
 		CORSOrigins  []string `mapstructure:"cors_origins"`
 	} `mapstructure:"gateway"`
-	JWT auth.Config `mapstructure:"jwt"`
+	JWT     auth.Config    `mapstructure:"jwt"`
+	Breaker breaker.Config `mapstructure:"breaker"`
 }
 
 func settings() []config.Setting {
@@ -43,7 +47,9 @@ func settings() []config.Setting {
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
 		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
 	}
-	return append(append(own, auth.Settings(false)...), microsvc.Settings()...)
+	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
+	// its breakers wait longer. They apply at start only.
+	return append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), microsvc.Settings()...)
 }
 
 func main() {
@@ -73,6 +79,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every call to a service runs as a hystrix command {service}.{endpoint}, without fallbacks:
+	// an open breaker answers 503 at once instead of queueing clients on a dead service.
+	if err := breaker.SetDefaults(cfg.Breaker); err != nil {
+		return err
+	}
+	serviceOptions = append(serviceOptions, micro.WrapClient(breaker.NewClientWrapper(nil)))
 	// Plugins registered first wrap outermost: the edge rules see every request before auth.
 	edgePlugin := plugin.NewPlugin(plugin.WithName("edge"), plugin.WithHandler(edge.Middleware(edge.Config{
 		Routes:       cfg.Gateway.Routes,

@@ -26,14 +26,15 @@ type Config struct {
 	SleepWindow time.Duration `mapstructure:"sleep_window"`
 }
 
-// Settings are the breaker settings, all refreshable.
-func Settings() []config.Setting {
+// Settings are the breaker settings, with timeout as the default call timeout; refreshable
+// says whether the binary applies changes while it runs.
+func Settings(timeout time.Duration, refreshable bool) []config.Setting {
 	return []config.Setting{
-		{Key: "breaker.timeout", Default: time.Second, Usage: "a call slower than this fails", Refreshable: true},
-		{Key: "breaker.max_concurrent", Default: 100, Usage: "calls at once before more are rejected", Refreshable: true},
-		{Key: "breaker.error_percent", Default: 50, Usage: "failure percentage that opens the breaker", Refreshable: true},
-		{Key: "breaker.request_volume", Default: 20, Usage: "calls in 10s before the failure percentage counts", Refreshable: true},
-		{Key: "breaker.sleep_window", Default: 5 * time.Second, Usage: "how long an open breaker waits before probing", Refreshable: true},
+		{Key: "breaker.timeout", Default: timeout, Usage: "a call slower than this fails", Refreshable: refreshable},
+		{Key: "breaker.max_concurrent", Default: 100, Usage: "calls at once before more are rejected", Refreshable: refreshable},
+		{Key: "breaker.error_percent", Default: 50, Usage: "failure percentage that opens the breaker", Refreshable: refreshable},
+		{Key: "breaker.request_volume", Default: 20, Usage: "calls in 10s before the failure percentage counts", Refreshable: refreshable},
+		{Key: "breaker.sleep_window", Default: 5 * time.Second, Usage: "how long an open breaker waits before probing", Refreshable: refreshable},
 	}
 }
 
@@ -58,14 +59,30 @@ func (c Config) Validate() error {
 // later (see timeoutMargin).
 var timeouts sync.Map
 
-// DefaultTimeout applies to commands Apply has not configured.
-const DefaultTimeout = time.Second
+// defaultTimeout applies to commands Apply has not configured (see SetDefaults).
+var defaultTimeout = time.Second
 
 func timeoutOf(command string) time.Duration {
 	if d, ok := timeouts.Load(command); ok {
 		return d.(time.Duration)
 	}
-	return DefaultTimeout
+	return defaultTimeout
+}
+
+// SetDefaults makes c the settings of every command not configured by Apply, in place of
+// hystrix-go's own defaults (10 concurrent calls, too few under load). hystrix-go reads its
+// defaults without a lock: call this once, before the first call.
+func SetDefaults(c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	defaultTimeout = c.Timeout
+	hystrix.DefaultTimeout = int((c.Timeout + timeoutMargin) / time.Millisecond)
+	hystrix.DefaultMaxConcurrent = c.MaxConcurrent
+	hystrix.DefaultVolumeThreshold = c.RequestVolume
+	hystrix.DefaultSleepWindow = int(c.SleepWindow / time.Millisecond)
+	hystrix.DefaultErrorPercentThreshold = c.ErrorPercent
+	return nil
 }
 
 // Apply configures the hystrix commands with c. hystrix-go sizes a command's pool of

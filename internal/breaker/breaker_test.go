@@ -46,3 +46,15 @@ func TestApply(t *testing.T) {
 		t.Fatal("invalid settings must be refused")
 	}
 }
+
+func TestSetDefaults(t *testing.T) {
+	c := valid()
+	c.Timeout, c.MaxConcurrent = 3*time.Second, 64
+	if err := SetDefaults(c); err != nil {
+		t.Fatal(err)
+	}
+	defer SetDefaults(Config{Timeout: time.Second, MaxConcurrent: 10, ErrorPercent: 50, RequestVolume: 20, SleepWindow: 5 * time.Second})
+	if timeoutOf("never.configured") != 3*time.Second || hystrix.DefaultMaxConcurrent != 64 {
+		t.Fatalf("defaults: %s %d", timeoutOf("never.configured"), hystrix.DefaultMaxConcurrent)
+	}
+}

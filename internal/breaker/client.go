@@ -83,9 +83,9 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 	case passed != nil:
 		return passed
 	case fallbackErr != nil:
-		return translate(req.Service(), fallbackErr)
+		return translate(fallbackErr)
 	default:
-		return translate(req.Service(), err)
+		return translate(err)
 	}
 }
 
@@ -106,8 +106,10 @@ func countsAsFailure(ctx context.Context, err error) bool {
 	}
 }
 
-// translate turns hystrix's own errors into go-micro errors with fitting codes.
-func translate(service string, err error) error {
+// translate turns hystrix's own errors into go-micro errors with fitting codes, from the client
+// (like a refused connection), since the service was never asked.
+func translate(err error) error {
+	const service = "go.micro.client"
 	var circuit hystrix.CircuitError
 	if err == nil || !errors.As(err, &circuit) {
 		return err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/micro/go-micro/v2"
 
@@ -43,7 +44,7 @@ func settings() []config.Setting {
 		{Key: "greetings.string", Default: "Hi, here are greetings from gomicro-stack", Usage: "setting_message in every hello", Refreshable: true},
 		{Key: "breaker.stream_address", Default: ":8181", Usage: "address of the breaker dashboard and /hystrix.stream (empty: off)"},
 	}
-	return append(append(append(own, breaker.Settings()...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
+	return append(append(append(own, breaker.Settings(time.Second, true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 // userCommands are the hystrix commands of the calls to the user service.
@@ -62,6 +63,9 @@ func run(args []string) error {
 	var cfg Config
 	source, err := config.Load(ctx, config.App{Name: "greeter", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
 	if err != nil {
+		return err
+	}
+	if err := breaker.SetDefaults(cfg.Breaker.Config); err != nil {
 		return err
 	}
 	if err := breaker.Apply(userCommands, cfg.Breaker.Config, breaker.Config{}); err != nil {
