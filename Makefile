@@ -8,12 +8,17 @@ PROFILE ?= default
 # USER_INSTANCES and GREETER_INSTANCES start several instances: make run USER_INSTANCES=2
 USER_INSTANCES ?= 1
 GREETER_INSTANCES ?= 1
-# A consul already on PATH is used as it is; otherwise bin/consul is built once.
+# A consul (consul-template) already on PATH is used as it is; otherwise it is built once.
 CONSUL := $(or $(shell command -v consul 2>/dev/null),$(CURDIR)/$(BIN)/consul)
+CONSUL_TEMPLATE := $(or $(shell command -v consul-template 2>/dev/null),$(CURDIR)/$(BIN)/consul-template)
+# Images: make images VERSION=0.2.0 REGISTRY=registry.example.com/
+VERSION ?= 0.1.0
+REGISTRY ?=
+IMAGE_SERVICES := configserver user greeter gateway
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test unit e2e proto proto-check fmt-check vet consul tools clean
+.PHONY: help run build test unit e2e deploy-check proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -32,17 +37,21 @@ $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
 # test: every check CI runs — generated code fresh, formatting, vet, unit and end-to-end tests
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
-test: proto-check fmt-check vet consul
+test: proto-check fmt-check vet consul consul-template deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
-	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/e2e
+	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
+
+# deploy-check: the compose file, the Kubernetes overlays and the image build, checked without a Docker engine
+deploy-check:
+	cd test/deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # unit: the tests that need no running processes (fast)
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 # e2e: only the end-to-end tests (real Consul, real binaries)
-e2e: consul
-	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/e2e
+e2e: consul consul-template
+	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
 
 # proto: regenerate the committed *.pb.go and *.pb.micro.go from proto/
 proto: tools
@@ -74,7 +83,27 @@ vet:
 
 # consul: make sure a Consul agent binary exists (built from the module proxy when none is on PATH)
 consul:
-	@[ -x "$(CONSUL)" ] || scripts/build-consul.sh $(BIN)/consul
+	@[ -x "$(CONSUL)" ] || scripts/build-from-proxy.sh github.com/hashicorp/consul v1.14.11 $(BIN)/consul
+
+# consul-template: make sure a consul-template binary exists (renders deploy/nginx's upstream)
+consul-template:
+	@[ -x "$(CONSUL_TEMPLATE)" ] || scripts/build-from-proxy.sh github.com/hashicorp/consul-template v0.40.0 $(BIN)/consul-template
+
+# images: build the four service images from the one Dockerfile (needs a Docker engine)
+images:
+	for s in $(IMAGE_SERVICES); do \
+	  docker build --build-arg SERVICE=$$s -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \
+	done
+
+# compose-up: the whole system in containers (cp .env.example .env first; needs a Docker engine)
+compose-up:
+	@[ -f .env ] || { echo "copy .env.example to .env and set its secrets first"; exit 1; }
+	docker compose up --build
+
+# k8s-render: print the Kubernetes manifests of OVERLAY (dev or prod), as kubectl apply -k would apply them
+OVERLAY ?= dev
+k8s-render:
+	@cd test/deploy && $(GO) run ./render ../../deploy/kubernetes/overlays/$(OVERLAY)
 
 # tools: build protoc-gen-go and protoc-gen-micro at the versions go.mod pins
 tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro

@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/micro/cli/v2"
@@ -21,13 +24,15 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 )
 
 // Config is the gateway's configuration.
 type Config struct {
 	microsvc.Config `mapstructure:",squash"`
 	HTTP            struct {
-		Address string `mapstructure:"address"`
+		Address   string `mapstructure:"address"`
+		Advertise string `mapstructure:"advertise"`
 	} `mapstructure:"http"`
 	Gateway struct {
 		Routes       []string `mapstructure:"routes"`
@@ -42,6 +47,7 @@ type Config struct {
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "http.address", Default: ":8080", Usage: "HTTP listen address"},
+		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"},
 		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
 		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login"}, Usage: "paths that need no token"},
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
@@ -49,7 +55,7 @@ func settings() []config.Setting {
 	}
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
-	return append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), microsvc.Settings()...)
+	return append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 func main() {
@@ -96,6 +102,38 @@ func run(args []string) error {
 			return fmt.Errorf("register plugin %s: %w", p, err)
 		}
 	}
+	// Load balancers (deploy/nginx) find gateways in Consul as "gateway", by HTTP address.
+	advertised, err := registration.Advertise(cfg.HTTP.Advertise, cfg.HTTP.Address)
+	if err != nil {
+		return err
+	}
+	running, stopRunning := context.WithCancel(ctx)
+	serviceOptions = append(serviceOptions, micro.HandleSignal(false), micro.Context(running))
+	announced, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		left <- registration.Keep(announced, registration.Config{
+			ConsulAddress: cfg.Registry.Address, Name: "gateway", Address: advertised,
+			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return false },
+		}, 5*time.Second)
+	}()
+	// On SIGTERM: leave Consul first, so that load balancers stop sending here, keep serving
+	// for server.shutdown_delay while they notice, then stop.
+	go func() {
+		stopped, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		<-stopped.Done()
+		leave()
+		if err := <-left; err != nil {
+			log.Printf("leave Consul: %v", err)
+		}
+		time.Sleep(cfg.Server.ShutdownDelay)
+		stopRunning()
+		time.AfterFunc(cfg.Server.DrainTimeout, func() {
+			log.Printf("still running %s after the stop began; exiting", cfg.Server.DrainTimeout)
+			os.Exit(1)
+		})
+	}()
 	// micro's api command reads its settings from a cli context; we hand it ours as flags.
 	// CORS is ours (edge), because micro's answers "*" together with credentials.
 	app := cli.NewApp()

@@ -18,8 +18,8 @@ import (
 var dashboard embed.FS
 
 // StreamHandler serves the breakers of this process: GET /hystrix.stream in the Hystrix SSE
-// format (what the Netflix Hystrix Dashboard and Turbine read), and GET / our own live
-// dashboard over that stream, with no asset from outside the binary.
+// format (what the Netflix Hystrix Dashboard and Turbine read), GET / our own live dashboard
+// over that stream, with no asset from outside the binary, and GET /health.
 func StreamHandler() (handler http.Handler, stop func()) {
 	stream := hystrix.NewStreamHandler()
 	stream.Start()
@@ -29,6 +29,11 @@ func StreamHandler() (handler http.Handler, stop func()) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /hystrix.stream", stream)
+	// For container and Kubernetes probes: the process serves.
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"UP"}` + "\n"))
+	})
 	mux.Handle("GET /", http.FileServerFS(page))
 	return mux, stream.Stop
 }

@@ -15,11 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/micro/go-micro/v2/util/addr"
-
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
-	"github.com/gomicro-stack/gomicro-stack/service/configserver/registration"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/server"
 )
@@ -117,7 +115,7 @@ func run(args []string) error {
 
 	registered := make(chan error, 1)
 	if cfg.Registry.Address != "" {
-		advertised, err := advertise(cfg.HTTP.Advertise, listener.Addr().(*net.TCPAddr))
+		advertised, err := registration.Advertise(cfg.HTTP.Advertise, listener.Addr().String())
 		if err != nil {
 			return err
 		}
@@ -142,24 +140,4 @@ func run(args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(regErr, httpServer.Shutdown(shutdownCtx))
-}
-
-// advertise is the host:port to register: the configured one, else the listen address, with an
-// unspecified host (":8888") replaced by this machine's private IP, as go-micro does.
-func advertise(configured string, listen *net.TCPAddr) (string, error) {
-	if configured != "" {
-		if _, _, err := net.SplitHostPort(configured); err != nil {
-			return "", fmt.Errorf("http.advertise %q: %w", configured, err)
-		}
-		return configured, nil
-	}
-	host := listen.IP.String()
-	if listen.IP.IsUnspecified() {
-		extracted, err := addr.Extract("")
-		if err != nil {
-			return "", fmt.Errorf("find an address to advertise (set http.advertise): %w", err)
-		}
-		host = extracted
-	}
-	return net.JoinHostPort(host, fmt.Sprint(listen.Port)), nil
 }

@@ -63,7 +63,7 @@ func (l *load) hello() {
 }
 
 // run sends rate requests a second for d, each in its own goroutine, and returns when all have
-// been answered. at, if set, is called once, after the given offset.
+// been answered. event, if set, is called once, at the given offset, and waited for.
 func (l *load) run(rate int, d time.Duration, at time.Duration, event func()) {
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
@@ -72,7 +72,8 @@ func (l *load) run(rate int, d time.Duration, at time.Duration, event func()) {
 	for i := 0; time.Since(began) < d; i++ {
 		if !fired && time.Since(began) >= at {
 			fired = true
-			go event()
+			wg.Add(1)
+			go func() { defer wg.Done(); event() }()
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); l.hello() }()

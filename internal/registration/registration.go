@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/micro/go-micro/v2/util/addr"
 )
 
 // Config describes the registration.
@@ -102,4 +103,29 @@ func Keep(ctx context.Context, c Config, interval time.Duration) error {
 func known(client *api.Client, id string) bool {
 	_, _, err := client.Agent().Service(id, nil)
 	return err == nil
+}
+
+// Advertise is the host:port to register for a server listening on listen: configured when
+// set, else listen with an unspecified host (":8080") replaced by this machine's private IP, as
+// go-micro does for its services.
+func Advertise(configured, listen string) (string, error) {
+	if configured != "" {
+		if _, _, err := net.SplitHostPort(configured); err != nil {
+			return "", fmt.Errorf("advertised address %q: %w", configured, err)
+		}
+		return configured, nil
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("listen address %q: %w", listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("listen address %q has no fixed port to advertise", listen)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if host, err = addr.Extract(""); err != nil {
+			return "", fmt.Errorf("find an address to advertise: %w", err)
+		}
+	}
+	return net.JoinHostPort(host, port), nil
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Puts a tool built from the Go module proxy at OUT:
+#   scripts/build-from-proxy.sh MODULE VERSION OUT
+# Release binaries cannot be downloaded here, so tools the stack runs (Consul, consul-template)
+# are compiled from their module source. The result is kept in the user's cache folder, so a
+# fresh clone on the same machine (CI) copies it instead of building again.
+set -euo pipefail
+module=${1:?module}
+version=${2:?version}
+out=${3:?output path}
+name=$(basename "$module")
+cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/gomicro-stack
+cached=$cache_dir/$name-$version
+mkdir -p "$(dirname "$out")" "$cache_dir"
+
+if [ ! -x "$cached" ]; then
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  echo "building $name $version from the module proxy (once per machine) ..." >&2
+  src=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$module@$version" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { echo "$module $version source not found after download" >&2; exit 1; }
+  cp -r "$src" "$work/src"
+  chmod -R u+w "$work/src"
+  cd "$work/src"
+  # Consul's go.mod points its api, sdk and proto-public submodules at local folders; build
+  # against their releases on the proxy instead. Other modules have no such lines.
+  sed -i -E '/^replace github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d;
+             /^[[:space:]]*github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d' go.mod
+  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$cached.tmp" .
+  mv "$cached.tmp" "$cached"
+  cd - >/dev/null
+fi
+cp "$cached" "$out"
+echo "$name $version at $out" >&2

@@ -1,0 +1,186 @@
+package deploy
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+)
+
+// ourImages maps compose services to the binaries they run.
+var ourImages = map[string]string{"config-server-go": "configserver", "user": "user", "greeter": "greeter", "gateway": "gateway"}
+
+// loadCompose loads docker-compose.yml as docker compose would, every profile enabled, with
+// stand-ins for the .env secrets.
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	file := filepath.Join(repoRoot, "docker-compose.yml")
+	details := types.ConfigDetails{
+		WorkingDir:  repoRoot,
+		ConfigFiles: []types.ConfigFile{{Filename: file}},
+		Environment: types.Mapping{"JWT_SECRET": "stand-in-jwt-secret-for-the-test-0000", "POSTGRES_PASSWORD": "stand-in"},
+	}
+	project, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
+		o.SetProjectName("gomicro-stack", true)
+		o.Profiles = []string{"*"}
+	})
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
+	}
+	return project
+}
+
+func TestComposeHasTheSystem(t *testing.T) {
+	p := loadCompose(t)
+	for _, name := range []string{"consul", "config-server", "config-server-go", "postgres", "user", "greeter", "gateway", "hystrix-dashboard"} {
+		s, ok := p.Services[name]
+		if !ok {
+			t.Errorf("no service %s", name)
+			continue
+		}
+		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 {
+			t.Errorf("%s has no healthcheck", name)
+		}
+		if s.Restart == "" {
+			t.Errorf("%s has no restart policy", name)
+		}
+		image, tag, tagged := strings.Cut(s.Image, ":")
+		if !tagged || tag == "" || tag == "latest" || strings.Contains(tag, "${") {
+			t.Errorf("%s: image %q is not pinned to a tag", name, s.Image)
+		}
+		if name == "consul" && s.Image != "hashicorp/consul:1.14.11" {
+			t.Errorf("consul image %s, want the 1.14.11 agent the tests run", image)
+		}
+		for dep, d := range s.DependsOn {
+			if d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s depends on %s without condition service_healthy", name, dep)
+			}
+		}
+	}
+	for _, name := range []string{"user", "greeter", "gateway"} {
+		deps := p.Services[name].DependsOn
+		if _, ok := deps["consul"]; !ok {
+			t.Errorf("%s does not wait for consul", name)
+		}
+		if _, ok := deps["config-server"]; !ok {
+			t.Errorf("%s does not wait for config-server", name)
+		}
+	}
+	if _, ok := p.Services["user"].DependsOn["postgres"]; !ok {
+		t.Error("user does not wait for postgres")
+	}
+	if r := p.Services["user"].Deploy; r == nil || r.Replicas == nil || *r.Replicas != 2 {
+		t.Error("user must run 2 replicas")
+	}
+	if prof := p.Services["config-server-go"].Profiles; len(prof) != 1 || prof[0] != "go-config" {
+		t.Errorf("our config server must be behind the go-config profile, has %v", prof)
+	}
+	if env := p.Services["config-server"].Environment; value(env, "SPRING_PROFILES_ACTIVE") != "native" {
+		t.Error("the Spring config server must run the native profile over ./config-repo")
+	}
+}
+
+func value(env types.MappingWithEquals, key string) string {
+	if v, ok := env[key]; ok && v != nil {
+		return *v
+	}
+	return ""
+}
+
+// TestComposeMatchesTheBinaries: every variable set for our services is a setting the binary
+// reads, and the published ports are the ports the settings make it listen on.
+func TestComposeMatchesTheBinaries(t *testing.T) {
+	p := loadCompose(t)
+	for name, binary := range ourImages {
+		s := p.Services[name]
+		for key := range s.Environment {
+			if _, ok := settings[binary][key]; !ok {
+				t.Errorf("%s sets %s, which %s does not read", name, key, binary)
+			}
+		}
+		if s.Build == nil || s.Build.Args["SERVICE"] == nil || *s.Build.Args["SERVICE"] != binary {
+			t.Errorf("%s must build the Dockerfile with SERVICE=%s", name, binary)
+		}
+	}
+	listens := func(service, key string) uint32 {
+		address := value(p.Services[service].Environment, key)
+		if address == "" {
+			address = settings[ourImages[service]][key].Default
+		}
+		_, port, err := net.SplitHostPort(address)
+		n, _ := strconv.Atoi(port)
+		if err != nil || n == 0 {
+			t.Fatalf("%s: %s=%q has no port", service, key, address)
+		}
+		return uint32(n)
+	}
+	for service, key := range map[string]string{"gateway": "HTTP_ADDRESS", "greeter": "BREAKER_STREAM_ADDRESS"} {
+		port := listens(service, key)
+		published := false
+		for _, pc := range p.Services[service].Ports {
+			published = published || pc.Target == port
+		}
+		if !published {
+			t.Errorf("%s listens on %d (%s) but does not publish it: %+v", service, port, key, p.Services[service].Ports)
+		}
+		if hc := strings.Join(p.Services[service].HealthCheck.Test, " "); !strings.Contains(hc, ":"+strconv.Itoa(int(port))+"/") {
+			t.Errorf("%s's healthcheck %q does not probe port %d", service, hc, port)
+		}
+	}
+	if cs := value(p.Services["gateway"].Environment, "CONFIG_SERVER"); cs != "http://config-server:8888" {
+		t.Errorf("CONFIG_SERVER is %q", cs)
+	}
+}
+
+// TestComposeHoldsNoSecrets: secret settings come from .env, never from the file.
+func TestComposeHoldsNoSecrets(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+		Anchors map[string]string `yaml:"x-service-env"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	secret := map[string]bool{"POSTGRES_PASSWORD": true, "DATABASE_DSN": true}
+	for _, binary := range settings {
+		for env, s := range binary {
+			if s.Secret {
+				secret[env] = true
+			}
+		}
+	}
+	check := func(where string, env map[string]string) {
+		for key, v := range env {
+			if secret[key] && !strings.Contains(v, "${") {
+				t.Errorf("%s: %s is written in the file; take it from .env", where, key)
+			}
+		}
+	}
+	check("x-service-env", doc.Anchors)
+	for name, s := range doc.Services {
+		check(name, s.Environment)
+	}
+	example, err := os.ReadFile(filepath.Join(repoRoot, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(example), "\n") {
+		key, v, _ := strings.Cut(line, "=")
+		if secret[key] && v != "" {
+			t.Errorf(".env.example gives %s a value", key)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// manifests is one overlay, rendered and decoded strictly into k8s.io/api types.
+type manifests struct {
+	deployments  []appsv1.Deployment
+	statefulSets []appsv1.StatefulSet
+	services     map[string]corev1.Service
+	configMaps   []corev1.ConfigMap
+	secrets      []corev1.Secret
+	pdbs         map[string]policyv1.PodDisruptionBudget
+	hpas         map[string]autoscalingv2.HorizontalPodAutoscaler
+	namespaces   []corev1.Namespace
+}
+
+// decodeStrict fails on any field the type does not have: a typo in a manifest is an error.
+func decodeStrict(doc []byte, into any) error {
+	return yaml.UnmarshalStrict(doc, into)
+}
+
+func render(t *testing.T, overlay string) manifests {
+	t.Helper()
+	out, err := Render(filepath.Join(repoRoot, "deploy", "kubernetes", "overlays", overlay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := manifests{services: map[string]corev1.Service{}, pdbs: map[string]policyv1.PodDisruptionBudget{},
+		hpas: map[string]autoscalingv2.HorizontalPodAutoscaler{}}
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			t.Fatal(err)
+		}
+		id := head.APIVersion + " " + head.Kind
+		var err error
+		switch id {
+		case "apps/v1 Deployment":
+			var d appsv1.Deployment
+			err = decodeStrict(doc, &d)
+			m.deployments = append(m.deployments, d)
+		case "apps/v1 StatefulSet":
+			var s appsv1.StatefulSet
+			err = decodeStrict(doc, &s)
+			m.statefulSets = append(m.statefulSets, s)
+		case "v1 Service":
+			var s corev1.Service
+			err = decodeStrict(doc, &s)
+			m.services[s.Name] = s
+		case "v1 ConfigMap":
+			var c corev1.ConfigMap
+			err = decodeStrict(doc, &c)
+			m.configMaps = append(m.configMaps, c)
+		case "v1 Secret":
+			var s corev1.Secret
+			err = decodeStrict(doc, &s)
+			m.secrets = append(m.secrets, s)
+		case "v1 Namespace":
+			var n corev1.Namespace
+			err = decodeStrict(doc, &n)
+			m.namespaces = append(m.namespaces, n)
+		case "policy/v1 PodDisruptionBudget":
+			var p policyv1.PodDisruptionBudget
+			err = decodeStrict(doc, &p)
+			m.pdbs[p.Name] = p
+		case "autoscaling/v2 HorizontalPodAutoscaler":
+			var h autoscalingv2.HorizontalPodAutoscaler
+			err = decodeStrict(doc, &h)
+			m.hpas[h.Name] = h
+		default:
+			t.Fatalf("%s %s: a kind this test does not check", id, head.Metadata.Name)
+		}
+		if err != nil {
+			t.Fatalf("%s %s does not decode strictly: %v", id, head.Metadata.Name, err)
+		}
+	}
+	return m
+}
+
+// imageBinary is the binary an image of ours runs ("" for others).
+func imageBinary(image string) string {
+	name, _, _ := strings.Cut(image, ":")
+	if i := strings.Index(name, "gomicro-stack/"); i >= 0 {
+		return name[i+len("gomicro-stack/"):]
+	}
+	return ""
+}
+
+func checkPod(t *testing.T, kind, name string, pod corev1.PodSpec, env map[string]string) {
+	t.Helper()
+	for _, c := range pod.Containers {
+		where := fmt.Sprintf("%s %s container %s", kind, name, c.Name)
+		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+			t.Errorf("%s: readiness and liveness probes are required", where)
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if _, ok := c.Resources.Limits[r]; !ok {
+				t.Errorf("%s: no %s limit", where, r)
+			}
+			if _, ok := c.Resources.Requests[r]; !ok {
+				t.Errorf("%s: no %s request", where, r)
+			}
+		}
+		nonRoot := pod.SecurityContext != nil && pod.SecurityContext.RunAsNonRoot != nil && *pod.SecurityContext.RunAsNonRoot
+		if c.SecurityContext != nil && c.SecurityContext.RunAsNonRoot != nil {
+			nonRoot = *c.SecurityContext.RunAsNonRoot
+		}
+		if !nonRoot {
+			t.Errorf("%s: must run as non-root", where)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
+			t.Errorf("%s: must forbid privilege escalation", where)
+		}
+		if strings.HasSuffix(c.Image, ":latest") || !strings.Contains(c.Image, ":") {
+			t.Errorf("%s: image %s is not pinned", where, c.Image)
+		}
+		// One source of truth: every variable given to one of our binaries is one it reads.
+		if binary := imageBinary(c.Image); binary != "" {
+			vars := []string{}
+			for _, e := range c.Env {
+				vars = append(vars, e.Name)
+			}
+			for _, from := range c.EnvFrom {
+				if from.ConfigMapRef != nil {
+					for k := range env {
+						vars = append(vars, k)
+					}
+				}
+			}
+			for _, v := range vars {
+				if _, ok := settings[binary][v]; !ok && v != "HOME" {
+					t.Errorf("%s: %s is not a setting of %s", where, v, binary)
+				}
+			}
+		}
+	}
+}
+
+func TestKubernetesOverlays(t *testing.T) {
+	for _, overlay := range []string{"dev", "prod"} {
+		t.Run(overlay, func(t *testing.T) {
+			m := render(t, overlay)
+			env := map[string]string{}
+			for _, c := range m.configMaps {
+				if strings.HasPrefix(c.Name, "gomicro-env") {
+					env = c.Data
+				}
+			}
+			if env["PROFILE"] != overlay {
+				t.Errorf("PROFILE is %q, want %q", env["PROFILE"], overlay)
+			}
+			names := map[string]bool{}
+			for _, d := range m.deployments {
+				names[d.Name] = true
+				checkPod(t, "Deployment", d.Name, d.Spec.Template.Spec, env)
+			}
+			for _, s := range m.statefulSets {
+				checkPod(t, "StatefulSet", s.Name, s.Spec.Template.Spec, env)
+			}
+			for _, name := range []string{"config-server", "user", "greeter", "gateway"} {
+				if !names[name] {
+					t.Errorf("no Deployment %s", name)
+				}
+				if _, ok := m.services[name]; !ok {
+					t.Errorf("no Service %s", name)
+				}
+				if _, ok := m.pdbs[name]; !ok {
+					t.Errorf("no PodDisruptionBudget %s", name)
+				}
+			}
+			for _, name := range []string{"user", "greeter", "gateway"} {
+				h, ok := m.hpas[name]
+				if !ok || h.Spec.ScaleTargetRef.Name != name || h.Spec.MaxReplicas < 2 {
+					t.Errorf("no HorizontalPodAutoscaler for %s", name)
+				}
+			}
+			if _, ok := m.services["consul"]; !ok {
+				t.Error("no consul Service")
+			}
+			hasSecret := false
+			for _, s := range m.secrets {
+				hasSecret = hasSecret || strings.HasPrefix(s.Name, "gomicro-secrets")
+			}
+			// dev generates the Secret from secret.env; prod expects it in the cluster.
+			if hasSecret != (overlay == "dev") {
+				t.Errorf("gomicro-secrets generated: %v", hasSecret)
+			}
+			if len(m.namespaces) != 1 {
+				t.Errorf("want one Namespace, got %d", len(m.namespaces))
+			}
+		})
+	}
+}
+
+func TestStrictDecodingCatchesTypos(t *testing.T) {
+	var d appsv1.Deployment
+	if err := decodeStrict([]byte("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replica: 2\n"), &d); err == nil {
+		t.Fatal("an unknown field must fail")
+	}
+}

@@ -1,0 +1,59 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Setting is one setting a binary reads, as its --help lists it.
+type Setting struct {
+	Env     string
+	Default string
+	Secret  bool
+}
+
+var usageLine = regexp.MustCompile(`^\s+--[a-z_]+\s+([A-Z_]+)\s+.*\(default "(.*)"\)$`)
+
+// BinarySettings builds a service of the stack (configserver, user, greeter, gateway) with
+// scripts/build-binary.sh in the repository at root, runs it with --help and returns its
+// settings by environment variable: the one source of truth the deployment files must match.
+func BinarySettings(root, service, dir string) (map[string]Setting, error) {
+	bin := filepath.Join(dir, service)
+	build := exec.Command(filepath.Join(root, "scripts", "build-binary.sh"), service, bin)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %s: %v\n%s", service, err, out)
+	}
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s --help: %v\n%s", service, err, out)
+	}
+	settings := map[string]Setting{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := usageLine.FindStringSubmatch(line); m != nil {
+			settings[m[1]] = Setting{Env: m[1], Default: m[2], Secret: m[2] == "(none)"}
+		}
+	}
+	if len(settings) < 5 {
+		return nil, fmt.Errorf("%s --help listed only %d settings:\n%s", service, len(settings), out)
+	}
+	return settings, nil
+}
+
+// RepoRoot is the repository holding this module (two folders up from test/deploy).
+func RepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "docker-compose.yml")); err == nil {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("no docker-compose.yml above %s", wd)
+}
