@@ -18,7 +18,7 @@ IMAGE_SERVICES := configserver user greeter gateway
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test unit e2e deploy-check proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
+.PHONY: help run build test unit e2e bench deploy-check proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -40,6 +40,10 @@ $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
 test: proto-check fmt-check vet consul consul-template deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
+
+# bench: the full path against the machine's limits (about 6 minutes): writes BENCHMARKS.md and bench/results/*.json
+bench: consul
+	CONSUL_BIN=$(CONSUL) $(GO) run ./bench
 
 # deploy-check: the compose file, the Kubernetes overlays and the image build, checked without a Docker engine
 deploy-check:

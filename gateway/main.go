@@ -23,6 +23,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 )
@@ -39,9 +40,11 @@ type Config struct {
 		OpenPaths    []string `mapstructure:"open_paths"`
 		MaxBodyBytes int64    `mapstructure:"max_body_bytes"`
 		CORSOrigins  []string `mapstructure:"cors_origins"`
+		AccessLog    bool     `mapstructure:"access_log"`
 	} `mapstructure:"gateway"`
 	JWT     auth.Config    `mapstructure:"jwt"`
 	Breaker breaker.Config `mapstructure:"breaker"`
+	Metrics metrics.Config `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
@@ -52,10 +55,12 @@ func settings() []config.Setting {
 		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login"}, Usage: "paths that need no token"},
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
 		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
+		{Key: "gateway.access_log", Default: false, Usage: "write an access log line per request to stdout (costs throughput)"},
 	}
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
-	return append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
+	own = append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), metrics.Settings("")...)
+	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 func main() {
@@ -75,6 +80,9 @@ func run(args []string) error {
 	}
 	// Nothing here is refreshable; watching reports changes that need a restart.
 	go source.Watch(ctx, func(*config.Source) error { return nil })
+	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
+		return err
+	}
 	keys, err := auth.NewKeys(cfg.JWT)
 	if err != nil {
 		return err
@@ -134,6 +142,16 @@ func run(args []string) error {
 			os.Exit(1)
 		})
 	}()
+	// micro's HTTP server writes a log line per request to os.Stdout, with no switch; under
+	// load that line costs more than the gateway's own work. Without gateway.access_log,
+	// stdout goes nowhere (our own logs and go-micro's go to stderr).
+	if !cfg.Gateway.AccessLog {
+		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		os.Stdout = devNull
+	}
 	// micro's api command reads its settings from a cli context; we hand it ours as flags.
 	// CORS is ours (edge), because micro's answers "*" together with credentials.
 	app := cli.NewApp()

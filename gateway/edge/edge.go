@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 
 // HealthPath answers {"status":"UP"} without authentication.
@@ -42,7 +44,38 @@ func Middleware(c Config) func(http.Handler) http.Handler {
 		h = onlyRoutes(routes, h)
 		h = cors(c.CORSOrigins, h)
 		h = health(h)
-		return envelope.Translate(h)
+		return observe(routes, envelope.Translate(h))
+	}
+}
+
+// observe records every answer in the gateway's metrics, by route (unknown paths as one
+// label, so that scanners cannot grow the label set) and status.
+func observe(routes map[string]bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := CleanPath(r.URL.Path)
+		if !routes[route] && route != HealthPath {
+			route = "other"
+		}
+		metrics.Observe("gateway", route, sw.status, time.Since(began))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 )
 
-func newKeys(t *testing.T, secret string) *auth.Keys {
+func newKeys(t testing.TB, secret string) *auth.Keys {
 	t.Helper()
 	k, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
 	if err != nil {

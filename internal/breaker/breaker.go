@@ -31,7 +31,7 @@ type Config struct {
 func Settings(timeout time.Duration, refreshable bool) []config.Setting {
 	return []config.Setting{
 		{Key: "breaker.timeout", Default: timeout, Usage: "a call slower than this fails", Refreshable: refreshable},
-		{Key: "breaker.max_concurrent", Default: 100, Usage: "calls at once before more are rejected", Refreshable: refreshable},
+		{Key: "breaker.max_concurrent", Default: 1000, Usage: "calls at once before more are rejected", Refreshable: refreshable},
 		{Key: "breaker.error_percent", Default: 50, Usage: "failure percentage that opens the breaker", Refreshable: refreshable},
 		{Key: "breaker.request_volume", Default: 20, Usage: "calls in 10s before the failure percentage counts", Refreshable: refreshable},
 		{Key: "breaker.sleep_window", Default: 5 * time.Second, Usage: "how long an open breaker waits before probing", Refreshable: refreshable},

@@ -153,3 +153,24 @@ func TestCallerGivingUpDoesNotCount(t *testing.T) {
 		t.Fatal("callers that gave up opened the breaker")
 	}
 }
+
+// BenchmarkBreakerWrapper is what the breaker adds to every call (target: ≤ 5 µs and ≤ 10
+// allocations), around a dependency that answers at once.
+func BenchmarkBreakerWrapper(b *testing.B) {
+	hystrix.Flush()
+	if err := Apply([]string{"bench.Svc.Do"}, Config{Timeout: time.Second, MaxConcurrent: 1000, ErrorPercent: 50, RequestVolume: 20, SleepWindow: time.Second}, Config{}); err != nil {
+		b.Fatal(err)
+	}
+	stub := &stubClient{Client: client.NewClient(), answer: func(context.Context, *string) error { return nil }}
+	c := NewClientWrapper(nil)(stub)
+	req := stub.Client.NewRequest("bench", "Svc.Do", nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var rsp string
+		if err := c.Call(ctx, req, &rsp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

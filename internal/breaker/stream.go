@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 
 //go:embed dashboard
@@ -20,7 +22,9 @@ var dashboard embed.FS
 // StreamHandler serves the breakers of this process: GET /hystrix.stream in the Hystrix SSE
 // format (what the Netflix Hystrix Dashboard and Turbine read), GET / our own live dashboard
 // over that stream, with no asset from outside the binary, and GET /health.
-func StreamHandler() (handler http.Handler, stop func()) {
+//
+// It also serves /metrics, and /debug/pprof/ with pprof.
+func StreamHandler(pprof bool) (handler http.Handler, stop func()) {
 	stream := hystrix.NewStreamHandler()
 	stream.Start()
 	page, err := fs.Sub(dashboard, "dashboard")
@@ -35,11 +39,12 @@ func StreamHandler() (handler http.Handler, stop func()) {
 		w.Write([]byte(`{"status":"UP"}` + "\n"))
 	})
 	mux.Handle("GET /", http.FileServerFS(page))
+	metrics.Mount(mux, pprof)
 	return mux, stream.Stop
 }
 
 // ServeStream serves StreamHandler on address until ctx ends. An empty address serves nothing.
-func ServeStream(ctx context.Context, address string) error {
+func ServeStream(ctx context.Context, address string, pprof bool) error {
 	if address == "" {
 		return nil
 	}
@@ -47,7 +52,7 @@ func ServeStream(ctx context.Context, address string) error {
 	if err != nil {
 		return fmt.Errorf("breaker stream: %w", err)
 	}
-	handler, stop := StreamHandler()
+	handler, stop := StreamHandler(pprof)
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

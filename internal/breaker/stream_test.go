@@ -15,7 +15,7 @@ import (
 )
 
 func TestStreamSpeaksHystrix(t *testing.T) {
-	handler, stop := StreamHandler()
+	handler, stop := StreamHandler(false)
 	defer stop()
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
@@ -58,7 +58,7 @@ func TestStreamSpeaksHystrix(t *testing.T) {
 }
 
 func TestDashboardIsSelfContained(t *testing.T) {
-	handler, stop := StreamHandler()
+	handler, stop := StreamHandler(false)
 	defer stop()
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
@@ -75,5 +75,23 @@ func TestDashboardIsSelfContained(t *testing.T) {
 	// No script, style or font from elsewhere: the page works where no CDN is reachable.
 	if external := regexp.MustCompile(`(src|href)="(https?:)?//`).FindString(page); external != "" {
 		t.Fatalf("the page loads something from outside: %s", external)
+	}
+}
+
+func TestStreamServesMetricsAndProfiles(t *testing.T) {
+	handler, stop := StreamHandler(true)
+	defer stop()
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	for path, want := range map[string]string{"/metrics": "gomicro_breaker_open", "/debug/pprof/": "goroutine", "/health": "UP"} {
+		rsp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(rsp.Body)
+		rsp.Body.Close()
+		if rsp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d, want %q in the body", path, rsp.StatusCode, want)
+		}
 	}
 }

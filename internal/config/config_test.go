@@ -448,3 +448,47 @@ func TestRefresh(t *testing.T) {
 		t.Fatalf("after Watch: %s", src.String("greetings.string"))
 	}
 }
+
+// BenchmarkConfigMerge is a refresh's work: merge an Environment's property sources and layer
+// them over the flags, environment and defaults.
+func BenchmarkConfigMerge(b *testing.B) {
+	srv, _ := configServerTB(b, map[string]string{
+		"application.yml": "greetings:\n  string: shared\nlimit: 1\nttl: 2500\n",
+		"svc.yml":         "greetings:\n  string: svc\nroutes:\n  - /a\n  - /b\n",
+		"svc-dev.yml":     "limit: 3\n",
+	})
+	var got testConfig
+	src, err := Load(context.Background(), App{Name: "svc", Settings: testSettings, Remote: true, Usage: io.Discard},
+		[]string{"--config_server", srv.URL, "--profile", "dev"}, &got)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := src.client.fetchOnce(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := src.buildFrom(env)
+		if err != nil || v.GetInt("limit") != 3 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func configServerTB(tb testing.TB, files map[string]string) (*httptest.Server, string) {
+	dir := tb.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	r, err := repo.Open(repo.Config{URI: dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Repo: r}))
+	tb.Cleanup(srv.Close)
+	return srv, dir
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/micro/go-micro/v2"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 
 // Service is a go-micro service that stops gracefully.
@@ -34,7 +36,8 @@ func New(name string, c Config, idempotent []string, extra ...micro.Option) (*Se
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	// After the shared options: micro.Server there replaces the server the name is set on.
-	opts = append(opts, micro.Name(name), micro.Context(ctx), micro.HandleSignal(false))
+	opts = append(opts, micro.Name(name), micro.Context(ctx), micro.HandleSignal(false),
+		micro.WrapHandler(metrics.HandlerWrapper(name)))
 	return &Service{Service: micro.NewService(append(opts, extra...)...), config: c, registry: reg, stop: stop}, nil
 }
 

@@ -44,6 +44,9 @@ type Config struct {
 	// BreakerStreamPort is the first greeter's breaker dashboard port, the next greeters take
 	// the ports after it; 0 gives each a free port.
 	BreakerStreamPort int
+	// MetricsPort is the gateway's /metrics port, the user instances take the ports after it;
+	// 0 gives each a free port. (Greeters serve /metrics beside their dashboard.)
+	MetricsPort int
 	// Env is added to the environment of user, greeter and gateway (e.g. PROFILE=dev).
 	Env []string
 	// Out receives every process's output lines, prefixed.
@@ -67,6 +70,8 @@ type Stack struct {
 	Gateway         *Process
 	// BreakerURLs are the greeters' breaker dashboards, e.g. http://127.0.0.1:8181/.
 	BreakerURLs []string
+	// MetricsURLs are every /metrics endpoint, by process name.
+	MetricsURLs []string
 	// ConsulAddress is the agent's HTTP address (host:port).
 	ConsulAddress string
 	// ConfigServerURL is the config server's base URL, e.g. http://127.0.0.1:8888.
@@ -105,33 +110,39 @@ func (s *Stack) start() error {
 		"CONFIG_FAIL_FAST=true",
 	}, s.Env...)
 	for i := 0; i < max(1, s.UserInstances); i++ {
-		p, err := s.StartService("user", env, "--database_dsn", s.DatabaseDSN)
+		metricsAddress, err := portAfter(s.MetricsPort, 1+i)
+		if err != nil {
+			return err
+		}
+		p, err := s.StartService("user", env, "--database_dsn", s.DatabaseDSN, "--metrics_address", metricsAddress)
 		if err != nil {
 			return err
 		}
 		s.Users = append(s.Users, p)
+		s.MetricsURLs = append(s.MetricsURLs, "http://"+metricsAddress+"/metrics")
 	}
 	for i := 0; i < max(1, s.GreeterInstances); i++ {
-		port := s.BreakerStreamPort + i
-		if s.BreakerStreamPort == 0 {
-			var err error
-			if port, err = FreePort(); err != nil {
-				return err
-			}
+		address, err := portAfter(s.BreakerStreamPort, i)
+		if err != nil {
+			return err
 		}
-		address := "127.0.0.1:" + strconv.Itoa(port)
 		p, err := s.StartService("greeter", env, "--breaker_stream_address", address)
 		if err != nil {
 			return err
 		}
 		s.Greeters = append(s.Greeters, p)
 		s.BreakerURLs = append(s.BreakerURLs, "http://"+address+"/")
+		s.MetricsURLs = append(s.MetricsURLs, "http://"+address+"/metrics")
 	}
 	s.User, s.Greeter = s.Users[0], s.Greeters[0]
-	var err error
-	if s.Gateway, err = s.StartService("gateway", env, "--http_address", s.GatewayAddress); err != nil {
+	metricsAddress, err := portAfter(s.MetricsPort, 0)
+	if err != nil {
 		return err
 	}
+	if s.Gateway, err = s.StartService("gateway", env, "--http_address", s.GatewayAddress, "--metrics_address", metricsAddress); err != nil {
+		return err
+	}
+	s.MetricsURLs = append(s.MetricsURLs, "http://"+metricsAddress+"/metrics")
 	_, port, err := net.SplitHostPort(s.GatewayAddress)
 	if err != nil {
 		return fmt.Errorf("gateway address %q: %w", s.GatewayAddress, err)
@@ -183,6 +194,18 @@ func passingInConsul(client *http.Client, consulAddress, service string) (int, e
 		return 0, fmt.Errorf("consul health of %s: %w", service, err)
 	}
 	return len(entries), nil
+}
+
+// portAfter is 127.0.0.1:(base+offset), or a free port when base is 0.
+func portAfter(base, offset int) (string, error) {
+	port := base + offset
+	if base == 0 {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return "", err
+		}
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), nil
 }
 
 // Processes are the stack's running processes in the order they started.

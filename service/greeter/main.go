@@ -18,6 +18,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/activity"
@@ -36,13 +37,15 @@ type Config struct {
 		breaker.Config `mapstructure:",squash"`
 		StreamAddress  string `mapstructure:"stream_address"`
 	} `mapstructure:"breaker"`
-	Broker events.Config `mapstructure:"broker"`
+	Broker  events.Config  `mapstructure:"broker"`
+	Metrics metrics.Config `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "greetings.string", Default: "Hi, here are greetings from gomicro-stack", Usage: "setting_message in every hello", Refreshable: true},
-		{Key: "breaker.stream_address", Default: ":8181", Usage: "address of the breaker dashboard and /hystrix.stream (empty: off)"},
+		{Key: "breaker.stream_address", Default: ":8181", Usage: "address of the breaker dashboard, /hystrix.stream and /metrics (empty: off)"},
+		{Key: "metrics.pprof", Default: false, Usage: "serve Go's pprof profiles at /debug/pprof/ on the breaker.stream_address (keep it private)"},
 	}
 	return append(append(append(own, breaker.Settings(time.Second, true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
@@ -77,7 +80,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := breaker.ServeStream(ctx, cfg.Breaker.StreamAddress); err != nil {
+	if err := breaker.ServeStream(ctx, cfg.Breaker.StreamAddress, cfg.Metrics.PProf); err != nil {
 		return err
 	}
 	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)

@@ -14,6 +14,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
+	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
@@ -27,15 +28,17 @@ type Config struct {
 	Database        struct {
 		DSN string `mapstructure:"dsn"`
 	} `mapstructure:"database"`
-	JWT    auth.Config   `mapstructure:"jwt"`
-	Broker events.Config `mapstructure:"broker"`
+	JWT     auth.Config    `mapstructure:"jwt"`
+	Broker  events.Config  `mapstructure:"broker"`
+	Metrics metrics.Config `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "database.dsn", Default: "var/user.db", Usage: "SQLite file path, or a postgres:// URL for PostgreSQL"},
 	}
-	return append(append(append(own, auth.Settings(true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
+	own = append(append(append(own, auth.Settings(true)...), events.Settings()...), metrics.Settings("")...)
+	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 func main() {
@@ -55,6 +58,9 @@ func run(args []string) error {
 	}
 	// Nothing here is refreshable; watching reports changes that need a restart.
 	go source.Watch(ctx, func(*config.Source) error { return nil })
+	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
+		return err
+	}
 	keys, err := auth.NewKeys(cfg.JWT)
 	if err != nil {
 		return err
@@ -74,7 +80,8 @@ func run(args []string) error {
 	}
 	bus := events.Start(ctx, brk)
 	defer bus.Close()
-	accounts, err := account.NewService(users, keys, bus, bcrypt.DefaultCost)
+	// Profiles are read on every hello; accounts never change, so they are cached.
+	accounts, err := account.NewService(store.NewCached(users, 100_000), keys, bus, bcrypt.DefaultCost)
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,7 @@ func run() error {
 		UserInstances:       *users,
 		GreeterInstances:    *greeters,
 		BreakerStreamPort:   8181,
+		MetricsPort:         9464,
 		Out:                 os.Stdout,
 	})
 	if err != nil {

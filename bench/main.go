@@ -1,0 +1,352 @@
+// Command bench measures what the authenticated path costs here: POST /greeter/hello through the
+// gateway, greeter and user service (`make bench`), next to two baselines started and measured
+// the same way on the same machine: a net/http handler answering the same JSON (the machine's
+// ceiling) and a bare chain of the same hops without a framework, HTTP → JWT → grpc-go →
+// grpc-go → in-memory user (the architecture's ceiling). It also runs the micro benchmarks and
+// checks the targets. Results: a table on stdout, bench/results/*.json and BENCHMARKS.md.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
+)
+
+func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "serve-") {
+		if err := serve(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, os.Args[1]+":", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// serve runs one baseline process.
+func serve(what string, args []string) error {
+	switch what {
+	case "serve-nethttp":
+		return serveNetHTTP(args[0])
+	case "serve-bare-user":
+		return serveBareUser(args[0])
+	case "serve-bare-greeter":
+		return serveBareGreeter(args[0], args[1])
+	case "serve-bare-front":
+		return serveBareFront(args[0], args[1], os.Getenv("JWT_SECRET"))
+	}
+	return fmt.Errorf("unknown %s", what)
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Date        string              `json:"date"`
+	Machine     Machine             `json:"machine"`
+	Command     string              `json:"command"`
+	WarmupS     float64             `json:"warmup_s"`
+	DurationS   float64             `json:"duration_s"`
+	ReadyS      float64             `json:"ready_s"`
+	Targets     map[string][]Result `json:"targets"`
+	Micro       []MicroResult       `json:"micro"`
+	TargetsHeld []Check             `json:"checks"`
+}
+
+func run() error {
+	levels := flag.String("levels", "1,16,64,256", "connection counts")
+	warmup := flag.Duration("warmup", 5*time.Second, "warm-up before each level")
+	duration := flag.Duration("duration", 20*time.Second, "measured time of each level")
+	results := flag.String("results", "bench/results", "folder for the JSON results")
+	markdown := flag.String("markdown", "BENCHMARKS.md", "file the report is written to (empty: none)")
+	micro := flag.Bool("micro", true, "run the micro benchmarks too")
+	profileDir := flag.String("pprof", "", "folder for CPU and allocation profiles of gateway, greeter and user, taken during ours at 64 connections (empty: none)")
+	flag.Parse()
+	var conns []int
+	for _, l := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(l))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-levels: %q is not a connection count", l)
+		}
+		conns = append(conns, n)
+	}
+
+	tmp, err := os.MkdirTemp("", "gomicro-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Println("building the services ...")
+	build := exec.Command("go", "build", "-o", tmp+"/", "./service/configserver", "./service/user", "./service/greeter", "./gateway")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	secret := randomHex(32)
+	report := Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: describeMachine(), WarmupS: warmup.Seconds(),
+		DurationS: duration.Seconds(), Command: "make bench (go run ./bench " + strings.Join(os.Args[1:], " ") + ")",
+		Targets: map[string][]Result{}}
+
+	level := func(name, url, token string, pids map[string]int, profiles map[string]string) {
+		for _, c := range conns {
+			window := func() func(*Result) {
+				end := accounting(pids)
+				if c != 64 || len(profiles) == 0 {
+					return end
+				}
+				done := profile(*profileDir, profiles, *duration)
+				return func(r *Result) { end(r); done() }
+			}
+			r := drive(url, token, c, *warmup, *duration, window)
+			fmt.Printf("  %-10s %4d connections: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", name, c, r.RPS, r.P50Ms, r.P99Ms, r.Errors)
+			report.Targets[name] = append(report.Targets[name], r)
+		}
+	}
+
+	fmt.Println("net/http baseline ...")
+	if err := withProcesses(tmp, [][]string{{"serve-nethttp", "$front"}}, secret, func(url string, pids map[string]int) {
+		level("net/http", url, "", pids, nil)
+	}); err != nil {
+		return err
+	}
+	fmt.Println("bare chain baseline ...")
+	keys, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
+	if err != nil {
+		return err
+	}
+	token, err := keys.Issue(auth.Identity{UserID: 1, Username: "bench"})
+	if err != nil {
+		return err
+	}
+	bare := [][]string{{"serve-bare-user", "$user"}, {"serve-bare-greeter", "$greeter", "$user"}, {"serve-bare-front", "$front", "$greeter"}}
+	if err := withProcesses(tmp, bare, secret, func(url string, pids map[string]int) {
+		level("bare", url, token, pids, nil)
+	}); err != nil {
+		return err
+	}
+
+	fmt.Println("gomicro-stack ...")
+	s, ready, err := startStack(tmp, secret, *profileDir != "")
+	if err != nil {
+		return err
+	}
+	report.ReadyS = ready.Seconds()
+	token, err = signup(s.GatewayURL)
+	if err != nil {
+		s.Stop()
+		return err
+	}
+	var profiles map[string]string
+	if *profileDir != "" {
+		// MetricsURLs: the users, the greeters, then the gateway.
+		base := func(u string) string { return strings.TrimSuffix(u, "/metrics") }
+		profiles = map[string]string{"user": base(s.MetricsURLs[0]), "greeter": base(s.MetricsURLs[len(s.Users)]),
+			"gateway": base(s.MetricsURLs[len(s.MetricsURLs)-1])}
+	}
+	level("ours", s.GatewayURL+"/greeter/hello", token, map[string]int{
+		"gateway": s.Gateway.PID(), "greeter": s.Greeter.PID(), "user": s.User.PID()}, profiles)
+	if err := s.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop:", err)
+	}
+
+	for i := range report.Targets["ours"] {
+		ours := &report.Targets["ours"][i]
+		if b := report.Targets["bare"]; i < len(b) && b[i].RPS > 0 {
+			ours.RatioToBareChain = ours.RPS / b[i].RPS
+		}
+		if n := report.Targets["net/http"]; i < len(n) && n[i].RPS > 0 {
+			ours.RatioToNetHTTP = ours.RPS / n[i].RPS
+		}
+	}
+	if *micro {
+		fmt.Println("micro benchmarks ...")
+		if report.Micro, err = runMicro(); err != nil {
+			return err
+		}
+	}
+	report.TargetsHeld = checkTargets(report)
+	table := render(report)
+	fmt.Print("\n" + table)
+	if err := os.MkdirAll(*results, 0o755); err != nil {
+		return err
+	}
+	js, _ := json.MarshalIndent(report, "", "  ")
+	name := filepath.Join(*results, time.Now().UTC().Format("2006-01-02T150405Z")+".json")
+	if err := os.WriteFile(name, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("results:", name)
+	if *markdown != "" {
+		if err := os.WriteFile(*markdown, []byte(markdownReport(report, table)), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("report:", *markdown)
+	}
+	return nil
+}
+
+// withProcesses starts the baseline processes (args with $front, $greeter, $user replaced by
+// free addresses), waits until the front answers, calls measure, and stops them.
+func withProcesses(dir string, commands [][]string, secret string, measure func(url string, pids map[string]int)) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addresses := map[string]string{}
+	for _, role := range []string{"$front", "$greeter", "$user"} {
+		port, err := stack.FreePort()
+		if err != nil {
+			return err
+		}
+		addresses[role] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	pids := map[string]int{}
+	var started []*exec.Cmd
+	defer func() {
+		for _, c := range started {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	for _, command := range commands {
+		args := make([]string, len(command))
+		for i, a := range command {
+			if v, ok := addresses[a]; ok {
+				a = v
+			}
+			args[i] = a
+		}
+		cmd := exec.Command(self, args...)
+		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		started = append(started, cmd)
+		pids[strings.TrimPrefix(command[0], "serve-")] = cmd.Process.Pid
+	}
+	url := "http://" + addresses["$front"] + "/greeter/hello"
+	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+		rsp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, rsp.Body)
+		rsp.Body.Close()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("baseline %v did not start: %w", commands, err)
+	}
+	measure(url, pids)
+	return nil
+}
+
+// startStack starts the system as make run does, with production settings (no access log),
+// and returns how long it took to be ready.
+func startStack(binDir, secret string, pprof bool) (*stack.Stack, time.Duration, error) {
+	consul, err := stack.FindConsul(".")
+	if err != nil {
+		return nil, 0, err
+	}
+	ports := make([]int, 5)
+	for i := range ports {
+		if ports[i], err = stack.FreePort(); err != nil {
+			return nil, 0, err
+		}
+	}
+	began := time.Now()
+	s, err := stack.Start(stack.Config{
+		BinDir: binDir, ConsulBin: consul, JWTSecret: secret, Out: io.Discard,
+		ConsulPorts:         stack.ConsulPorts{HTTP: ports[0], SerfLAN: ports[1], Server: ports[2]},
+		GatewayAddress:      "127.0.0.1:" + strconv.Itoa(ports[3]),
+		ConfigServerAddress: "127.0.0.1:" + strconv.Itoa(ports[4]),
+		ConfigRepo:          "config-repo",
+		DatabaseDSN:         filepath.Join(binDir, "user.db"),
+		Env:                 []string{"PROFILE=prod", "METRICS_PPROF=" + strconv.FormatBool(pprof)},
+	})
+	return s, time.Since(began), err
+}
+
+// signup registers and logs in the benchmark's user, returning its token.
+func signup(gateway string) (string, error) {
+	creds := `{"username":"bench","password":"benchmark-password"}`
+	post := func(path string) (map[string]any, error) {
+		rsp, err := http.Post(gateway+path, "application/json", strings.NewReader(creds))
+		if err != nil {
+			return nil, err
+		}
+		defer rsp.Body.Close()
+		var body map[string]any
+		err = json.NewDecoder(rsp.Body).Decode(&body)
+		return body, err
+	}
+	if _, err := post("/user/register"); err != nil {
+		return "", err
+	}
+	body, err := post("/user/login")
+	if err != nil {
+		return "", err
+	}
+	token, _ := body["token"].(string)
+	if token == "" {
+		return "", fmt.Errorf("login answered %v", body)
+	}
+	return token, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// profile takes a CPU profile over most of the measured window and an allocation profile at
+// its end from each process (name → base URL with /debug/pprof), into dir; the returned
+// function waits for them.
+func profile(dir string, processes map[string]string, window time.Duration) func() {
+	os.MkdirAll(dir, 0o755)
+	seconds := max(1, int(window.Seconds())-2)
+	var wg sync.WaitGroup
+	fetch := func(url, file string) {
+		defer wg.Done()
+		rsp, err := http.Get(url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		defer rsp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
+		io.Copy(f, rsp.Body)
+		f.Close()
+	}
+	for name, base := range processes {
+		wg.Add(1)
+		go fetch(base+"/debug/pprof/profile?seconds="+strconv.Itoa(seconds), name+".cpu.pprof")
+	}
+	return func() {
+		for name, base := range processes {
+			wg.Add(1)
+			go fetch(base+"/debug/pprof/allocs", name+".allocs.pprof")
+		}
+		wg.Wait()
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Machine says where the numbers come from.
+type Machine struct {
+	CPU       string  `json:"cpu"`
+	Cores     int     `json:"cores"`
+	MemoryGiB float64 `json:"memory_gib"`
+	Kernel    string  `json:"kernel"`
+	Go        string  `json:"go"`
+}
+
+func describeMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if match := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); match != nil {
+			m.CPU = string(match[1])
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if match := regexp.MustCompile(`MemTotal:\s+(\d+) kB`).FindSubmatch(b); match != nil {
+			kb, _ := strconv.ParseFloat(string(match[1]), 64)
+			m.MemoryGiB = kb / 1024 / 1024
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// MicroResult is one `go test -bench` line.
+type MicroResult struct {
+	Name        string  `json:"name"`
+	NsPerOp     float64 `json:"ns_per_op"`
+	BytesPerOp  float64 `json:"bytes_per_op"`
+	AllocsPerOp float64 `json:"allocs_per_op"`
+}
+
+// microPackages hold the micro benchmarks: token verification, the auth plugin, the breaker
+// wrapper, config merge, user lookup.
+var microPackages = []string{"./internal/auth", "./gateway/jwtauth", "./internal/breaker", "./internal/config", "./service/user/store"}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+
+func runMicro() ([]MicroResult, error) {
+	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "1s"}, microPackages...)
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("micro benchmarks: %v\n%s", err, out)
+	}
+	var results []MicroResult
+	for _, line := range strings.Split(string(out), "\n") {
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		r := MicroResult{Name: m[1]}
+		r.NsPerOp, _ = strconv.ParseFloat(m[2], 64)
+		r.BytesPerOp, _ = strconv.ParseFloat(m[3], 64)
+		r.AllocsPerOp, _ = strconv.ParseFloat(m[4], 64)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// Check is one target and whether it held.
+type Check struct {
+	Target string `json:"target"`
+	Held   bool   `json:"held"`
+	Figure string `json:"figure"`
+}
+
+func checkTargets(r Report) []Check {
+	var checks []Check
+	add := func(target string, held bool, format string, args ...any) {
+		checks = append(checks, Check{Target: target, Held: held, Figure: fmt.Sprintf(format, args...)})
+	}
+	at := func(target string, conns int) (Result, bool) {
+		for _, x := range r.Targets[target] {
+			if x.Connections == conns {
+				return x, true
+			}
+		}
+		return Result{}, false
+	}
+	if ours, ok := at("ours", 64); ok {
+		if bare, ok := at("bare", 64); ok {
+			add("at 64 connections, requests/s ≥ 50% of the bare chain", ours.RPS >= 0.5*bare.RPS, "%.0f%% (%.0f vs %.0f req/s)", 100*ours.RPS/bare.RPS, ours.RPS, bare.RPS)
+			add("at 64 connections, p99 ≤ 2× the bare chain's", ours.P99Ms <= 2*bare.P99Ms, "%.2f ms vs %.2f ms (%.1f×)", ours.P99Ms, bare.P99Ms, ours.P99Ms/bare.P99Ms)
+		}
+		for _, p := range ours.Processes {
+			add("≤ 40 MiB RSS under 64 connections: "+p.Name, p.PeakRSSMiB <= 40, "%.1f MiB", p.PeakRSSMiB)
+		}
+	}
+	errors := 0
+	for _, x := range r.Targets["ours"] {
+		errors += x.Errors
+	}
+	add("zero errors at every level", errors == 0 && len(r.Targets["ours"]) > 0, "%d errors", errors)
+	for _, m := range r.Micro {
+		switch {
+		case strings.HasPrefix(m.Name, "BenchmarkBreakerWrapper"):
+			add("breaker wrapper ≤ 5 µs and ≤ 10 allocations per call", m.NsPerOp <= 5000 && m.AllocsPerOp <= 10, "%.2f µs, %.0f allocs", m.NsPerOp/1000, m.AllocsPerOp)
+		case strings.HasPrefix(m.Name, "BenchmarkVerify"):
+			add("token verification ≤ 20 µs", m.NsPerOp <= 20000, "%.2f µs", m.NsPerOp/1000)
+		}
+	}
+	if r.ReadyS > 0 {
+		add("start to ready ≤ 5 s (built)", r.ReadyS <= 5, "%.2f s", r.ReadyS)
+	}
+	return checks
+}
+
+func render(r Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| target | connections | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | ours / bare | ours / net/http | CPU s (per process) | peak RSS MiB |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, target := range []string{"ours", "bare", "net/http"} {
+		for _, x := range r.Targets[target] {
+			ratio := func(v float64) string {
+				if v == 0 {
+					return ""
+				}
+				return fmt.Sprintf("%.2f", v)
+			}
+			var cpu, rss []string
+			for _, p := range x.Processes {
+				cpu = append(cpu, fmt.Sprintf("%s %.1f", p.Name, p.CPUSeconds))
+				rss = append(rss, fmt.Sprintf("%s %.1f", p.Name, p.PeakRSSMiB))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s |\n", target, x.Connections, x.RPS,
+				x.P50Ms, x.P90Ms, x.P99Ms, x.P999Ms, x.Errors, ratio(x.RatioToBareChain), ratio(x.RatioToNetHTTP), strings.Join(cpu, ", "), strings.Join(rss, ", "))
+		}
+	}
+	if len(r.Micro) > 0 {
+		fmt.Fprintf(&b, "\n| micro benchmark | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
+		for _, m := range r.Micro {
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f |\n", m.Name, m.NsPerOp, m.BytesPerOp, m.AllocsPerOp)
+		}
+	}
+	fmt.Fprintf(&b, "\n| target | held | figure |\n|---|---|---|\n")
+	for _, c := range r.TargetsHeld {
+		held := "yes"
+		if !c.Held {
+			held = "**no**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Target, held, c.Figure)
+	}
+	return b.String()
+}
+
+func markdownReport(r Report, table string) string {
+	return fmt.Sprintf(`# Benchmarks
+
+The latest `+"`make bench`"+` run, written by `+"`bench/`"+` itself (see bench/README.md for what it does
+and how to profile). Every target runs on the same machine, one after the other, with the load
+generator in the same machine too: the numbers compare the targets with each other, not with
+another machine.
+
+- Date: %s
+- Machine: %s, %d cores, %.0f GiB, Linux %s, %s
+- Command: `+"`%s`"+`
+- Each level: %.0f s warm-up, then %.0f s measured; keep-alive connections, each sending the next
+  request when the answer arrives. Request: `+"`POST /greeter/hello`"+` with a valid token.
+- Targets: **ours** is gateway → greeter → user (SQLite) as `+"`make run`"+` starts it, with the prod
+  profile; **bare** is the same hops with no framework (net/http + JWT → grpc-go → grpc-go →
+  in-memory user); **net/http** is one handler answering the same JSON.
+- Start to ready (Consul, config server, user, greeter, gateway, built): %.2f s.
+
+%s`, r.Date, r.Machine.CPU, r.Machine.Cores, r.Machine.MemoryGiB, r.Machine.Kernel, r.Machine.Go, r.Command,
+		r.WarmupS, r.DurationS, r.ReadyS, table)
+}
