@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -452,6 +453,8 @@ func TestRefresh(t *testing.T) {
 // BenchmarkConfigMerge is a refresh's work: merge an Environment's property sources and layer
 // them over the flags, environment and defaults.
 func BenchmarkConfigMerge(b *testing.B) {
+	log.SetOutput(io.Discard) // the load logs a line, which would break the benchmark's output
+	defer log.SetOutput(os.Stderr)
 	srv, _ := configServerTB(b, map[string]string{
 		"application.yml": "greetings:\n  string: shared\nlimit: 1\nttl: 2500\n",
 		"svc.yml":         "greetings:\n  string: svc\nroutes:\n  - /a\n  - /b\n",
