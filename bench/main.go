@@ -99,7 +99,7 @@ func run() error {
 	}
 	secret := randomHex(32)
 	report := Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: describeMachine(), WarmupS: warmup.Seconds(),
-		DurationS: duration.Seconds(), Command: "make bench (go run ./bench " + strings.Join(os.Args[1:], " ") + ")",
+		DurationS: duration.Seconds(), Command: strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " ")),
 		Targets: map[string][]Result{}}
 
 	level := func(name, url, token string, pids map[string]int, profiles map[string]string) {
@@ -141,7 +141,7 @@ func run() error {
 	}
 
 	fmt.Println("gomicro-stack ...")
-	s, ready, err := startStack(tmp, secret, *profileDir != "")
+	s, ready, err := startStack(tmp, secret, *profileDir != "", strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))...)
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func withProcesses(dir string, commands [][]string, secret string, measure func(
 
 // startStack starts the system as make run does, with production settings (no access log),
 // and returns how long it took to be ready.
-func startStack(binDir, secret string, pprof bool) (*stack.Stack, time.Duration, error) {
+func startStack(binDir, secret string, pprof bool, extraEnv ...string) (*stack.Stack, time.Duration, error) {
 	consul, err := stack.FindConsul(".")
 	if err != nil {
 		return nil, 0, err
@@ -277,7 +277,7 @@ func startStack(binDir, secret string, pprof bool) (*stack.Stack, time.Duration,
 		ConfigServerAddress: "127.0.0.1:" + strconv.Itoa(ports[4]),
 		ConfigRepo:          "config-repo",
 		DatabaseDSN:         filepath.Join(binDir, "user.db"),
-		Env:                 []string{"PROFILE=prod", "METRICS_PPROF=" + strconv.FormatBool(pprof)},
+		Env:                 append([]string{"PROFILE=prod", "METRICS_PPROF=" + strconv.FormatBool(pprof)}, extraEnv...),
 	})
 	return s, time.Since(began), err
 }
