@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,14 +81,18 @@ func run() error {
 
 	// An instance that dies is reported and the others keep running, so that one can be killed
 	// (kill -9 <pid>) to watch the rest cope. Only a signal stops everything.
+	var stopping atomic.Bool
 	for _, p := range s.Processes() {
 		go func() {
 			<-p.Done()
-			_, err := p.Exited()
-			fmt.Printf("%s (pid %d) exited (%v); the others keep running\n", p.Name, p.PID(), err)
+			if !stopping.Load() {
+				_, err := p.Exited()
+				fmt.Printf("%s (pid %d) exited (%v); the others keep running\n", p.Name, p.PID(), err)
+			}
 		}()
 	}
 	sig := <-signals
+	stopping.Store(true)
 	fmt.Printf("%s received: stopping\n", sig)
 	if err := s.Stop(); err != nil {
 		return err
