@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/micro/cli/v2"
@@ -110,6 +108,16 @@ func run(args []string) error {
 			return fmt.Errorf("register plugin %s: %w", p, err)
 		}
 	}
+	// micro's HTTP server writes a log line per request to os.Stdout, with no switch; under
+	// load that line costs more than the gateway's own work. Without gateway.access_log,
+	// stdout goes nowhere (our own logs and go-micro's go to stderr).
+	if !cfg.Gateway.AccessLog {
+		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		os.Stdout = devNull
+	}
 	// Load balancers (deploy/nginx) find gateways in Consul as "gateway", by HTTP address.
 	advertised, err := registration.Advertise(cfg.HTTP.Advertise, cfg.HTTP.Address)
 	if err != nil {
@@ -125,44 +133,27 @@ func run(args []string) error {
 			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return false },
 		}, 5*time.Second)
 	}()
-	// On SIGTERM: leave Consul first, so that load balancers stop sending here, keep serving
-	// for server.shutdown_delay while they notice, then stop.
-	go func() {
-		stopped, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		<-stopped.Done()
-		leave()
-		if err := <-left; err != nil {
-			log.Printf("leave Consul: %v", err)
-		}
-		time.Sleep(cfg.Server.ShutdownDelay)
-		stopRunning()
-		time.AfterFunc(cfg.Server.DrainTimeout, func() {
-			log.Printf("still running %s after the stop began; exiting", cfg.Server.DrainTimeout)
-			os.Exit(1)
-		})
-	}()
-	// micro's HTTP server writes a log line per request to os.Stdout, with no switch; under
-	// load that line costs more than the gateway's own work. Without gateway.access_log,
-	// stdout goes nowhere (our own logs and go-micro's go to stderr).
-	if !cfg.Gateway.AccessLog {
-		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		os.Stdout = devNull
-	}
 	// micro's api command reads its settings from a cli context; we hand it ours as flags.
 	// CORS is ours (edge), because micro's answers "*" together with credentials.
 	app := cli.NewApp()
 	app.Name = "gateway"
 	app.Commands = api.Commands(serviceOptions...)
-	return app.Run([]string{"gateway", "api",
-		"--address", cfg.HTTP.Address,
-		"--handler", "api",
-		"--resolver", "micro",
-		"--namespace", "go.micro",
-		"--type", "api",
-		"--enable_cors=false",
-	})
+	serve := func() error {
+		return app.Run([]string{"gateway", "api",
+			"--address", cfg.HTTP.Address,
+			"--handler", "api",
+			"--resolver", "micro",
+			"--namespace", "go.micro",
+			"--type", "api",
+			"--enable_cors=false",
+		})
+	}
+	// On SIGTERM the gateway leaves Consul first, so that load balancers stop sending here.
+	leaveConsul := func() {
+		leave()
+		if err := <-left; err != nil {
+			log.Printf("leave Consul: %v", err)
+		}
+	}
+	return cfg.RunStopping(serve, leaveConsul, stopRunning)
 }

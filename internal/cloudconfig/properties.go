@@ -43,20 +43,6 @@ func (p Properties) Keys() []string { return p.keys }
 // Len is the number of keys.
 func (p Properties) Len() int { return len(p.keys) }
 
-// Delete removes key.
-func (p *Properties) Delete(key string) {
-	if _, ok := p.values[key]; !ok {
-		return
-	}
-	delete(p.values, key)
-	for i, k := range p.keys {
-		if k == key {
-			p.keys = append(p.keys[:i:i], p.keys[i+1:]...)
-			break
-		}
-	}
-}
-
 // MarshalJSON writes the properties as a JSON object in key order.
 func (p Properties) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer

@@ -125,6 +125,10 @@ func (b Bootstrap) Validate() error {
 type Client struct {
 	boot Bootstrap
 	http *http.Client
+	// consul finds the config server when config.server is empty; made once, so that every
+	// refresh reuses its connections.
+	consul    *api.Client
+	consulErr error
 
 	mu      sync.Mutex
 	lastURL string
@@ -132,7 +136,11 @@ type Client struct {
 
 // NewClient returns a client for the bootstrap settings b.
 func NewClient(b Bootstrap) *Client {
-	return &Client{boot: b, http: &http.Client{Timeout: b.Config.Timeout}}
+	c := &Client{boot: b, http: &http.Client{Timeout: b.Config.Timeout}}
+	if b.Config.Server == "" {
+		c.consul, c.consulErr = api.NewClient(&api.Config{Address: b.Registry.Address, HttpClient: c.http})
+	}
+	return c
 }
 
 // LastURL is the URL of the last request.
@@ -234,11 +242,10 @@ func (c *Client) serverURL() (string, error) {
 	if c.boot.Config.Server != "" {
 		return c.boot.Config.Server, nil
 	}
-	consul, err := api.NewClient(&api.Config{Address: c.boot.Registry.Address, WaitTime: c.boot.Config.Timeout})
-	if err != nil {
-		return "", fmt.Errorf("discover %s: %w", c.boot.Config.ServiceID, err)
+	if c.consulErr != nil {
+		return "", fmt.Errorf("discover %s: %w", c.boot.Config.ServiceID, c.consulErr)
 	}
-	entries, _, err := consul.Health().Service(c.boot.Config.ServiceID, "", true, nil)
+	entries, _, err := c.consul.Health().Service(c.boot.Config.ServiceID, "", true, nil)
 	if err != nil {
 		return "", fmt.Errorf("discover %s in Consul at %s: %w", c.boot.Config.ServiceID, c.boot.Registry.Address, err)
 	}

@@ -41,34 +41,45 @@ func New(name string, c Config, idempotent []string, extra ...micro.Option) (*Se
 	return &Service{Service: micro.NewService(append(opts, extra...)...), config: c, registry: reg, stop: stop}, nil
 }
 
-// Run serves until SIGTERM or SIGINT, then stops in the order that loses no call: leave Consul
-// (callers' registry watches drop this node), keep serving for server.shutdown_delay while
-// they do, then stop accepting calls and wait up to server.drain_timeout for those in flight.
+// Run serves until SIGTERM or SIGINT, then stops in the order that loses no call (see
+// Config.RunStopping), leaving Consul by deregistering the service.
 func (s *Service) Run() error {
+	leave := func() {
+		s.registry.leaving.Store(true)
+		if server, ok := s.Server().(interface{ Deregister() error }); ok {
+			if err := server.Deregister(); err != nil {
+				log.Printf("leave the registry: %v", err)
+			}
+		}
+	}
+	// s.stop ends go-micro's Run: it waits for in-flight handlers, then stops the gRPC server.
+	return s.config.RunStopping(s.Service.Run, leave, s.stop)
+}
+
+// RunStopping runs serve until SIGTERM or SIGINT, then stops in the order that loses no call:
+// leave the registry (callers' watches, and load balancers, drop this instance), keep serving
+// for server.shutdown_delay while they do, then stop, and wait up to server.drain_timeout for
+// serve to return with the calls in flight done.
+func (c Config) RunStopping(serve func() error, leave, stop func()) error {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
 	ran := make(chan error, 1)
-	go func() { ran <- s.Service.Run() }()
+	go func() { ran <- serve() }()
 	select {
 	case err := <-ran:
 		return err
 	case <-signals:
 	}
 	began := time.Now()
-	s.registry.leaving.Store(true)
-	if server, ok := s.Server().(interface{ Deregister() error }); ok {
-		if err := server.Deregister(); err != nil {
-			log.Printf("leave the registry: %v", err)
-		}
-	}
-	time.Sleep(s.config.Server.ShutdownDelay)
-	s.stop() // go-micro's Stop: wait for in-flight handlers, then stop the gRPC server
+	leave()
+	time.Sleep(c.Server.ShutdownDelay)
+	stop()
 	select {
 	case err := <-ran:
 		log.Printf("stopped in %s", time.Since(began).Round(time.Millisecond))
 		return err
-	case <-time.After(s.config.Server.DrainTimeout):
-		return fmt.Errorf("calls still in flight %s after the stop began; exiting anyway", s.config.Server.DrainTimeout)
+	case <-time.After(c.Server.DrainTimeout):
+		return fmt.Errorf("calls still in flight %s after the stop began; exiting anyway", c.Server.DrainTimeout)
 	}
 }

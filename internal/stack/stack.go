@@ -175,15 +175,15 @@ func (s *Stack) startConfigServer() error {
 		if rsp.StatusCode != http.StatusOK {
 			return fmt.Errorf("config server health: %s", rsp.Status)
 		}
-		if n, err := passingInConsul(client, s.ConsulAddress, "config-server"); err != nil || n == 0 {
+		if n, err := PassingInConsul(client, s.ConsulAddress, "config-server"); err != nil || n == 0 {
 			return fmt.Errorf("no passing config-server in Consul yet (%v)", err)
 		}
 		return nil
 	})
 }
 
-// passingInConsul counts the instances of service whose checks pass.
-func passingInConsul(client *http.Client, consulAddress, service string) (int, error) {
+// PassingInConsul counts the instances of service whose checks pass.
+func PassingInConsul(client *http.Client, consulAddress, service string) (int, error) {
 	rsp, err := client.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
 	if err != nil {
 		return 0, err
@@ -303,7 +303,7 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 			}
 		}
 		for name, want := range map[string]int{"go.micro.api.user": len(s.Users), "go.micro.api.greeter": len(s.Greeters)} {
-			if n, err := passingInConsul(client, s.ConsulAddress, name); err != nil || n < want {
+			if n, err := PassingInConsul(client, s.ConsulAddress, name); err != nil || n < want {
 				return fmt.Errorf("%d of %d %s instances passing in Consul (%v)", n, want, name, err)
 			}
 		}

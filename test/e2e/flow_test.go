@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -256,14 +255,5 @@ func passingInstances(t *testing.T, consulAddr, service string) int {
 }
 
 func countPassing(consulAddr, service string) (int, error) {
-	rsp, err := http.Get("http://" + consulAddr + "/v1/health/service/" + service + "?passing=true")
-	if err != nil {
-		return 0, err
-	}
-	defer rsp.Body.Close()
-	var entries []json.RawMessage
-	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil {
-		return 0, err
-	}
-	return len(entries), nil
+	return stack.PassingInConsul(http.DefaultClient, consulAddr, service)
 }
