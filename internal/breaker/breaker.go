@@ -16,7 +16,10 @@ import (
 type Config struct {
 	// Timeout is how long a call may take before it counts as failed.
 	Timeout time.Duration `mapstructure:"timeout"`
-	// MaxConcurrent is how many calls may run at once; more are rejected at once.
+	// MaxConcurrent is how many calls may run at once; more are rejected at once. It is a load
+	// shedder, not an exact count: hystrix-go hands a call's slot back just after the caller
+	// has its answer (through an unbuffered metrics channel), so back-to-back calls on a busy
+	// machine can briefly find a few slots still taken. Leave headroom above real concurrency.
 	MaxConcurrent int `mapstructure:"max_concurrent"`
 	// ErrorPercent is the failure rate, over the last 10 s, that opens the breaker.
 	ErrorPercent int `mapstructure:"error_percent"`

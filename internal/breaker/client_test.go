@@ -3,8 +3,10 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,20 +19,27 @@ import (
 type stubClient struct {
 	client.Client
 	answer func(ctx context.Context, rsp *string) error
-	calls  int
+	calls  atomic.Int32
 }
 
 func (s *stubClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
-	s.calls++
+	s.calls.Add(1)
 	return s.answer(ctx, rsp.(*string))
 }
 
-// setup configures a fresh command that opens after 4 calls at 50% errors.
+// setup configures a fresh command that opens after 4 calls at 50% errors. Its concurrency
+// limit is far above what the tests run: hystrix-go returns a slot only after the caller has
+// its answer, so even sequential calls can find a few slots taken (see Config.MaxConcurrent).
 func setup(t *testing.T, answer func(context.Context, *string) error, fallbacks Fallbacks) (client.Client, client.Request, *stubClient) {
+	t.Helper()
+	c := Config{Timeout: 100 * time.Millisecond, MaxConcurrent: 1000, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
+	return setupWith(t, c, answer, fallbacks)
+}
+
+func setupWith(t *testing.T, c Config, answer func(context.Context, *string) error, fallbacks Fallbacks) (client.Client, client.Request, *stubClient) {
 	t.Helper()
 	hystrix.Flush()
 	service := strings.ReplaceAll(t.Name(), "/", ".")
-	c := Config{Timeout: 100 * time.Millisecond, MaxConcurrent: 10, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
 	if err := Apply([]string{CommandName(service, "Svc.Do")}, c, Config{}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +66,8 @@ func TestBusinessErrorsDoNotOpenTheBreaker(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if isOpen(req) || stub.calls != 20 {
-		t.Fatalf("open %v after %d calls answered 404", isOpen(req), stub.calls)
+	if isOpen(req) || stub.calls.Load() != 20 {
+		t.Fatalf("open %v after %d calls answered 404", isOpen(req), stub.calls.Load())
 	}
 }
 
@@ -83,13 +92,13 @@ func TestFailuresOpenTheBreakerAndTheFallbackAnswers(t *testing.T) {
 			t.Fatalf("%v %q degraded=%v", err, rsp, outcome.Degraded())
 		}
 	}
-	calls := stub.calls
+	calls := stub.calls.Load()
 	var rsp string
 	if err := c.Call(context.Background(), req, &rsp); err != nil || rsp != "from the fallback" {
 		t.Fatalf("open breaker: %v %q", err, rsp)
 	}
-	if stub.calls != calls || !errors.Is(causes[len(causes)-1], hystrix.ErrCircuitOpen) {
-		t.Fatalf("an open breaker must not call: %d calls before, %d after; last cause %v", calls, stub.calls, causes[len(causes)-1])
+	if stub.calls.Load() != calls || !errors.Is(causes[len(causes)-1], hystrix.ErrCircuitOpen) {
+		t.Fatalf("an open breaker must not call: %d calls before, %d after; last cause %v", calls, stub.calls.Load(), causes[len(causes)-1])
 	}
 }
 
@@ -108,6 +117,44 @@ func TestWithoutFallbackErrorsHaveCodes(t *testing.T) {
 	last := c.Call(context.Background(), req, &rsp)
 	if e := merrors.Parse(last.Error()); e.Code != http.StatusServiceUnavailable || e.Detail != "circuit open" {
 		t.Fatalf("open breaker: %v", last)
+	}
+}
+
+func TestCallsOverTheLimitAreRejectedAtOnce(t *testing.T) {
+	running, release := make(chan struct{}, 2), make(chan struct{})
+	c := Config{Timeout: 10 * time.Second, MaxConcurrent: 2, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
+	wrapped, req, stub := setupWith(t, c, func(context.Context, *string) error {
+		running <- struct{}{}
+		<-release
+		return nil
+	}, nil)
+	answered := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			var rsp string
+			answered <- wrapped.Call(context.Background(), req, &rsp)
+		}()
+	}
+	<-running
+	<-running
+	var rsp string
+	began := time.Now()
+	err := wrapped.Call(context.Background(), req, &rsp)
+	waited := time.Since(began)
+	close(release)
+	if e := merrors.Parse(fmt.Sprint(err)); e.Code != http.StatusServiceUnavailable || e.Detail != "too many concurrent calls" {
+		t.Fatalf("third call with two running: %v", err)
+	}
+	if waited > time.Second {
+		t.Fatalf("the rejection waited %s", waited)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-answered; err != nil {
+			t.Fatalf("a call within the limit: %v", err)
+		}
+	}
+	if n := stub.calls.Load(); n != 2 {
+		t.Fatalf("the dependency saw %d calls, want the 2 within the limit", n)
 	}
 }
 
