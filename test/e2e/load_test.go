@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ type load struct {
 	latencies []time.Duration
 	failures  []string // anything but 200 with a full (not degraded) answer
 	degraded  int
+	resent    int // sent again on a fresh connection: the reused one was closed under it
 }
 
 func newLoad(gatewayURL, token string) *load {
@@ -29,16 +32,28 @@ func newLoad(gatewayURL, token string) *load {
 }
 
 // hello sends one request and records it.
+//
+// A hello changes nothing, so the request carries an Idempotency-Key. Go's client then resends
+// it, as browsers resend any request, when a kept-alive connection it reused fails before the
+// first byte of the answer: nginx closes its idle client connections at every reload, and a
+// request written into one at that moment is cut (EOF or reset). Without the key Go resends
+// only requests it never wrote. Resends are counted and reported.
 func (l *load) hello() {
 	req, _ := http.NewRequest("POST", l.url, strings.NewReader(`{"name":"load"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+l.token)
+	req.Header.Set("Idempotency-Key", rand.Text())
+	var reused bool
+	conns := 0
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { reused, conns = info.Reused, conns+1 },
+	}))
 	began := time.Now()
 	rsp, err := l.client.Do(req)
 	elapsed := time.Since(began)
 	failure, degraded := "", false
 	if err != nil {
-		failure = err.Error()
+		failure = fmt.Sprintf("%v (connection reused: %v)", err, reused)
 	} else {
 		body, _ := io.ReadAll(rsp.Body)
 		rsp.Body.Close()
@@ -59,6 +74,9 @@ func (l *load) hello() {
 	}
 	if failure != "" {
 		l.failures = append(l.failures, failure)
+	}
+	if conns > 1 {
+		l.resent++
 	}
 }
 
@@ -94,8 +112,8 @@ func (l *load) report(t *testing.T, what string) (sent, failed, degraded int, p5
 	if len(sorted) > 0 {
 		p50, p99 = sorted[len(sorted)/2], sorted[len(sorted)*99/100]
 	}
-	t.Logf("%s: %d requests, %d failed, %d degraded, p50 %s, p99 %s, slowest %v", what, len(sorted), len(l.failures), l.degraded,
-		p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), sorted[max(0, len(sorted)-5):])
+	t.Logf("%s: %d requests, %d failed, %d degraded, %d resent on a fresh connection, p50 %s, p99 %s, slowest %v",
+		what, len(sorted), len(l.failures), l.degraded, l.resent, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), sorted[max(0, len(sorted)-5):])
 	for i, f := range l.failures {
 		if i == 5 {
 			t.Logf("... and %d more", len(l.failures)-5)
