@@ -95,7 +95,14 @@ func TestNginxFrontsTheGateways(t *testing.T) {
 		}
 		return upstreamHas(rendered, second, true)
 	}); err != nil {
-		t.Fatal(err)
+		conf, _ := os.ReadFile(rendered)
+		errorLog, _ := os.ReadFile(filepath.Join(run, "error.log"))
+		select {
+		case <-ctExited:
+			err = fmt.Errorf("%w (consul-template has exited: %v)", err, ct.ProcessState)
+		default:
+		}
+		t.Fatalf("nginx not ready: %v\nrendered:\n%s\nerror.log:\n%s", err, conf, errorLog)
 	}
 
 	var left, back time.Duration
