@@ -11,12 +11,13 @@ import (
 
 // Setting is one setting a binary reads, as its --help lists it.
 type Setting struct {
+	Flag    string
 	Env     string
 	Default string
 	Secret  bool
 }
 
-var usageLine = regexp.MustCompile(`^\s+--[a-z_]+\s+([A-Z_]+)\s+.*\(default "(.*)"\)$`)
+var usageLine = regexp.MustCompile(`^\s+(--[a-z_]+)\s+([A-Z_]+)\s+.*\(default "(.*)"\)$`)
 
 // BinarySettings builds a service of the stack (configserver, user, greeter, gateway) with
 // scripts/build-binary.sh in the repository at root, runs it with --help and returns its
@@ -35,7 +36,7 @@ func BinarySettings(root, service, dir string) (map[string]Setting, error) {
 	settings := map[string]Setting{}
 	for _, line := range strings.Split(string(out), "\n") {
 		if m := usageLine.FindStringSubmatch(line); m != nil {
-			settings[m[1]] = Setting{Env: m[1], Default: m[2], Secret: m[2] == "(none)"}
+			settings[m[2]] = Setting{Flag: m[1], Env: m[2], Default: m[3], Secret: m[3] == "(none)"}
 		}
 	}
 	if len(settings) < 5 {
