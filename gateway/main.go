@@ -110,7 +110,8 @@ func run(args []string) error {
 	}
 	// micro's HTTP server writes a log line per request to os.Stdout, with no switch; under
 	// load that line costs more than the gateway's own work. Without gateway.access_log,
-	// stdout goes nowhere (our own logs and go-micro's go to stderr).
+	// stdout goes nowhere; our own logs and go-micro's (micro's fatal errors too) go to stderr.
+	microsvc.LogTo(os.Stderr)
 	if !cfg.Gateway.AccessLog {
 		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {

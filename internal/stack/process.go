@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,7 +28,12 @@ type Process struct {
 	cmd           *exec.Cmd
 	done          chan struct{}
 	err           error
+	// last are the process's last lines of output, which say why it ended.
+	last []string
 }
+
+// lastLines is how many lines of output a Process keeps for its exit error.
+const lastLines = 3
 
 // lockedWriter serialises lines from several processes.
 type lockedWriter struct {
@@ -63,13 +69,18 @@ func startProcess(name string, out *lockedWriter, bin string, args, env []string
 		s.Buffer(make([]byte, 64<<10), 1<<20)
 		for s.Scan() {
 			out.writeLine(name, s.Text())
+			p.last = append(p.last[max(0, len(p.last)+1-lastLines):], s.Text())
 		}
 		io.Copy(io.Discard, pr)
 	}()
 	go func() {
-		p.err = cmd.Wait()
+		err := cmd.Wait()
 		pw.Close()
 		<-copied
+		if err != nil && len(p.last) > 0 {
+			err = fmt.Errorf("%w; last output: %s", err, strings.Join(p.last, " / "))
+		}
+		p.err = err
 		close(p.done)
 	}()
 	return p, nil

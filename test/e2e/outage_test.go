@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -88,5 +89,30 @@ func TestBackendsDown(t *testing.T) {
 	expectError(t, a, 503, "service unavailable")
 	if strings.Contains(a.Raw, "go.micro") {
 		t.Fatalf("internal names leak: %s", a.Raw)
+	}
+}
+
+// TestGatewayPortTakenSaysWhy: a gateway that cannot listen exits with status 1 and says why
+// (micro reports it through go-micro's logger, which prints to the stdout the gateway silences).
+func TestGatewayPortTakenSaysWhy(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	p, err := shared.StartService("gateway", []string{"REGISTRY_ADDRESS=127.0.0.1:1", "JWT_SECRET=" + shared.JWTSecret},
+		"--config_enabled=false", "--http_address", taken.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		p.Stop(time.Second)
+		t.Fatal("the gateway still runs on a port that is taken")
+	}
+	if _, err := p.Exited(); err == nil || !strings.Contains(err.Error(), "exit status 1") ||
+		!strings.Contains(err.Error(), "bind: address already in use") {
+		t.Fatalf("exit: %v", err)
 	}
 }
