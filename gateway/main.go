@@ -1,6 +1,7 @@
 // Command gateway runs the micro api gateway: HTTP on :8080, routed by path to go.micro.api.*
 // services through Consul (`/greeter/hello` → go.micro.api.greeter Greeter.Hello), behind the
-// edge rules and the JWT auth plugin. Its settings come from the config server.
+// edge rules, the abuse limits and JWT authentication, on an HTTP server with timeouts. Its
+// settings come from the config server.
 package main
 
 import (
@@ -11,13 +12,13 @@ import (
 	"os"
 	"time"
 
-	"github.com/micro/cli/v2"
+	"github.com/gorilla/handlers"
 	"github.com/micro/go-micro/v2"
-	"github.com/micro/micro/v2/client/api"
-	"github.com/micro/micro/v2/plugin"
 
+	"github.com/gomicro-stack/gomicro-stack/gateway/apiserver"
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
+	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -30,8 +31,8 @@ import (
 type Config struct {
 	microsvc.Config `mapstructure:",squash"`
 	HTTP            struct {
-		Address   string `mapstructure:"address"`
-		Advertise string `mapstructure:"advertise"`
+		apiserver.Config `mapstructure:",squash"`
+		Advertise        string `mapstructure:"advertise"`
 	} `mapstructure:"http"`
 	Gateway struct {
 		Routes       []string `mapstructure:"routes"`
@@ -40,24 +41,24 @@ type Config struct {
 		CORSOrigins  []string `mapstructure:"cors_origins"`
 		AccessLog    bool     `mapstructure:"access_log"`
 	} `mapstructure:"gateway"`
+	Limits  limits.Config  `mapstructure:"limits"`
 	JWT     auth.Config    `mapstructure:"jwt"`
 	Breaker breaker.Config `mapstructure:"breaker"`
 	Metrics metrics.Config `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
-	own := []config.Setting{
-		{Key: "http.address", Default: ":8080", Usage: "HTTP listen address"},
+	own := append(apiserver.Settings(), []config.Setting{
 		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"},
 		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
 		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login"}, Usage: "paths that need no token"},
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
 		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
 		{Key: "gateway.access_log", Default: false, Usage: "write an access log line per request to stdout (costs throughput)"},
-	}
+	}...)
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
-	own = append(append(append(own, auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), metrics.Settings("")...)
+	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), metrics.Settings("")...)
 	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
@@ -76,8 +77,21 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Nothing here is refreshable; watching reports changes that need a restart.
-	go source.Watch(ctx, func(*config.Source) error { return nil })
+	if err := cfg.HTTP.Validate(cfg.Breaker.Timeout); err != nil {
+		return err
+	}
+	limiter, err := limits.New(cfg.Limits)
+	if err != nil {
+		return err
+	}
+	// Only the limits follow the config server; other changes need a restart.
+	go source.Watch(ctx, func(s *config.Source) error {
+		var next Config
+		if err := s.Decode(&next); err != nil {
+			return err
+		}
+		return limiter.Update(next.Limits)
+	})
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
 		return err
 	}
@@ -85,6 +99,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	microsvc.LogTo(os.Stderr)
 	// Hello and Login may be tried again on another node after a failure mid-call; Register
 	// only when the call cannot have run.
 	serviceOptions, err := cfg.Options("Greeter.Hello", "User.Login")
@@ -96,65 +111,49 @@ func run(args []string) error {
 	if err := breaker.SetDefaults(cfg.Breaker); err != nil {
 		return err
 	}
-	serviceOptions = append(serviceOptions, micro.WrapClient(breaker.NewClientWrapper(nil)))
-	// Plugins registered first wrap outermost: the edge rules see every request before auth.
-	edgePlugin := plugin.NewPlugin(plugin.WithName("edge"), plugin.WithHandler(edge.Middleware(edge.Config{
+	// The gateway is a client only: this service is never run, so it serves and registers no
+	// RPC endpoint of its own.
+	service := micro.NewService(append(serviceOptions, micro.Name(apiserver.Namespace), micro.WrapClient(breaker.NewClientWrapper(nil)))...)
+	api, closeRouter := apiserver.NewHandler(service.Client(), service.Options().Registry)
+	defer closeRouter()
+	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
+	// request, then the limits, then authentication.
+	handler := jwtauth.Middleware(keys, cfg.Gateway.OpenPaths)(api)
+	handler = limits.Middleware(limiter)(handler)
+	handler = edge.Middleware(edge.Config{
 		Routes:       cfg.Gateway.Routes,
 		MaxBodyBytes: cfg.Gateway.MaxBodyBytes,
 		CORSOrigins:  cfg.Gateway.CORSOrigins,
-	})))
-	for _, p := range []plugin.Plugin{edgePlugin, jwtauth.NewPlugin(keys, cfg.Gateway.OpenPaths)} {
-		if err := api.Register(p); err != nil {
-			return fmt.Errorf("register plugin %s: %w", p, err)
-		}
+	})(handler)
+	if cfg.Gateway.AccessLog {
+		handler = handlers.CombinedLoggingHandler(os.Stdout, handler)
 	}
-	// micro's HTTP server writes a log line per request to os.Stdout, with no switch; under
-	// load that line costs more than the gateway's own work. Without gateway.access_log,
-	// stdout goes nowhere; our own logs and go-micro's (micro's fatal errors too) go to stderr.
-	microsvc.LogTo(os.Stderr)
-	if !cfg.Gateway.AccessLog {
-		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		os.Stdout = devNull
+	server, err := apiserver.Listen(cfg.HTTP.Config, handler)
+	if err != nil {
+		return err
 	}
+	log.Printf("gateway listening on %s", server.Addr())
 	// Load balancers (deploy/nginx) find gateways in Consul as "gateway", by HTTP address.
 	advertised, err := registration.Advertise(cfg.HTTP.Advertise, cfg.HTTP.Address)
 	if err != nil {
 		return err
 	}
-	running, stopRunning := context.WithCancel(ctx)
-	serviceOptions = append(serviceOptions, micro.HandleSignal(false), micro.Context(running))
+	// The listener is bound before registering, so the gateway starts out passing.
 	announced, leave := context.WithCancel(ctx)
 	left := make(chan error, 1)
 	go func() {
 		left <- registration.Keep(announced, registration.Config{
 			ConsulAddress: cfg.Registry.Address, Name: "gateway", Address: advertised,
-			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return false },
+			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return true },
 		}, 5*time.Second)
 	}()
-	// micro's api command reads its settings from a cli context; we hand it ours as flags.
-	// CORS is ours (edge), because micro's answers "*" together with credentials.
-	app := cli.NewApp()
-	app.Name = "gateway"
-	app.Commands = api.Commands(serviceOptions...)
-	serve := func() error {
-		return app.Run([]string{"gateway", "api",
-			"--address", cfg.HTTP.Address,
-			"--handler", "api",
-			"--resolver", "micro",
-			"--namespace", "go.micro",
-			"--type", "api",
-			"--enable_cors=false",
-		})
-	}
-	// On SIGTERM the gateway leaves Consul first, so that load balancers stop sending here.
+	// On SIGTERM the gateway leaves Consul first, so that load balancers stop sending here,
+	// then stops accepting and answers what is in flight.
 	leaveConsul := func() {
 		leave()
 		if err := <-left; err != nil {
 			log.Printf("leave Consul: %v", err)
 		}
 	}
-	return cfg.RunStopping(serve, leaveConsul, stopRunning)
+	return cfg.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
 }

@@ -5,10 +5,13 @@ package edge
 import (
 	"bytes"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
@@ -33,14 +36,14 @@ type Config struct {
 func CleanPath(p string) string { return path.Clean("/" + p) }
 
 // Middleware wraps next with the edge's rules, outermost first: error envelope, health, CORS,
-// route check, body limit.
+// route check, body limit and well-formed text.
 func Middleware(c Config) func(http.Handler) http.Handler {
 	routes := make(map[string]bool, len(c.Routes))
 	for _, r := range c.Routes {
 		routes[CleanPath(r)] = true
 	}
 	return func(next http.Handler) http.Handler {
-		h := limitBody(c.MaxBodyBytes, next)
+		h := readBody(c.MaxBodyBytes, next)
 		h = onlyRoutes(routes, h)
 		h = cors(c.CORSOrigins, h)
 		h = health(h)
@@ -100,32 +103,102 @@ func onlyRoutes(routes map[string]bool, next http.Handler) http.Handler {
 	})
 }
 
-// limitBody reads the body up front so that an oversized one is refused with 413 before
-// anything is routed, whatever the client claimed in Content-Length.
-func limitBody(limit int64, next http.Handler) http.Handler {
+// readBody reads the body up front, so that an oversized one is refused with 413 before
+// anything is routed, whatever the client claimed in Content-Length, and checks that the
+// request is well-formed text (see malformed).
+func readBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
 			envelope.Write(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit")
 			return
 		}
-		if r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
+		var body []byte
+		if r.Body != nil && r.Body != http.NoBody {
+			var err error
+			body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+			r.Body.Close()
+			switch {
+			case err != nil:
+				envelope.Write(w, http.StatusBadRequest, "could not read request body")
+				return
+			case int64(len(body)) > limit:
+				envelope.Write(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		if problem := malformed(r, body); problem != "" {
+			envelope.Write(w, http.StatusBadRequest, problem)
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-		r.Body.Close()
-		switch {
-		case err != nil:
-			envelope.Write(w, http.StatusBadRequest, "could not read request body")
-			return
-		case int64(len(body)) > limit:
-			envelope.Write(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// malformed says what is wrong with a request that services cannot be sent, or "" when
+// nothing is. Everything the gateway forwards travels in protobuf string fields (path, query,
+// headers, body), which must be UTF-8: a request with one invalid byte anywhere used to fail
+// on the gateway's side, after routing, and count against the service's breaker.
+func malformed(r *http.Request, body []byte) string {
+	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.Host) {
+		return "the path is not valid UTF-8"
+	}
+	if r.URL.RawQuery != "" {
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return "malformed query string"
+		}
+		if !validValues(query) {
+			return "the query string is not valid UTF-8"
+		}
+	}
+	for name, values := range r.Header {
+		if !utf8.ValidString(name) {
+			return "a header name is not valid UTF-8"
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return "header " + name + " is not valid UTF-8"
+			}
+		}
+	}
+	if !utf8.Valid(body) {
+		return "the request body is not valid UTF-8"
+	}
+	// A form body is forwarded decoded, so its escapes must decode to UTF-8 too.
+	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return "malformed form body"
+		}
+		if !validValues(form) {
+			return "the form body is not valid UTF-8"
+		}
+	}
+	return ""
+}
+
+func isForm(contentType string) bool {
+	if !strings.Contains(contentType, "form") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/x-www-form-urlencoded"
+}
+
+func validValues(values url.Values) bool {
+	for k, vs := range values {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func cors(origins []string, next http.Handler) http.Handler {

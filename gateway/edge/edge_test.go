@@ -115,3 +115,62 @@ func TestCORS(t *testing.T) {
 		})
 	}
 }
+
+func TestInvalidUTF8IsRefusedBeforeRouting(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(r *http.Request)
+		body    string
+		want    int
+	}{
+		{"clean request", func(*http.Request) {}, `{"name":"Zoë"}`, 200},
+		{"query", func(r *http.Request) { r.URL.RawQuery = "x=%ff" }, `{}`, 400},
+		{"query key", func(r *http.Request) { r.URL.RawQuery = "%c3=1" }, `{}`, 400},
+		{"query escape", func(r *http.Request) { r.URL.RawQuery = "x=%zz" }, `{}`, 400},
+		{"header value", func(r *http.Request) { r.Header.Set("X-Note", "caf\xe9") }, `{}`, 400},
+		{"cookie", func(r *http.Request) { r.Header.Set("Cookie", "a=\xff") }, `{}`, 400},
+		{"UTF-8 header value", func(r *http.Request) { r.Header.Set("X-Note", "café") }, `{}`, 200},
+		{"body", func(*http.Request) {}, "{\"name\":\"\xff\"}", 400},
+		{"form body", func(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, "name=%ff", 400},
+		{"host", func(r *http.Request) { r.Host = "\xffexample" }, `{}`, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reached string
+			c := testConfig
+			c.MaxBodyBytes = 1 << 10
+			req := httptest.NewRequest("POST", "/greeter/hello", strings.NewReader(tc.body))
+			tc.prepare(req)
+			rec := httptest.NewRecorder()
+			newHandler(c, &reached).ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d (%s)", rec.Code, tc.want, rec.Body)
+			}
+			if tc.want == 400 {
+				if code, msg := decode(t, rec); code != 400 || msg == "" || reached != "" {
+					t.Fatalf("code %d message %q, backend got %q", code, msg, reached)
+				}
+			}
+		})
+	}
+	// An invalid path is no listed route (404), and malformed refuses it too.
+	if problem := malformed(httptest.NewRequest("POST", "/user/login%ff", nil), nil); problem == "" {
+		t.Fatal("a path with an invalid byte passed")
+	}
+}
+
+// BenchmarkMalformed is the cost of the UTF-8 checks on a typical hello: a dozen headers, a
+// token, a small JSON body.
+func BenchmarkMalformed(b *testing.B) {
+	r := httptest.NewRequest("POST", "/greeter/hello", nil)
+	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Connection", "Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id"} {
+		r.Header.Set(h, "some ordinary value of a typical length, in ASCII")
+	}
+	r.Header.Set("Authorization", "Bearer "+strings.Repeat("eyJhbGciOiJIUzI1NiJ9", 10))
+	body := []byte(`{"name":"Bob"}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if malformed(r, body) != "" {
+			b.Fatal("refused")
+		}
+	}
+}

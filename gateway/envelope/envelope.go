@@ -50,9 +50,12 @@ func Describe(status int, body []byte) (int, string) {
 	switch me.ID {
 	case "go.micro.client":
 		// The gateway's own client could not get an answer: the backend is down, unknown to the
-		// registry, or too slow.
-		if me.Code == http.StatusRequestTimeout {
+		// registry, or too slow; or it could not send the request at all (a 4xx).
+		switch {
+		case me.Code == http.StatusRequestTimeout:
 			return http.StatusGatewayTimeout, "upstream service timed out"
+		case me.Code >= 400 && me.Code < 500:
+			return me.Code, "malformed request"
 		}
 		return http.StatusServiceUnavailable, "service unavailable"
 	case "go.micro.api":
@@ -85,6 +88,9 @@ func asEnvelope(body []byte) (string, bool) {
 	return *b.Message, true
 }
 
+// RetryAfterUnavailable is the Retry-After of a 503 answer, in seconds.
+const RetryAfterUnavailable = "1"
+
 // maxCaptured bounds how much of an error body is kept for translation.
 const maxCaptured = 64 << 10
 
@@ -99,6 +105,11 @@ func Translate(next http.Handler) http.Handler {
 			if status >= 500 {
 				// The client sees a short message; the operator needs the cause.
 				logger.Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
+			}
+			if status == http.StatusServiceUnavailable {
+				// Down, circuit open or shedding load: a client that waits a moment does better
+				// than one that hammers.
+				w.Header().Set("Retry-After", RetryAfterUnavailable)
 			}
 			Write(w, status, message)
 		}

@@ -1,4 +1,4 @@
-// Package jwtauth is the gateway's JWT auth plugin. Every path but the open ones needs a valid
+// Package jwtauth is the gateway's JWT auth layer. Every path but the open ones needs a valid
 // token; the caller's identity then travels to services as X-Example-Id / X-Example-Username,
 // which no client can set itself.
 package jwtauth
@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/micro/go-micro/v2/logger"
-	"github.com/micro/micro/v2/plugin"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
@@ -30,14 +29,6 @@ var identityHeaders = map[string]bool{
 
 func normalise(name string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
-}
-
-// NewPlugin returns the micro plugin "jwt-auth".
-func NewPlugin(v Verifier, openPaths []string) plugin.Plugin {
-	return plugin.NewPlugin(
-		plugin.WithName("jwt-auth"),
-		plugin.WithHandler(Middleware(v, openPaths)),
-	)
 }
 
 // Middleware removes client-sent identity headers, lets open paths through and requires a

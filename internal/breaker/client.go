@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +57,7 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 		err := c.Client.Call(callCtx, req, rsp, opts...)
 		if err != nil && !countsAsFailure(ctx, err) {
 			mu.Lock()
-			passed = err
+			passed = asRequestError(err)
 			mu.Unlock()
 			return nil
 		}
@@ -90,26 +91,65 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 }
 
 // countsAsFailure says whether err is the dependency's fault. A 4xx answer is about the request;
-// a caller that gave up (its own context ended) says nothing about the dependency either.
+// a caller that gave up (its own context ended) says nothing about the dependency either, nor
+// does a request the client could not even send (see notSent), nor a live dependency that
+// refused the call to stay within its capacity (see Shedding): counting those would let any
+// client open the breaker for everyone.
 func countsAsFailure(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || notSent(err) {
 		return false
 	}
-	code := merrors.Parse(err.Error()).Code
+	e := merrors.Parse(err.Error())
 	switch {
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+	case e.Status == StatusShedding && e.Id != clientID:
+		return false
+	case e.Code == http.StatusRequestTimeout, e.Code == http.StatusTooManyRequests:
 		return true
-	case code >= 400 && code < 500:
+	case e.Code >= 400 && e.Code < 500:
 		return false
 	default:
 		return true
 	}
 }
 
+// clientID is the go-micro error id of failures the calling side reports itself.
+const clientID = "go.micro.client"
+
+// unsendable are the messages with which grpc refuses, on the calling side, a request it
+// cannot put on the wire: a protobuf string field holding invalid UTF-8, metadata that is not
+// printable ASCII (newer grpc releases check it). go-micro hands them on as a 500 from
+// go.micro.client with grpc's text, so the text is all there is to go on.
+var unsendable = []string{
+	"grpc: error while marshaling",
+	"contains illegal characters",
+	"contains value with non-printable ASCII characters",
+}
+
+// notSent says the call failed before anything reached the dependency, because of what the
+// request held.
+func notSent(err error) bool {
+	msg := err.Error()
+	for _, s := range unsendable {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// asRequestError gives a request that could not be sent the 400 it deserves: the caller built
+// it from what its own client sent.
+func asRequestError(err error) error {
+	if notSent(err) {
+		return merrors.BadRequest(clientID, "the request cannot be encoded: %s", merrors.Parse(err.Error()).Detail)
+	}
+	return err
+}
+
 // translate turns hystrix's own errors into go-micro errors with fitting codes, from the client
 // (like a refused connection), since the service was never asked.
 func translate(err error) error {
-	const service = "go.micro.client"
+	const service = clientID
 	var circuit hystrix.CircuitError
 	if err == nil || !errors.As(err, &circuit) {
 		return err

@@ -82,7 +82,7 @@ type Stack struct {
 }
 
 // ServiceNames are the registry names of the processes the stack registers in Consul.
-var ServiceNames = []string{"config-server", "go.micro.api.user", "go.micro.api.greeter", "go.micro.api", "gateway"}
+var ServiceNames = []string{"config-server", "go.micro.api.user", "go.micro.api.greeter", "gateway"}
 
 // Start launches the system and returns once /greeter/hello is routable end to end. On error
 // everything started so far is stopped again.

@@ -1,0 +1,168 @@
+// Package apiserver is the gateway's HTTP server: go-micro's api handler (each request becomes a
+// go.api.Request to go.micro.api.{service} {Service}.{Method}, routed through the registry),
+// served by an http.Server of our own with timeouts and a connection cap, which micro's
+// `api` command does not set (a slowloris client could hold its connections forever).
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/micro/go-micro/v2/api/handler"
+	apihandler "github.com/micro/go-micro/v2/api/handler/api"
+	"github.com/micro/go-micro/v2/api/resolver"
+	"github.com/micro/go-micro/v2/api/router"
+	regrouter "github.com/micro/go-micro/v2/api/router/registry"
+	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/registry"
+	"golang.org/x/net/netutil"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+)
+
+// Namespace prefixes the service names the gateway calls: /user/login → go.micro.api.user.
+const Namespace = "go.micro.api"
+
+// Resolver maps a path /{service}/{method} to service {Namespace}.{service}, endpoint
+// {Service}.{Method} (dashes become camel case: /user/get-info → User.GetInfo), as micro's
+// "micro" resolver does for two segments. Other shapes are not found: the gateway's public
+// routes are all of this shape, and the edge has refused any other path already.
+type Resolver struct{}
+
+// Resolve implements resolver.Resolver.
+func (Resolver) Resolve(r *http.Request) (*resolver.Endpoint, error) {
+	service, method, ok := strings.Cut(strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/"), "/")
+	if !ok || service == "" || method == "" || strings.Contains(method, "/") {
+		return nil, resolver.ErrNotFound
+	}
+	return &resolver.Endpoint{Name: Namespace + "." + service, Method: camel(service) + "." + camel(method)}, nil
+}
+
+// String implements resolver.Resolver.
+func (Resolver) String() string { return "gomicro-stack" }
+
+func camel(s string) string {
+	var b strings.Builder
+	for _, word := range strings.Split(s, "-") {
+		if word != "" {
+			b.WriteString(strings.ToUpper(word[:1]))
+			b.WriteString(word[1:])
+		}
+	}
+	return b.String()
+}
+
+// NewHandler returns go-micro's api handler calling services through c, found in reg; close
+// stops the router's registry watch.
+func NewHandler(c client.Client, reg registry.Registry) (h http.Handler, close func() error) {
+	rt := regrouter.NewRouter(
+		router.WithHandler(apihandler.Handler),
+		router.WithResolver(Resolver{}),
+		router.WithRegistry(reg),
+	)
+	return apihandler.NewHandler(handler.WithNamespace(Namespace), handler.WithRouter(rt), handler.WithClient(c)), rt.Close
+}
+
+// Config is the HTTP server's limits.
+type Config struct {
+	// Address is the listen address.
+	Address string `mapstructure:"address"`
+	// ReadHeaderTimeout bounds the time to send the request line and headers.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ReadTimeout bounds the time to send the whole request, body included.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds the time from the end of the headers to the end of the answer; it
+	// must be longer than the longest call behind it.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that carries no request for this long.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	// MaxConnections caps the connections open at once; more wait in the kernel's backlog.
+	MaxConnections int `mapstructure:"max_connections"`
+}
+
+// Settings are the HTTP server's settings; they apply at start.
+func Settings() []config.Setting {
+	return []config.Setting{
+		{Key: "http.address", Default: ":8080", Usage: "HTTP listen address"},
+		{Key: "http.read_header_timeout", Default: 5 * time.Second, Usage: "longest time a client may take to send the request headers"},
+		{Key: "http.read_timeout", Default: 10 * time.Second, Usage: "longest time a client may take to send a whole request"},
+		{Key: "http.write_timeout", Default: 15 * time.Second, Usage: "longest time from the request headers to the end of the answer (above breaker.timeout)"},
+		// nginx keeps idle upstream connections for 60 s by default; closing ours later means
+		// nginx never sends on a connection the gateway is closing.
+		{Key: "http.idle_timeout", Default: 75 * time.Second, Usage: "idle keep-alive connections are closed after this"},
+		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request line and headers; larger gets 431"},
+		{Key: "http.max_connections", Default: 4096, Usage: "connections open at once; more wait to be accepted"},
+	}
+}
+
+// Validate reports limits that cannot work, given the longest call behind the server.
+func (c Config) Validate(longestCall time.Duration) error {
+	switch {
+	case c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0:
+		return fmt.Errorf("http.read_header_timeout (%s), http.read_timeout (%s) and http.idle_timeout (%s) must be positive",
+			c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout)
+	case c.WriteTimeout <= longestCall:
+		return fmt.Errorf("http.write_timeout (%s) must be longer than the longest call (%s), or slow answers are cut off", c.WriteTimeout, longestCall)
+	case c.MaxHeaderBytes < 4<<10:
+		return fmt.Errorf("http.max_header_bytes %d: want at least 4096", c.MaxHeaderBytes)
+	case c.MaxConnections < 1:
+		return fmt.Errorf("http.max_connections %d: want at least 1", c.MaxConnections)
+	}
+	return nil
+}
+
+// Server serves a handler within Config's limits.
+type Server struct {
+	http     *http.Server
+	listener net.Listener
+	stopped  chan error
+}
+
+// Listen binds c.Address; Serve then serves h on it.
+func Listen(c Config, h http.Handler) (*Server, error) {
+	l, err := net.Listen("tcp", c.Address)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", c.Address, err)
+	}
+	return &Server{
+		http: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: c.ReadHeaderTimeout,
+			ReadTimeout:       c.ReadTimeout,
+			WriteTimeout:      c.WriteTimeout,
+			IdleTimeout:       c.IdleTimeout,
+			MaxHeaderBytes:    c.MaxHeaderBytes,
+		},
+		listener: netutil.LimitListener(l, c.MaxConnections),
+		stopped:  make(chan error, 1),
+	}, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// Serve serves until Stop, and returns once the requests in flight at Stop are answered.
+func (s *Server) Serve() error {
+	if err := s.http.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return <-s.stopped
+}
+
+// Stop stops accepting connections and closes idle ones; Serve returns when the requests in
+// flight are answered, or after drain.
+func (s *Server) Stop(drain time.Duration) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		s.stopped <- s.http.Shutdown(ctx)
+	}()
+}

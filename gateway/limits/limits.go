@@ -1,0 +1,348 @@
+// Package limits keeps a flood of logins and registrations from reaching the user service:
+// token buckets per client IP and per username, and a growing lock on a username after
+// repeated failed logins (Keycloak's brute-force detection: a failure count, a wait that grows
+// by an increment every threshold failures up to a maximum, forgotten after a quiet period).
+// The state lives in each gateway's memory: with several gateways the limits are per gateway.
+package limits
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+)
+
+// Config is the limits' settings.
+type Config struct {
+	// Paths are the limited routes; LoginPath is the one whose 401s are failed logins.
+	Paths     []string `mapstructure:"paths"`
+	LoginPath string   `mapstructure:"login_path"`
+	// IPRate requests a second per client IP, with bursts of IPBurst.
+	IPRate  float64 `mapstructure:"ip_rate"`
+	IPBurst int     `mapstructure:"ip_burst"`
+	// UsernameRate requests a second per username, with bursts of UsernameBurst.
+	UsernameRate  float64 `mapstructure:"username_rate"`
+	UsernameBurst int     `mapstructure:"username_burst"`
+	// LoginFailures failed logins lock the username for LockIncrement, 2×LockIncrement after
+	// twice as many, and so on up to LockMax; failures are forgotten FailureReset after the last.
+	LoginFailures int           `mapstructure:"login_failures"`
+	LockIncrement time.Duration `mapstructure:"lock_increment"`
+	LockMax       time.Duration `mapstructure:"lock_max"`
+	FailureReset  time.Duration `mapstructure:"failure_reset"`
+	// TrustedProxies are the addresses (CIDR or IP) whose X-Forwarded-For is believed: the
+	// client is the last address in it that is not a trusted proxy.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// MaxTracked bounds the IPs and usernames held in memory, each.
+	MaxTracked int `mapstructure:"max_tracked"`
+}
+
+// Settings are the limits' settings; all but max_tracked follow the config server.
+func Settings() []config.Setting {
+	return []config.Setting{
+		{Key: "limits.paths", Default: []string{"/user/login", "/user/register"}, Usage: "routes limited per client IP and per username", Refreshable: true},
+		{Key: "limits.login_path", Default: "/user/login", Usage: "route whose 401 answers count as failed logins", Refreshable: true},
+		{Key: "limits.ip_rate", Default: 5.0, Usage: "requests a second per client IP on the limited routes", Refreshable: true},
+		{Key: "limits.ip_burst", Default: 30, Usage: "burst of requests per client IP", Refreshable: true},
+		{Key: "limits.username_rate", Default: 0.5, Usage: "requests a second per username on the limited routes", Refreshable: true},
+		{Key: "limits.username_burst", Default: 10, Usage: "burst of requests per username", Refreshable: true},
+		{Key: "limits.login_failures", Default: 10, Usage: "failed logins for a username before it is locked (then again every as many)", Refreshable: true},
+		{Key: "limits.lock_increment", Default: 30 * time.Second, Usage: "a lock lasts this much longer each time login_failures more fail", Refreshable: true},
+		{Key: "limits.lock_max", Default: 15 * time.Minute, Usage: "longest lock", Refreshable: true},
+		{Key: "limits.failure_reset", Default: 12 * time.Hour, Usage: "failed logins are forgotten this long after the last one", Refreshable: true},
+		{Key: "limits.trusted_proxies", Default: []string{}, Usage: "CIDRs of proxies whose X-Forwarded-For names the client (e.g. nginx)", Refreshable: true},
+		{Key: "limits.max_tracked", Default: 100_000, Usage: "client IPs and usernames tracked, each (memory bound)"},
+	}
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.IPRate <= 0 || c.UsernameRate <= 0 || c.IPBurst < 1 || c.UsernameBurst < 1:
+		return fmt.Errorf("limits: rates (%g, %g) must be positive and bursts (%d, %d) at least 1", c.IPRate, c.UsernameRate, c.IPBurst, c.UsernameBurst)
+	case c.LoginFailures < 1 || c.LockIncrement <= 0 || c.LockMax < c.LockIncrement || c.FailureReset <= 0:
+		return fmt.Errorf("limits: login_failures (%d) must be at least 1, lock_increment (%s) and failure_reset (%s) positive, lock_max (%s) at least lock_increment",
+			c.LoginFailures, c.LockIncrement, c.FailureReset, c.LockMax)
+	case c.MaxTracked < 1:
+		return fmt.Errorf("limits.max_tracked %d: want at least 1", c.MaxTracked)
+	}
+	_, err := parsePrefixes(c.TrustedProxies)
+	return err
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			addr, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("limits.trusted_proxies %q: %w", s, err)
+			}
+			out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("limits.trusted_proxies %q: %w", s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// settings is a Config in the form the limiter uses it.
+type settings struct {
+	Config
+	paths   map[string]bool
+	proxies []netip.Prefix
+}
+
+// Limiter applies the limits; it is safe for concurrent use.
+type Limiter struct {
+	current   atomic.Pointer[settings]
+	ips       *table
+	usernames *table
+	now       func() time.Time
+}
+
+// New returns a limiter with c, which must be valid.
+func New(c Config) (*Limiter, error) {
+	l := &Limiter{ips: newTable(c.MaxTracked), usernames: newTable(c.MaxTracked), now: time.Now}
+	if err := l.Update(c); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Update applies new settings; the state (buckets, failures, locks) is kept.
+func (l *Limiter) Update(c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	proxies, _ := parsePrefixes(c.TrustedProxies)
+	s := &settings{Config: c, paths: map[string]bool{}, proxies: proxies}
+	for _, p := range c.Paths {
+		s.paths[cleanPath(p)] = true
+	}
+	s.LoginPath = cleanPath(c.LoginPath)
+	l.current.Store(s)
+	return nil
+}
+
+// Verdict is the limiter's answer to one request.
+type Verdict struct {
+	// Allowed is false when the request is to be refused with 429 after RetryAfter.
+	Allowed    bool
+	RetryAfter time.Duration
+	Reason     string
+}
+
+// Admit decides on a request to path from client for username (canonical; "" if unknown).
+func (l *Limiter) Admit(path, client, username string) Verdict {
+	s := l.current.Load()
+	if !s.paths[cleanPath(path)] {
+		return Verdict{Allowed: true}
+	}
+	now := l.now()
+	if username != "" {
+		if wait := l.usernames.lockedFor(username, now); wait > 0 {
+			return Verdict{RetryAfter: wait, Reason: "too many failed logins for this username; try again later"}
+		}
+	}
+	if wait := l.ips.take(client, s.IPRate, s.IPBurst, now); wait > 0 {
+		return Verdict{RetryAfter: wait, Reason: "too many requests from this address; slow down"}
+	}
+	if username != "" {
+		if wait := l.usernames.take(username, s.UsernameRate, s.UsernameBurst, now); wait > 0 {
+			return Verdict{RetryAfter: wait, Reason: "too many requests for this username; slow down"}
+		}
+	}
+	return Verdict{Allowed: true}
+}
+
+// LoginFailed counts a failed login for username; attempt (the Idempotency-Key, or "")
+// identifies retries of one attempt, which count once.
+func (l *Limiter) LoginFailed(username, attempt string) {
+	s := l.current.Load()
+	l.usernames.fail(username, attempt, s.Config, l.now())
+}
+
+// LoginSucceeded forgets the username's failures, as Keycloak does.
+func (l *Limiter) LoginSucceeded(username string) { l.usernames.succeed(username) }
+
+// ClientIP is the client's address: the peer, or, when the peer is a trusted proxy, the last
+// address in X-Forwarded-For that is not one.
+func (l *Limiter) ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	s := l.current.Load()
+	if len(s.proxies) == 0 || !trusted(s.proxies, host) {
+		return host
+	}
+	client := host
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			// What a client wrote itself is not an address we can hold it to.
+			break
+		}
+		client = hop
+		if !trusted(s.proxies, hop) {
+			break
+		}
+	}
+	return client
+}
+
+func trusted(proxies []netip.Prefix, host string) bool {
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// RetryAfterSeconds is the Retry-After value of a wait: whole seconds, at least 1.
+func RetryAfterSeconds(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
+// Refuse answers 429 with Retry-After and the envelope.
+func Refuse(w http.ResponseWriter, v Verdict) {
+	w.Header().Set("Retry-After", RetryAfterSeconds(v.RetryAfter))
+	envelope.Write(w, http.StatusTooManyRequests, v.Reason)
+}
+
+// cleanPath matches edge.CleanPath (not imported: edge imports nothing of ours but envelope).
+func cleanPath(p string) string {
+	p = "/" + strings.Trim(p, "/")
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	return p
+}
+
+// table holds one kind of key's state: a token bucket and the failed logins.
+type table struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string]*entry
+}
+
+type entry struct {
+	tokens      float64
+	refilled    time.Time // when tokens was computed
+	full        time.Time // when the bucket is full again: the entry holds nothing before then
+	failures    int
+	lastFailure time.Time
+	lockedUntil time.Time
+	lastAttempt string
+}
+
+func newTable(max int) *table { return &table{max: max, entries: map[string]*entry{}} }
+
+// get returns key's entry, making room for it if the table is full.
+func (t *table) get(key string, now time.Time, create bool) *entry {
+	e := t.entries[key]
+	if e != nil || !create {
+		return e
+	}
+	if len(t.entries) >= t.max {
+		t.evict(now)
+	}
+	e = &entry{tokens: -1}
+	t.entries[key] = e
+	return e
+}
+
+// evict drops every entry that holds nothing (a full bucket, no failures, no lock); if none,
+// an arbitrary one, whose key then starts afresh. Bounding memory matters more than one key's
+// history: a flood of fresh keys must not grow the gateway without end.
+func (t *table) evict(now time.Time) {
+	for k, e := range t.entries {
+		if !now.Before(e.full) && e.failures == 0 && !now.Before(e.lockedUntil) {
+			delete(t.entries, k)
+		}
+	}
+	for k := range t.entries {
+		if len(t.entries) < t.max {
+			return
+		}
+		delete(t.entries, k)
+	}
+}
+
+// take takes a token from key's bucket and returns 0, or how long until one is there.
+func (t *table) take(key string, rate float64, burst int, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.get(key, now, true)
+	if e.tokens < 0 {
+		e.tokens, e.refilled = float64(burst), now
+	}
+	e.tokens = math.Min(float64(burst), e.tokens+now.Sub(e.refilled).Seconds()*rate)
+	e.refilled = now
+	if e.tokens < 1 {
+		return time.Duration((1 - e.tokens) / rate * float64(time.Second))
+	}
+	e.tokens--
+	e.full = now.Add(time.Duration((float64(burst) - e.tokens) / rate * float64(time.Second)))
+	return 0
+}
+
+func (t *table) lockedFor(key string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.get(key, now, false); e != nil && now.Before(e.lockedUntil) {
+		return e.lockedUntil.Sub(now)
+	}
+	return 0
+}
+
+func (t *table) fail(key, attempt string, c Config, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.get(key, now, true)
+	if attempt != "" && attempt == e.lastAttempt {
+		return
+	}
+	e.lastAttempt = attempt
+	if !e.lastFailure.IsZero() && now.Sub(e.lastFailure) > c.FailureReset {
+		e.failures = 0
+	}
+	e.failures++
+	e.lastFailure = now
+	if steps := e.failures / c.LoginFailures; steps > 0 {
+		wait := min(c.LockMax, time.Duration(steps)*c.LockIncrement)
+		e.lockedUntil = now.Add(wait)
+	}
+}
+
+func (t *table) succeed(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[key]; e != nil {
+		e.failures, e.lastAttempt, e.lockedUntil = 0, "", time.Time{}
+	}
+}

@@ -1,0 +1,225 @@
+package limits
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testConfig() Config {
+	return Config{
+		Paths: []string{"/user/login", "/user/register"}, LoginPath: "/user/login",
+		IPRate: 1, IPBurst: 3, UsernameRate: 1, UsernameBurst: 100,
+		LoginFailures: 3, LockIncrement: 10 * time.Second, LockMax: 25 * time.Second, FailureReset: time.Hour,
+		MaxTracked: 1000,
+	}
+}
+
+// clock is a settable time for the limiter.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newLimiter(t *testing.T, c Config) (*Limiter, *clock) {
+	t.Helper()
+	l, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Unix(1_000_000, 0)}
+	l.now = clk.now
+	return l, clk
+}
+
+func TestTokenBucketPerIP(t *testing.T) {
+	l, clk := newLimiter(t, testConfig())
+	for i := 0; i < 3; i++ {
+		if v := l.Admit("/user/login", "10.0.0.1", ""); !v.Allowed {
+			t.Fatalf("request %d of the burst refused", i)
+		}
+	}
+	v := l.Admit("/user/login", "10.0.0.1", "")
+	if v.Allowed || v.RetryAfter <= 0 || v.RetryAfter > time.Second {
+		t.Fatalf("over the burst: %+v", v)
+	}
+	if !l.Admit("/user/login", "10.0.0.2", "").Allowed {
+		t.Fatal("another address was refused")
+	}
+	if !l.Admit("/greeter/hello", "10.0.0.1", "").Allowed {
+		t.Fatal("an unlimited route was refused")
+	}
+	clk.t = clk.t.Add(time.Second)
+	if !l.Admit("/user//login/", "10.0.0.1", "").Allowed {
+		t.Fatal("no token after a second at 1/s")
+	}
+}
+
+func TestLoginFailuresLockTheUsername(t *testing.T) {
+	c := testConfig()
+	c.IPBurst = 1000
+	l, clk := newLimiter(t, c)
+	for i := 0; i < 2; i++ {
+		l.LoginFailed("alice", "")
+	}
+	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("locked before the threshold")
+	}
+	l.LoginFailed("alice", "")
+	v := l.Admit("/user/login", "10.0.0.9", "alice")
+	if v.Allowed || v.RetryAfter != 10*time.Second {
+		t.Fatalf("after 3 failures: %+v, want locked for 10s from any address", v)
+	}
+	if !l.Admit("/user/login", "10.0.0.1", "bob").Allowed {
+		t.Fatal("another username is locked")
+	}
+	clk.t = clk.t.Add(10 * time.Second)
+	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("still locked after the wait")
+	}
+	// Three more: twice the increment; nine more: capped at the maximum.
+	for i := 0; i < 3; i++ {
+		l.LoginFailed("alice", "")
+	}
+	if v := l.Admit("/user/login", "10.0.0.1", "alice"); v.RetryAfter != 20*time.Second {
+		t.Fatalf("after 6 failures: %+v, want 20s", v)
+	}
+	for i := 0; i < 6; i++ {
+		l.LoginFailed("alice", "")
+	}
+	if v := l.Admit("/user/login", "10.0.0.1", "alice"); v.RetryAfter != 25*time.Second {
+		t.Fatalf("after 12 failures: %+v, want the 25s maximum", v)
+	}
+	// A success clears everything.
+	clk.t = clk.t.Add(25 * time.Second)
+	l.LoginSucceeded("alice")
+	l.LoginFailed("alice", "")
+	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("failures survived a successful login")
+	}
+}
+
+func TestRetriesOfOneAttemptCountOnce(t *testing.T) {
+	l, _ := newLimiter(t, testConfig())
+	for i := 0; i < 10; i++ {
+		l.LoginFailed("alice", "attempt-1")
+	}
+	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("ten retries of one attempt locked the username")
+	}
+}
+
+func TestFailuresAreForgottenAfterTheResetTime(t *testing.T) {
+	l, clk := newLimiter(t, testConfig())
+	l.LoginFailed("alice", "")
+	l.LoginFailed("alice", "")
+	clk.t = clk.t.Add(2 * time.Hour)
+	l.LoginFailed("alice", "")
+	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("old failures still counted")
+	}
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	c := testConfig()
+	c.MaxTracked = 50
+	l, _ := newLimiter(t, c)
+	for i := 0; i < 10_000; i++ {
+		l.Admit("/user/login", "10.1."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250), "user"+strconv.Itoa(i))
+	}
+	if n := len(l.ips.entries); n > 50 {
+		t.Fatalf("%d addresses tracked, limit 50", n)
+	}
+	if n := len(l.usernames.entries); n > 50 {
+		t.Fatalf("%d usernames tracked, limit 50", n)
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	c := testConfig()
+	c.TrustedProxies = []string{"127.0.0.1", "10.0.0.0/8"}
+	l, _ := newLimiter(t, c)
+	for _, tc := range []struct {
+		remote, xff, want string
+	}{
+		{"192.0.2.1:5000", "", "192.0.2.1"},
+		{"192.0.2.1:5000", "203.0.113.7", "192.0.2.1"}, // untrusted peer: its header is ignored
+		{"127.0.0.1:5000", "203.0.113.7", "203.0.113.7"},
+		{"127.0.0.1:5000", "198.51.100.1, 203.0.113.7, 10.1.2.3", "203.0.113.7"},
+		{"127.0.0.1:5000", "spoofed, 203.0.113.7", "203.0.113.7"},
+		{"127.0.0.1:5000", "garbage", "127.0.0.1"},
+		{"127.0.0.1:5000", "", "127.0.0.1"},
+	} {
+		r := httptest.NewRequest("POST", "/user/login", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := l.ClientIP(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: client %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := testConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, broken := range map[string]func(*Config){
+		"zero rate":             func(c *Config) { c.IPRate = 0 },
+		"zero burst":            func(c *Config) { c.UsernameBurst = 0 },
+		"no failures":           func(c *Config) { c.LoginFailures = 0 },
+		"max below increment":   func(c *Config) { c.LockMax = time.Second },
+		"bad proxy":             func(c *Config) { c.TrustedProxies = []string{"not-an-ip"} },
+		"nothing tracked":       func(c *Config) { c.MaxTracked = 0 },
+		"no reset of failures":  func(c *Config) { c.FailureReset = 0 },
+		"negative lock":         func(c *Config) { c.LockIncrement = -time.Second },
+		"bad proxy prefix bits": func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/99"} },
+	} {
+		c := testConfig()
+		broken(&c)
+		if c.Validate() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	c := testConfig()
+	c.IPBurst = 1000
+	l, _ := newLimiter(t, c)
+	calls := 0
+	h := Middleware(l)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if strings.Contains(r.Header.Get("X-Test-Password"), "right") {
+			w.Write([]byte(`{"code":0}`))
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	login := func(username, password string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/user/login", strings.NewReader(`{"username":"`+username+`"}`))
+		r.Header.Set("X-Test-Password", password)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	for i := 0; i < 3; i++ {
+		if rec := login("Alice", "wrong"); rec.Code != 401 {
+			t.Fatalf("failure %d: %d", i, rec.Code)
+		}
+	}
+	// ALICE is alice: the lock is on the canonical name, and the owner is refused too.
+	rec := login("ALICE", "right")
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "10" || !strings.Contains(rec.Body.String(), `"code":429`) {
+		t.Fatalf("locked username: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if calls != 3 {
+		t.Fatalf("the service saw %d calls, want 3", calls)
+	}
+	if rec := login("bob", "right"); rec.Code != 200 {
+		t.Fatalf("another user: %d", rec.Code)
+	}
+}
