@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
+	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
+	api "github.com/micro/go-micro/v2/api/proto"
 	"github.com/micro/go-micro/v2/client"
+	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	merrors "github.com/micro/go-micro/v2/errors"
+	"google.golang.org/grpc"
 )
 
 // stubClient answers every call with answer; the wrapper under test is what is real here.
@@ -219,5 +225,101 @@ func BenchmarkBreakerWrapper(b *testing.B) {
 		if err := c.Call(ctx, req, &rsp); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// recorded counts, by command, the calls hystrix has recorded. hystrix counts asynchronously,
+// so a test reads a breaker's state only once every call it made has been counted.
+var recorded sync.Map // command → *atomic.Int64
+
+func init() {
+	metricCollector.Registry.Register(func(name string) metricCollector.MetricCollector {
+		n := new(atomic.Int64)
+		recorded.Store(name, n)
+		return countingCollector{n}
+	})
+}
+
+type countingCollector struct{ n *atomic.Int64 }
+
+func (c countingCollector) Update(r metricCollector.MetricResult) { c.n.Add(int64(r.Attempts)) }
+func (c countingCollector) Reset()                               {}
+
+// openAfter makes calls, then one more, waits until hystrix has recorded them all, and says
+// whether the breaker is open. hystrix records one call at a time, feeding every collector
+// of it before the next: once ours has the last call, the breaker's own has all before it.
+func openAfter(t *testing.T, req client.Request, calls int, call func()) bool {
+	t.Helper()
+	for range calls + 1 {
+		call()
+	}
+	name := CommandName(req.Service(), req.Endpoint())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, ok := recorded.Load(name); ok && n.(*atomic.Int64).Load() >= int64(calls+1) {
+			return isOpen(req)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hystrix recorded fewer than %d calls of %s in 10s", calls+1, name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestUnsendableRequestsDoNotCount: requests that grpc cannot encode (a string field holding
+// invalid UTF-8, as a client can put in any header, query or body) fail on the calling side,
+// through the real go-micro gRPC client, with 400; however many, the breaker stays closed.
+func TestUnsendableRequestsDoNotCount(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	go server.Serve(listener)
+	t.Cleanup(server.Stop)
+
+	hystrix.Flush()
+	c := Config{Timeout: 2 * time.Second, MaxConcurrent: 1000, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
+	service := "go.micro.api.test"
+	if err := Apply([]string{CommandName(service, "Test.Do")}, c, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	rpc := NewClientWrapper(nil)(grpcclient.NewClient())
+	req := rpc.NewRequest(service, "Test.Do", &api.Request{Body: "{\"name\":\"\xff\"}"})
+	if openAfter(t, req, 20, func() {
+		err := rpc.Call(context.Background(), req, &api.Response{}, client.WithAddress(listener.Addr().String()))
+		if e := merrors.Parse(err.Error()); e.Code != http.StatusBadRequest || e.Id != "go.micro.client" {
+			t.Fatalf("unsendable request: %v, want 400 from go.micro.client", err)
+		}
+	}) {
+		t.Fatal("requests that could not be sent opened the breaker")
+	}
+}
+
+// TestSheddingDoesNotCount: a service that refuses calls at once to stay within its capacity
+// is healthy; its 503s pass through to the caller without opening the breaker. A plain 503
+// from the same service does count.
+func TestSheddingDoesNotCount(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answer   error
+		wantOpen bool
+	}{
+		{"shedding", Shedding("go.micro.api.user", "too busy"), false},
+		{"plain 503", merrors.New("go.micro.api.user", "down", http.StatusServiceUnavailable), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, req, _ := setup(t, func(context.Context, *string) error { return tc.answer }, nil)
+			open := openAfter(t, req, 20, func() {
+				var rsp string
+				err := c.Call(context.Background(), req, &rsp)
+				if err == nil || (!tc.wantOpen && merrors.Parse(err.Error()).Status != StatusShedding) {
+					t.Fatalf("got %v, want the service's answer", err)
+				}
+			})
+			if open != tc.wantOpen {
+				t.Fatalf("open %v, want %v", open, tc.wantOpen)
+			}
+		})
 	}
 }

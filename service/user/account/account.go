@@ -8,9 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 )
@@ -18,12 +17,16 @@ import (
 // Domain errors. None of them says anything about the service's health, so none should count
 // against a circuit breaker.
 var (
-	// ErrUsernameTaken: another account already has the username.
+	// ErrUsernameTaken: another account already has the username, in any case.
 	ErrUsernameTaken = errors.New("username is already taken")
 	// ErrBadCredentials: unknown user or wrong password; the two are deliberately one answer.
 	ErrBadCredentials = errors.New("wrong username or password")
 	// ErrNotFound: no account has the id.
 	ErrNotFound = errors.New("user not found")
+	// ErrKeyReused: an Idempotency-Key came back with a different request than its first.
+	ErrKeyReused = errors.New("this Idempotency-Key was used for a different request")
+	// ErrKeyTaken: the store already holds the Idempotency-Key (a concurrent retry won).
+	ErrKeyTaken = errors.New("idempotency key already used")
 )
 
 // InvalidInputError says which field of a request breaks which rule.
@@ -44,13 +47,24 @@ type User struct {
 
 // Store persists accounts.
 type Store interface {
-	// Create inserts u, filling its ID and CreatedAt; ErrUsernameTaken if the name exists.
-	Create(ctx context.Context, u *User) error
-	// ByUsername loads an account by its exact username; ErrNotFound if there is none.
+	// Create inserts u, filling its ID and CreatedAt; ErrUsernameTaken if an account has the
+	// same username in any case. A non-empty idempotencyKey is saved with the account in one
+	// transaction (ErrKeyTaken if it exists), so that a retry finds what the first try did,
+	// even when the first answer was lost.
+	Create(ctx context.Context, u *User, idempotencyKey string) error
+	// ByUsername loads an account by username: the exact spelling, else the one whose
+	// canonical form (Canonical) matches; ErrNotFound if there is none.
 	ByUsername(ctx context.Context, username string) (User, error)
 	// ByID loads an account; ErrNotFound if there is none.
 	ByID(ctx context.Context, id uint64) (User, error)
+	// ByIdempotencyKey loads the account that a registration with key created; ErrNotFound if
+	// none did (or the key has expired).
+	ByIdempotencyKey(ctx context.Context, key string) (User, error)
 }
+
+// Canonical is the form in which usernames are unique: Alice, ALICE and alice are one
+// account. Usernames are ASCII (see ValidateUsername), so lower case is enough.
+func Canonical(username string) string { return strings.ToLower(username) }
 
 // Notifier hears of what happened to accounts. It must neither block nor fail: telling others
 // is news, not a step of the use case, so a broker outage never fails a login.
@@ -97,46 +111,102 @@ func ValidatePassword(password string) error {
 	return nil
 }
 
+// ValidateIdempotencyKey checks an Idempotency-Key: 1 to 255 printable ASCII characters.
+func ValidateIdempotencyKey(key string) error {
+	if len(key) == 0 || len(key) > 255 {
+		return &InvalidInputError{Field: "Idempotency-Key", Reason: "must be 1 to 255 characters"}
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return &InvalidInputError{Field: "Idempotency-Key", Reason: "must be printable ASCII without spaces"}
+		}
+	}
+	return nil
+}
+
 // Service carries out the account use cases.
 type Service struct {
 	store     Store
 	tokens    TokenIssuer
 	notifier  Notifier
-	hashCost  int
+	hashing   *Hashing
 	decoyHash []byte
 }
 
-// NewService returns the use cases over store, signing tokens with tokens and telling notifier
-// of registrations and logins. hashCost is the bcrypt cost (bcrypt.DefaultCost in production;
-// bcrypt.MinCost keeps tests fast).
-func NewService(store Store, tokens TokenIssuer, notifier Notifier, hashCost int) (*Service, error) {
+// NewService returns the use cases over store, signing tokens with tokens, hashing passwords
+// with hashing and telling notifier of registrations and logins.
+func NewService(store Store, tokens TokenIssuer, notifier Notifier, hashing *Hashing) (*Service, error) {
 	// A login for an unknown user still compares against a hash, so that timing does not tell
 	// which usernames exist.
-	decoy, err := bcrypt.GenerateFromPassword([]byte("decoy password, never matches"), hashCost)
+	decoy, err := hashing.Hash(context.Background(), "decoy password, never matches")
 	if err != nil {
 		return nil, fmt.Errorf("prepare decoy hash: %w", err)
 	}
-	return &Service{store: store, tokens: tokens, notifier: notifier, hashCost: hashCost, decoyHash: decoy}, nil
+	return &Service{store: store, tokens: tokens, notifier: notifier, hashing: hashing, decoyHash: decoy}, nil
 }
 
-// Register creates an account.
-func (s *Service) Register(ctx context.Context, username, password string) (User, error) {
+// Registration is the outcome of Register.
+type Registration struct {
+	User
+	// Replayed says the account was created by an earlier request with the same
+	// Idempotency-Key, whose answer this repeats.
+	Replayed bool
+}
+
+// Register creates an account. With an idempotency key (may be empty), a retry of a
+// registration that succeeded (even one whose answer was lost) gets the same account back
+// instead of ErrUsernameTaken, provided it carries the same username and password.
+func (s *Service) Register(ctx context.Context, username, password, idempotencyKey string) (Registration, error) {
 	if err := ValidateUsername(username); err != nil {
-		return User{}, err
+		return Registration{}, err
 	}
 	if err := ValidatePassword(password); err != nil {
-		return User{}, err
+		return Registration{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.hashCost)
+	if idempotencyKey != "" {
+		if err := ValidateIdempotencyKey(idempotencyKey); err != nil {
+			return Registration{}, err
+		}
+		if r, err := s.replay(ctx, username, password, idempotencyKey); !errors.Is(err, ErrNotFound) {
+			return r, err
+		}
+	}
+	hash, err := s.hashing.Hash(ctx, password)
 	if err != nil {
-		return User{}, fmt.Errorf("hash password for %s: %w", username, err)
+		return Registration{}, fmt.Errorf("hash password for %s: %w", username, err)
 	}
 	u := User{Username: username, PasswordHash: hash}
-	if err := s.store.Create(ctx, &u); err != nil {
-		return User{}, fmt.Errorf("register %s: %w", username, err)
+	err = s.store.Create(ctx, &u, idempotencyKey)
+	if errors.Is(err, ErrKeyTaken) {
+		// A retry with the same key ran beside this one and won: answer as it did.
+		return s.replay(ctx, username, password, idempotencyKey)
+	}
+	if err != nil {
+		return Registration{}, fmt.Errorf("register %s: %w", username, err)
 	}
 	s.notifier.UserRegistered(u.ID, u.Username)
-	return u, nil
+	return Registration{User: u}, nil
+}
+
+// replay answers a registration whose key is known: the account it created, if this request
+// is the same one (same username, and a password that matches; checking costs a hash, as the
+// first try did). ErrNotFound when the key is new.
+func (s *Service) replay(ctx context.Context, username, password, key string) (Registration, error) {
+	u, err := s.store.ByIdempotencyKey(ctx, key)
+	if err != nil {
+		return Registration{}, err
+	}
+	if Canonical(u.Username) != Canonical(username) {
+		return Registration{}, ErrKeyReused
+	}
+	match, err := s.hashing.Matches(ctx, u.PasswordHash, password)
+	if err != nil {
+		return Registration{}, fmt.Errorf("replay registration of %s: %w", username, err)
+	}
+	if !match {
+		return Registration{}, ErrKeyReused
+	}
+	return Registration{User: u, Replayed: true}, nil
 }
 
 // Login checks the credentials and returns a signed token for the account.
@@ -146,15 +216,25 @@ func (s *Service) Login(ctx context.Context, username, password string) (string,
 	if username == "" || password == "" {
 		return "", User{}, &InvalidInputError{Field: "username and password", Reason: "are required"}
 	}
+	// bcrypt reads only 72 bytes: a longer password would match its first 72.
+	if len(password) > MaxPasswordBytes {
+		return "", User{}, &InvalidInputError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)}
+	}
 	u, err := s.store.ByUsername(ctx, username)
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(s.decoyHash, []byte(password))
+		if _, err := s.hashing.Matches(ctx, s.decoyHash, password); err != nil {
+			return "", User{}, fmt.Errorf("login %s: %w", username, err)
+		}
 		return "", User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return "", User{}, fmt.Errorf("login %s: %w", username, err)
 	}
-	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+	match, err := s.hashing.Matches(ctx, u.PasswordHash, password)
+	if err != nil {
+		return "", User{}, fmt.Errorf("login %s: %w", username, err)
+	}
+	if !match {
 		return "", User{}, ErrBadCredentials
 	}
 	token, err := s.tokens.Issue(auth.Identity{UserID: u.ID, Username: u.Username})

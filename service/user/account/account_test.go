@@ -61,7 +61,7 @@ func TestRegisterLoginProfile(t *testing.T) {
 	svc, keys := accounttest.NewService(t)
 	ctx := context.Background()
 
-	u, err := svc.Register(ctx, "alice", "correct horse")
+	u, err := svc.Register(ctx, "alice", "correct horse", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRegisterLoginProfile(t *testing.T) {
 func TestRegisterRejects(t *testing.T) {
 	svc, _ := accounttest.NewService(t)
 	ctx := context.Background()
-	if _, err := svc.Register(ctx, "taken", "password1"); err != nil {
+	if _, err := svc.Register(ctx, "taken", "password1", ""); err != nil {
 		t.Fatal(err)
 	}
 	var invalid *account.InvalidInputError
@@ -102,12 +102,13 @@ func TestRegisterRejects(t *testing.T) {
 		check                    func(error) bool
 	}{
 		{"taken name", "taken", "password2", func(err error) bool { return errors.Is(err, account.ErrUsernameTaken) }},
+		{"taken name in another case", "TaKeN", "password2", func(err error) bool { return errors.Is(err, account.ErrUsernameTaken) }},
 		{"bad name", "x", "password1", func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "username" }},
 		{"short password", "newuser", "short", func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "password" }},
 		{"long password", "newuser", strings.Repeat("p", 73), func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "password" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := svc.Register(ctx, tc.username, tc.password); !tc.check(err) {
+			if _, err := svc.Register(ctx, tc.username, tc.password, ""); !tc.check(err) {
 				t.Fatalf("got %v", err)
 			}
 		})
@@ -117,7 +118,7 @@ func TestRegisterRejects(t *testing.T) {
 func TestLoginRejects(t *testing.T) {
 	svc, _ := accounttest.NewService(t)
 	ctx := context.Background()
-	if _, err := svc.Register(ctx, "bob", "password1"); err != nil {
+	if _, err := svc.Register(ctx, "bob", "password1", ""); err != nil {
 		t.Fatal(err)
 	}
 	var invalid *account.InvalidInputError
@@ -129,6 +130,9 @@ func TestLoginRejects(t *testing.T) {
 		{"unknown user", "nobody", "password1", func(err error) bool { return errors.Is(err, account.ErrBadCredentials) }},
 		{"missing password", "bob", "", func(err error) bool { return errors.As(err, &invalid) }},
 		{"missing username", "", "password1", func(err error) bool { return errors.As(err, &invalid) }},
+		// bcrypt would compare only the first 72 bytes: password1 + 64 more would pass.
+		{"password over 72 bytes", "bob", "password1" + strings.Repeat("x", 64), func(err error) bool { return errors.As(err, &invalid) && invalid.Field == "password" }},
+		{"other case, wrong password", "BOB", "password2", func(err error) bool { return errors.Is(err, account.ErrBadCredentials) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, _, err := svc.Login(ctx, tc.username, tc.password); !tc.check(err) {
@@ -152,11 +156,11 @@ func TestNotifies(t *testing.T) {
 	var r recorder
 	svc, _ := accounttest.NewServiceTelling(t, &r)
 	ctx := context.Background()
-	u, err := svc.Register(ctx, "carol", "password1")
+	u, err := svc.Register(ctx, "carol", "password1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(ctx, "carol", "password1")   // taken: no event
+	svc.Register(ctx, "carol", "password1", "")   // taken: no event
 	svc.Login(ctx, "carol", "wrong password") // failed: no event
 	if _, _, err := svc.Login(ctx, "carol", "password1"); err != nil {
 		t.Fatal(err)
@@ -166,3 +170,51 @@ func TestNotifies(t *testing.T) {
 		t.Fatalf("events %q, want %q", r.events, want)
 	}
 }
+
+func TestLoginInAnyCase(t *testing.T) {
+	svc, _ := accounttest.NewService(t)
+	ctx := context.Background()
+	r, err := svc.Register(ctx, "Carol", "password1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spelling := range []string{"Carol", "carol", "CAROL"} {
+		if _, u, err := svc.Login(ctx, spelling, "password1"); err != nil || u.ID != r.ID || u.Username != "Carol" {
+			t.Fatalf("login as %s: %+v, %v", spelling, u, err)
+		}
+	}
+}
+
+func TestIdempotentRegistration(t *testing.T) {
+	svc, _ := accounttest.NewService(t)
+	ctx := context.Background()
+	first, err := svc.Register(ctx, "dave", "password1", "key-1")
+	if err != nil || first.Replayed {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	// The answer was lost; the client retries with the same key and gets the same account.
+	again, err := svc.Register(ctx, "dave", "password1", "key-1")
+	if err != nil || !again.Replayed || again.ID != first.ID {
+		t.Fatalf("retry: %+v, %v; want a replay of id %d", again, err, first.ID)
+	}
+	for _, tc := range []struct{ name, username, password, key string }{
+		{"other username", "erin", "password1", "key-1"},
+		{"other password", "dave", "password2", "key-1"},
+	} {
+		if _, err := svc.Register(ctx, tc.username, tc.password, tc.key); !errors.Is(err, account.ErrKeyReused) {
+			t.Errorf("%s: %v, want ErrKeyReused", tc.name, err)
+		}
+	}
+	// Without the key the name is simply taken; a new key is a new registration.
+	if _, err := svc.Register(ctx, "dave", "password1", ""); !errors.Is(err, account.ErrUsernameTaken) {
+		t.Errorf("no key: %v", err)
+	}
+	if _, err := svc.Register(ctx, "dave", "password1", "key-2"); !errors.Is(err, account.ErrUsernameTaken) {
+		t.Errorf("new key: %v", err)
+	}
+	var invalid *account.InvalidInputError
+	if _, err := svc.Register(ctx, "frank", "password1", "has space"); !errors.As(err, &invalid) {
+		t.Errorf("bad key: %v", err)
+	}
+}
+

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
@@ -44,13 +45,35 @@ func (h *User) Register(ctx context.Context, req *api.Request, rsp *api.Response
 	if err := apijson.Decode(ServiceName, req, &in); err != nil {
 		return err
 	}
-	u, err := h.accounts.Register(ctx, in.Username, in.Password)
+	key := header(req, IdempotencyKeyHeader)
+	r, err := h.accounts.Register(ctx, in.Username, in.Password, key)
 	if err != nil {
 		return toMicroError(err)
 	}
-	return apijson.Write(rsp, http.StatusCreated,
-		apijson.Field{Name: "id", Value: u.ID},
-		apijson.Field{Name: "username", Value: u.Username})
+	if err := apijson.Write(rsp, http.StatusCreated,
+		apijson.Field{Name: "id", Value: r.ID},
+		apijson.Field{Name: "username", Value: r.Username}); err != nil {
+		return err
+	}
+	if r.Replayed {
+		rsp.Header[ReplayedHeader] = &api.Pair{Key: ReplayedHeader, Values: []string{"true"}}
+	}
+	return nil
+}
+
+// IdempotencyKeyHeader carries a client's key for a registration: a retry with the same key
+// gets the first answer. ReplayedHeader marks such a repeated answer.
+const (
+	IdempotencyKeyHeader = "Idempotency-Key"
+	ReplayedHeader       = "Idempotent-Replayed"
+)
+
+// header is the first value of the request header name (as net/http spells it), or "".
+func header(req *api.Request, name string) string {
+	if p := req.GetHeader()[name]; p != nil && len(p.GetValues()) > 0 {
+		return p.GetValues()[0]
+	}
+	return ""
 }
 
 // Login checks credentials: 200 {code, message, token}.
@@ -93,6 +116,10 @@ func toMicroError(err error) error {
 		return merrors.Unauthorized(ServiceName, "%s", account.ErrBadCredentials.Error())
 	case errors.Is(err, account.ErrNotFound):
 		return merrors.NotFound(ServiceName, "%s", account.ErrNotFound.Error())
+	case errors.Is(err, account.ErrKeyReused):
+		return merrors.New(ServiceName, account.ErrKeyReused.Error(), http.StatusUnprocessableEntity)
+	case errors.Is(err, account.ErrBusy):
+		return breaker.Shedding(ServiceName, "%s", account.ErrBusy.Error())
 	default:
 		// Details stay in our log; the client learns only that it was our fault.
 		logger.Errorf("internal error: %v", err)

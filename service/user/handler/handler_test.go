@@ -3,6 +3,8 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +14,9 @@ import (
 	"github.com/micro/go-micro/v2/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
 )
 
@@ -112,5 +116,48 @@ func TestGetUserInfo(t *testing.T) {
 				t.Fatalf("profile %+v", &rsp)
 			}
 		})
+	}
+}
+
+func TestIdempotencyKeyHeader(t *testing.T) {
+	h := newHandler(t)
+	ctx := context.Background()
+	withKey := func(key string) *api.Request {
+		req := jsonRequest(`{"username":"gina","password":"password1"}`)
+		req.Header[IdempotencyKeyHeader] = &api.Pair{Key: IdempotencyKeyHeader, Values: []string{key}}
+		return req
+	}
+	var first, again api.Response
+	if err := h.Register(ctx, withKey("k-1"), &first); err != nil || first.Header[ReplayedHeader] != nil {
+		t.Fatalf("first: %v %v", err, first.Header)
+	}
+	if err := h.Register(ctx, withKey("k-1"), &again); err != nil || again.StatusCode != 201 || again.Body != first.Body {
+		t.Fatalf("retry: %v %d %s, want the first answer %s", err, again.StatusCode, again.Body, first.Body)
+	}
+	if p := again.Header[ReplayedHeader]; p == nil || p.Values[0] != "true" {
+		t.Fatalf("retry not marked as replayed: %v", again.Header)
+	}
+	reused := jsonRequest(`{"username":"hank","password":"password1"}`)
+	reused.Header[IdempotencyKeyHeader] = withKey("k-1").Header[IdempotencyKeyHeader]
+	if err := h.Register(ctx, reused, &api.Response{}); code(err) != 422 {
+		t.Fatalf("key reused for another request: %v, want 422", err)
+	}
+}
+
+func TestDomainErrorsMapOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		code       int32
+		status     string
+	}{
+		{account.ErrBusy, 503, breaker.StatusShedding},
+		{account.ErrKeyReused, 422, ""},
+		{fmt.Errorf("login x: %w", account.ErrBusy), 503, breaker.StatusShedding},
+		{errors.New("disk on fire"), 500, "Internal Server Error"},
+	} {
+		e := merrors.Parse(toMicroError(tc.err).Error())
+		if e.Code != tc.code || (tc.status != "" && e.Status != tc.status) || e.Id != ServiceName {
+			t.Errorf("%v: %+v, want code %d status %q", tc.err, e, tc.code, tc.status)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func BenchmarkUserLookup(b *testing.B) {
 	}
 	defer users.Close()
 	u := account.User{Username: "bench", PasswordHash: []byte("x")}
-	if err := users.Create(context.Background(), &u); err != nil {
+	if err := users.Create(context.Background(), &u, ""); err != nil {
 		b.Fatal(err)
 	}
 	for name, s := range map[string]account.Store{"store": users, "cached": NewCached(users, 1024)} {

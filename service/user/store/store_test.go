@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
 
@@ -103,7 +106,7 @@ func TestUsers(t *testing.T) {
 			ctx := context.Background()
 
 			u := account.User{Username: "alice", PasswordHash: []byte("hash")}
-			if err := s.Create(ctx, &u); err != nil {
+			if err := s.Create(ctx, &u, ""); err != nil {
 				t.Fatal(err)
 			}
 			if u.ID == 0 || u.CreatedAt.IsZero() {
@@ -111,7 +114,7 @@ func TestUsers(t *testing.T) {
 			}
 
 			dup := account.User{Username: "alice", PasswordHash: []byte("other")}
-			if err := s.Create(ctx, &dup); !errors.Is(err, account.ErrUsernameTaken) {
+			if err := s.Create(ctx, &dup, ""); !errors.Is(err, account.ErrUsernameTaken) {
 				t.Fatalf("duplicate: got %v, want ErrUsernameTaken", err)
 			}
 
@@ -132,8 +135,11 @@ func TestUsers(t *testing.T) {
 			if _, err := s.ByUsername(ctx, "nobody"); !errors.Is(err, account.ErrNotFound) {
 				t.Fatalf("unknown name: got %v", err)
 			}
-			if _, err := s.ByUsername(ctx, "ALICE"); !errors.Is(err, account.ErrNotFound) {
-				t.Fatalf("usernames are exact: got %v", err)
+			if got, err := s.ByUsername(ctx, "ALICE"); err != nil || got.ID != u.ID {
+				t.Fatalf("ALICE is alice: got %+v, %v", got, err)
+			}
+			if err := s.Create(ctx, &account.User{Username: "Alice", PasswordHash: []byte("x")}, ""); !errors.Is(err, account.ErrUsernameTaken) {
+				t.Fatalf("Alice beside alice: got %v, want ErrUsernameTaken", err)
 			}
 			if _, err := s.ByID(ctx, u.ID+1000); !errors.Is(err, account.ErrNotFound) {
 				t.Fatalf("unknown id: got %v", err)
@@ -154,7 +160,7 @@ func TestConcurrentRegistrationOfOneName(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs[i] = s.Create(context.Background(), &account.User{Username: "contested", PasswordHash: []byte{byte(i)}})
+					errs[i] = s.Create(context.Background(), &account.User{Username: "contested", PasswordHash: []byte{byte(i)}}, "")
 				}()
 			}
 			wg.Wait()
@@ -185,5 +191,142 @@ func TestRedact(t *testing.T) {
 	got := redact("postgres://user:secret@db:5432/app")
 	if got != "postgres://***@db:5432/app" {
 		t.Fatal(got)
+	}
+}
+
+func TestIdempotencyKeys(t *testing.T) {
+	for name, s := range openStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			u := account.User{Username: "Dave", PasswordHash: []byte("hash")}
+			if err := s.Create(ctx, &u, "key-1"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.ByIdempotencyKey(ctx, "key-1")
+			if err != nil || got.ID != u.ID || got.Username != "Dave" {
+				t.Fatalf("by key: %+v, %v", got, err)
+			}
+			if err := s.Create(ctx, &account.User{Username: "erin", PasswordHash: []byte("h")}, "key-1"); !errors.Is(err, account.ErrKeyTaken) {
+				t.Fatalf("second use of a key: %v, want ErrKeyTaken", err)
+			}
+			if _, err := s.ByUsername(ctx, "erin"); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("the refused registration was stored: %v", err)
+			}
+			if _, err := s.ByIdempotencyKey(ctx, "key-2"); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("unknown key: %v", err)
+			}
+			// An expired key is forgotten and free again.
+			if err := s.db.Model(&idempotencyRow{}).Where("idempotency_key = ?", "key-1").Update("created_at", time.Now().Add(-KeyLifetime-time.Minute)).Error; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ByIdempotencyKey(ctx, "key-1"); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("expired key: %v", err)
+			}
+			if err := s.Create(ctx, &account.User{Username: "erin", PasswordHash: []byte("h")}, "key-1"); err != nil {
+				t.Fatalf("reuse of an expired key: %v", err)
+			}
+		})
+	}
+}
+
+// TestRetriesWithOneKeyRace: a registration and its retries run at once with one key; one
+// creates the account and every other learns that the key is taken, never that the username
+// is (which would tell a retrying client that its own account belongs to someone else).
+func TestRetriesWithOneKeyRace(t *testing.T) {
+	for name, s := range openStores(t) {
+		t.Run(name, func(t *testing.T) {
+			const racers = 10
+			var wg sync.WaitGroup
+			errs := make([]error, racers)
+			for i := range racers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.Create(context.Background(), &account.User{Username: "retrier", PasswordHash: []byte("h")}, "same-key")
+				}()
+			}
+			wg.Wait()
+			created := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					created++
+				case errors.Is(err, account.ErrKeyTaken):
+				default:
+					t.Fatalf("unexpected error: %v (all: %v)", err, errs)
+				}
+			}
+			if created != 1 {
+				t.Fatalf("%d created, want 1", created)
+			}
+		})
+	}
+}
+
+// legacyUserRow is the users table as it was before canonical names.
+type legacyUserRow struct {
+	ID           uint64    `gorm:"primaryKey;autoIncrement"`
+	Username     string    `gorm:"size:32;not null;uniqueIndex"`
+	PasswordHash []byte    `gorm:"not null"`
+	CreatedAt    time.Time `gorm:"not null"`
+}
+
+func (legacyUserRow) TableName() string { return "users" }
+
+// TestMigrationFillsCanonicalNames: a database from before canonical names, with two accounts
+// differing only in case, opens; every old account still logs in with its exact spelling, the
+// oldest also with any other case, and no new account can take any of those names.
+func TestMigrationFillsCanonicalNames(t *testing.T) {
+	dsns := map[string]string{"sqlite": filepath.Join(t.TempDir(), "legacy.db")}
+	if dsn := os.Getenv("TEST_POSTGRES_DSN"); dsn != "" {
+		dsns["postgres"] = freshPostgresSchema(t, dsn)
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			dialector, err := dialectorFor(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			legacy, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Default.LogMode(logger.Silent)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := legacy.AutoMigrate(&legacyUserRow{}); err != nil {
+				t.Fatal(err)
+			}
+			old := []legacyUserRow{{Username: "Alice"}, {Username: "alice"}, {Username: "bob"}}
+			for i := range old {
+				old[i].PasswordHash, old[i].CreatedAt = []byte("h"), time.Now()
+				if err := legacy.Create(&old[i]).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if db, err := legacy.DB(); err == nil {
+				db.Close()
+			}
+
+			s, err := Open(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			for spelling, want := range map[string]uint64{"Alice": old[0].ID, "alice": old[1].ID, "ALICE": old[0].ID, "bob": old[2].ID, "BoB": old[2].ID} {
+				if got, err := s.ByUsername(ctx, spelling); err != nil || got.ID != want {
+					t.Errorf("login as %s: %+v, %v; want id %d", spelling, got, err, want)
+				}
+			}
+			for _, taken := range []string{"ALICE", "aLiCe", "Bob"} {
+				if err := s.Create(ctx, &account.User{Username: taken, PasswordHash: []byte("h")}, ""); !errors.Is(err, account.ErrUsernameTaken) {
+					t.Errorf("register %s: %v, want ErrUsernameTaken", taken, err)
+				}
+			}
+			// Opening again (another instance, a restart) changes nothing.
+			again, err := Open(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again.Close()
+		})
 	}
 }

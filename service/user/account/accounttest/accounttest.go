@@ -33,7 +33,11 @@ func NewServiceTelling(t testing.TB, notifier account.Notifier) (*account.Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.NewService(users, keys, notifier, bcrypt.MinCost)
+	hashing, err := account.NewHashing(bcrypt.MinCost, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := account.NewService(users, keys, notifier, hashing)
 	if err != nil {
 		t.Fatal(err)
 	}
