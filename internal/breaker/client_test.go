@@ -243,7 +243,7 @@ func init() {
 type countingCollector struct{ n *atomic.Int64 }
 
 func (c countingCollector) Update(r metricCollector.MetricResult) { c.n.Add(int64(r.Attempts)) }
-func (c countingCollector) Reset()                               {}
+func (c countingCollector) Reset()                                {}
 
 // openAfter makes calls, then one more, waits until hystrix has recorded them all, and says
 // whether the breaker is open. hystrix records one call at a time, feeding every collector

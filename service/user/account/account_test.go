@@ -160,8 +160,8 @@ func TestNotifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(ctx, "carol", "password1", "")   // taken: no event
-	svc.Login(ctx, "carol", "wrong password") // failed: no event
+	svc.Register(ctx, "carol", "password1", "") // taken: no event
+	svc.Login(ctx, "carol", "wrong password")   // failed: no event
 	if _, _, err := svc.Login(ctx, "carol", "password1"); err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +217,3 @@ func TestIdempotentRegistration(t *testing.T) {
 		t.Errorf("bad key: %v", err)
 	}
 }
-

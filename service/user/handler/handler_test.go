@@ -146,9 +146,9 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 
 func TestDomainErrorsMapOnce(t *testing.T) {
 	for _, tc := range []struct {
-		err        error
-		code       int32
-		status     string
+		err    error
+		code   int32
+		status string
 	}{
 		{account.ErrBusy, 503, breaker.StatusShedding},
 		{account.ErrKeyReused, 422, ""},
