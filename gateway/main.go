@@ -121,9 +121,10 @@ func run(args []string) error {
 	handler := jwtauth.Middleware(keys, cfg.Gateway.OpenPaths)(api)
 	handler = limits.Middleware(limiter)(handler)
 	handler = edge.Middleware(edge.Config{
-		Routes:       cfg.Gateway.Routes,
-		MaxBodyBytes: cfg.Gateway.MaxBodyBytes,
-		CORSOrigins:  cfg.Gateway.CORSOrigins,
+		Routes:         cfg.Gateway.Routes,
+		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
+		MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
+		CORSOrigins:    cfg.Gateway.CORSOrigins,
 	})(handler)
 	if cfg.Gateway.AccessLog {
 		handler = handlers.CombinedLoggingHandler(os.Stdout, handler)

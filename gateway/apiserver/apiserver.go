@@ -82,7 +82,9 @@ type Config struct {
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	// IdleTimeout closes a keep-alive connection that carries no request for this long.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
-	// MaxHeaderBytes bounds the request line and headers.
+	// MaxHeaderBytes bounds the request line and headers. The edge answers requests over it
+	// with a JSON 431; the server itself cuts off at twice as much (with a plain-text 431),
+	// so that no client makes it hold more.
 	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
 	// MaxConnections caps the connections open at once; more wait in the kernel's backlog.
 	MaxConnections int `mapstructure:"max_connections"`
@@ -139,7 +141,7 @@ func Listen(c Config, h http.Handler) (*Server, error) {
 			ReadTimeout:       c.ReadTimeout,
 			WriteTimeout:      c.WriteTimeout,
 			IdleTimeout:       c.IdleTimeout,
-			MaxHeaderBytes:    c.MaxHeaderBytes,
+			MaxHeaderBytes:    2 * c.MaxHeaderBytes,
 		},
 		listener: netutil.LimitListener(l, c.MaxConnections),
 		stopped:  make(chan error, 1),

@@ -27,6 +27,9 @@ type Config struct {
 	Routes []string
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and headers; larger ones get 431. (The HTTP
+	// server's own, harder limit above it answers in plain text.)
+	MaxHeaderBytes int
 	// CORSOrigins are the origins browsers may call from. "*" allows any origin without
 	// credentials; listed origins are echoed with credentials allowed. Empty: no CORS headers.
 	CORSOrigins []string
@@ -36,7 +39,7 @@ type Config struct {
 func CleanPath(p string) string { return path.Clean("/" + p) }
 
 // Middleware wraps next with the edge's rules, outermost first: error envelope, health, CORS,
-// route check, body limit and well-formed text.
+// route check, header and body limits, well-formed text.
 func Middleware(c Config) func(http.Handler) http.Handler {
 	routes := make(map[string]bool, len(c.Routes))
 	for _, r := range c.Routes {
@@ -44,6 +47,7 @@ func Middleware(c Config) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		h := readBody(c.MaxBodyBytes, next)
+		h = limitHeaders(c.MaxHeaderBytes, h)
 		h = onlyRoutes(routes, h)
 		h = cors(c.CORSOrigins, h)
 		h = health(h)
@@ -97,6 +101,26 @@ func onlyRoutes(routes map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !routes[CleanPath(r.URL.Path)] {
 			envelope.Write(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitHeaders refuses requests whose request line and headers are over limit (0: no limit).
+func limitHeaders(limit int, next http.Handler) http.Handler {
+	if limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 4
+		for name, values := range r.Header {
+			for _, v := range values {
+				size += len(name) + len(v) + 4 // ": " and CRLF
+			}
+		}
+		if size > limit {
+			envelope.Write(w, http.StatusRequestHeaderFieldsTooLarge, "request headers are larger than the limit")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -174,3 +174,28 @@ func BenchmarkMalformed(b *testing.B) {
 		}
 	}
 }
+
+func TestHeadersOverTheLimit(t *testing.T) {
+	c := testConfig
+	c.MaxHeaderBytes = 1 << 10
+	for _, tc := range []struct {
+		name  string
+		value string
+		want  int
+	}{
+		{"small", "x", 200},
+		{"over", strings.Repeat("x", 1<<10), 431},
+	} {
+		var reached string
+		req := httptest.NewRequest("POST", "/greeter/hello", strings.NewReader(`{}`))
+		req.Header.Set("X-Big", tc.value)
+		rec := httptest.NewRecorder()
+		newHandler(c, &reached).ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Fatalf("%s: status %d, want %d", tc.name, rec.Code, tc.want)
+		}
+		if code, _ := decode(t, rec); tc.want == 431 && code != 431 {
+			t.Fatalf("%s: code %d", tc.name, code)
+		}
+	}
+}

@@ -166,6 +166,11 @@ func TestBadInput(t *testing.T) {
 		{"wrong password", "POST", "/user/login", credentials("badinput_e2e", "wrong password"), nil, 401},
 		{"unknown user, same answer", "POST", "/user/login", credentials("nobody_e2e", "wrong password"), nil, 401},
 		{"taken username", "POST", "/user/register", credentials("badinput_e2e", "another password"), nil, 409},
+		{"taken username in another case", "POST", "/user/register", credentials("BadInput_E2E", "another password"), nil, 409},
+		{"login with a password over 72 bytes", "POST", "/user/login", credentials("badinput_e2e", "password-badinput_e2e"+strings.Repeat("x", 60)), nil, 400},
+		{"invalid UTF-8 in the body", "POST", "/user/login", "{\"username\":\"\xff\"}", nil, 400},
+		{"invalid UTF-8 in a header", "POST", "/greeter/hello", `{"name":"x"}`, []string{auth, "X-Note: \xff"}, 400},
+		{"headers too large", "POST", "/user/login", `{}`, []string{"X-Big: " + strings.Repeat("b", 40<<10)}, 431},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := c.do(tc.method, tc.path, tc.body, tc.headers...)
