@@ -59,7 +59,7 @@ func settings() []config.Setting {
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
 	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), metrics.Settings("")...)
-	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
+	return append(own, append(microsvc.ClientSettings(), microsvc.StopSettings()...)...)
 }
 
 func main() {
@@ -102,10 +102,7 @@ func run(args []string) error {
 	microsvc.LogTo(os.Stderr)
 	// Hello and Login may be tried again on another node after a failure mid-call; Register
 	// only when the call cannot have run.
-	serviceOptions, err := cfg.Options("Greeter.Hello", "User.Login")
-	if err != nil {
-		return err
-	}
+	serviceOptions := cfg.ClientOptions("Greeter.Hello", "User.Login")
 	// Every call to a service runs as a hystrix command {service}.{endpoint}, without fallbacks:
 	// an open breaker answers 503 at once instead of queueing clients on a dead service.
 	if err := breaker.SetDefaults(cfg.Breaker); err != nil {

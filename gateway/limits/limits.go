@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
@@ -134,9 +135,9 @@ func (l *Limiter) Update(c Config) error {
 	proxies, _ := parsePrefixes(c.TrustedProxies)
 	s := &settings{Config: c, paths: map[string]bool{}, proxies: proxies}
 	for _, p := range c.Paths {
-		s.paths[cleanPath(p)] = true
+		s.paths[edge.CleanPath(p)] = true
 	}
-	s.LoginPath = cleanPath(c.LoginPath)
+	s.LoginPath = edge.CleanPath(c.LoginPath)
 	l.current.Store(s)
 	return nil
 }
@@ -152,7 +153,7 @@ type Verdict struct {
 // Admit decides on a request to path from client for username (canonical; "" if unknown).
 func (l *Limiter) Admit(path, client, username string) Verdict {
 	s := l.current.Load()
-	if !s.paths[cleanPath(path)] {
+	if !s.paths[edge.CleanPath(path)] {
 		return Verdict{Allowed: true}
 	}
 	now := l.now()
@@ -232,15 +233,6 @@ func RetryAfterSeconds(wait time.Duration) string {
 func Refuse(w http.ResponseWriter, v Verdict) {
 	w.Header().Set("Retry-After", RetryAfterSeconds(v.RetryAfter))
 	envelope.Write(w, http.StatusTooManyRequests, v.Reason)
-}
-
-// cleanPath matches edge.CleanPath (not imported: edge imports nothing of ours but envelope).
-func cleanPath(p string) string {
-	p = "/" + strings.Trim(p, "/")
-	for strings.Contains(p, "//") {
-		p = strings.ReplaceAll(p, "//", "/")
-	}
-	return p
 }
 
 // table holds one kind of key's state: a token bucket and the failed logins.

@@ -55,6 +55,10 @@ func TestTokenBucketPerIP(t *testing.T) {
 	if !l.Admit("/user//login/", "10.0.0.1", "").Allowed {
 		t.Fatal("no token after a second at 1/s")
 	}
+	// Every spelling of the route is the route: the edge routes /user/x/../login to it.
+	if l.Admit("/user/x/../login", "10.0.0.1", "").Allowed {
+		t.Fatal("a dot segment escaped the limit")
+	}
 }
 
 func TestLoginFailuresLockTheUsername(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 )
 
 // Middleware refuses requests over the limits with 429 before they reach a service, and
@@ -15,7 +17,7 @@ func Middleware(l *Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := l.current.Load()
-			path := cleanPath(r.URL.Path)
+			path := edge.CleanPath(r.URL.Path)
 			if !s.paths[path] {
 				next.ServeHTTP(w, r)
 				return

@@ -50,6 +50,14 @@ func Settings() []config.Setting {
 	}
 }
 
+// ClientSettings are the shared settings of a binary that only calls services (the gateway):
+// it registers no RPC server, so it has no listen address, TTL or interval.
+func ClientSettings() []config.Setting {
+	return []config.Setting{
+		{Key: config.RegistryKey, Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
+	}
+}
+
 // StopSettings are the settings of a graceful stop (Service.Run), for services that run one.
 func StopSettings() []config.Setting {
 	return []config.Setting{
@@ -143,6 +151,17 @@ func (r *healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*re
 func (c Config) Options(idempotent ...string) ([]micro.Option, error) {
 	opts, _, err := c.options(idempotent)
 	return opts, err
+}
+
+// ClientOptions are the go-micro options of a binary that only calls services: the registry,
+// balancing and retries of Options, without a server.
+func (c Config) ClientOptions(idempotent ...string) []micro.Option {
+	reg := c.NewRegistry()
+	return []micro.Option{
+		micro.Registry(reg),
+		micro.Selector(NewSelector(reg)),
+		micro.WrapClient(RetryWrapper(idempotent...)),
+	}
 }
 
 func (c Config) options(idempotent []string) ([]micro.Option, *healthyOnly, error) {

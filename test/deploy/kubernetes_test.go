@@ -195,6 +195,11 @@ func TestKubernetesOverlays(t *testing.T) {
 			if _, ok := m.services["consul"]; !ok {
 				t.Error("no consul Service")
 			}
+			// A LoadBalancer in front of the gateways must keep client addresses, or the
+			// per-address limits count everyone behind a node as one client.
+			if gw := m.services["gateway"]; gw.Spec.Type == corev1.ServiceTypeLoadBalancer && gw.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+				t.Errorf("gateway LoadBalancer with externalTrafficPolicy %q, want Local", gw.Spec.ExternalTrafficPolicy)
+			}
 			hasSecret := false
 			for _, s := range m.secrets {
 				hasSecret = hasSecret || strings.HasPrefix(s.Name, "gomicro-secrets")

@@ -307,7 +307,7 @@ func TestBruteForceLocksTheUsername(t *testing.T) {
 		a := c.do("POST", "/user/login", credentials("bystander_e2e", "another password"), "X-Forwarded-For: 198.51.100.7")
 		perIP.add(a.Status, 0)
 	}
-	t.Logf("10 logins at once from one address: %s", perIP)
+	t.Logf("10 logins in a row from one address: %s", perIP)
 	if perIP.count(429) == 0 || perIP.count(200) == 0 {
 		t.Fatalf("want the burst answered 200 and the rest 429: %s", perIP)
 	}
@@ -367,17 +367,8 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	hellos := newLoad(s.GatewayURL, token)
 	hellos.run(50, 3*time.Second, 0, nil)
 	_, failed, _, _, _ := hellos.report(t, "hellos beside 200 slowloris connections")
-	var slowest time.Duration
-	deadline := time.After(headerTimeout + 5*time.Second)
-	for i := range slow {
-		select {
-		case d := <-closedAfter:
-			slowest = max(slowest, d)
-		case <-deadline:
-			close(stop)
-			t.Fatalf("only %d of %d slowloris connections were closed within %s", i, slow, headerTimeout+5*time.Second)
-		}
-	}
+	slowest := longestOf(t, closedAfter, slow, headerTimeout+5*time.Second, "slowloris connections")
+	close(stop)
 	t.Logf("200 slowloris connections all closed by the gateway, the last after %s (header timeout %s); gateway open files %d before, %d with them",
 		slowest.Round(time.Millisecond), headerTimeout, before, during)
 	if failed > 0 {
@@ -408,22 +399,30 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}()
 	}
 	withIdle := openFiles()
-	var longest time.Duration
-	timeout := time.After(idleTimeout + 10*time.Second)
-	for i := range idle {
-		select {
-		case d := <-idleClosed:
-			longest = max(longest, d)
-		case <-timeout:
-			t.Fatalf("only %d of %d idle connections were closed within %s", i, idle, idleTimeout+10*time.Second)
-		}
-	}
+	longest := longestOf(t, idleClosed, idle, idleTimeout+10*time.Second, "idle connections")
 	after := openFiles()
 	t.Logf("%d idle keep-alive connections all closed, the last %s after its answer (idle timeout %s); gateway open files %d with them, %d after",
 		idle, longest.Round(time.Millisecond), idleTimeout, withIdle, after)
 	if after > before+50 {
 		t.Fatalf("the gateway holds %d open files after the idle connections closed, %d before", after, before)
 	}
+}
+
+// longestOf waits for n connections to report how long the gateway took to close them, for
+// at most within, and returns the longest.
+func longestOf(t *testing.T, closed <-chan time.Duration, n int, within time.Duration, what string) time.Duration {
+	t.Helper()
+	var longest time.Duration
+	timeout := time.After(within)
+	for i := range n {
+		select {
+		case d := <-closed:
+			longest = max(longest, d)
+		case <-timeout:
+			t.Fatalf("only %d of %d %s were closed within %s", i, n, what, within)
+		}
+	}
+	return longest
 }
 
 // TestIdempotentRegistrationThroughTheGateway: a registration retried with its

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,9 +95,10 @@ func TestProfileTest(t *testing.T) {
 	}
 }
 
-// TestGitCommitRefreshesGreeting serves config-repo/ from a git repository; a commit that
-// changes the greeting shows in /greeter/hello within the refresh interval, with no restart.
-func TestGitCommitRefreshesGreeting(t *testing.T) {
+// TestGitCommitRefreshesGreetingAndLimits serves config-repo/ from a git repository; a commit
+// that changes the greeting shows in /greeter/hello within the refresh interval, and one that
+// changes a gateway limit applies within it too, with no restart.
+func TestGitCommitRefreshesGreetingAndLimits(t *testing.T) {
 	const refresh = 500 * time.Millisecond
 	g := repotest.Init(t, t.TempDir())
 	files := map[string]string{}
@@ -149,6 +152,37 @@ func TestGitCommitRefreshesGreeting(t *testing.T) {
 	t.Logf("commit visible in /greeter/hello after %s (refresh interval %s)", time.Since(committed).Round(time.Millisecond), refresh)
 	if s.Greeter.PID() != greeterPID {
 		t.Fatal("the greeter restarted")
+	}
+
+	// The gateway's limits follow too: with login_failures 2, the third failed login of a
+	// username is refused by the gateway (by default it takes 10).
+	failThrice := func(username string) []int {
+		var statuses []int
+		for range 3 {
+			statuses = append(statuses, c.login(username, "wrong password").Status)
+		}
+		return statuses
+	}
+	if got := failThrice("refresh_before_e2e"); !slices.Equal(got, []int{401, 401, 401}) {
+		t.Fatalf("three failed logins before the commit: %v", got)
+	}
+	gatewayPID := s.Gateway.PID()
+	g.Commit(map[string]string{"config/gateway.yml": files["config/gateway.yml"] + "\nlimits:\n  login_failures: 2\n"}, "lock after 2 failed logins")
+	committed = time.Now()
+	attempt := 0
+	err = stack.Eventually(refresh+2*time.Second, 50*time.Millisecond, func() error {
+		attempt++
+		if got := failThrice(fmt.Sprintf("refresh_after%d_e2e", attempt)); !slices.Equal(got, []int{401, 401, 429}) {
+			return fmt.Errorf("three failed logins: %v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the committed limit did not apply within %s: %v", refresh+2*time.Second, err)
+	}
+	t.Logf("limits.login_failures applied by the gateway %s after the commit", time.Since(committed).Round(time.Millisecond))
+	if s.Gateway.PID() != gatewayPID {
+		t.Fatal("the gateway restarted")
 	}
 }
 

@@ -152,32 +152,36 @@ func TestUsers(t *testing.T) {
 // one wins and the others are told the name is taken, on every database.
 func TestConcurrentRegistrationOfOneName(t *testing.T) {
 	for name, s := range openStores(t) {
-		t.Run(name, func(t *testing.T) {
-			const racers = 20
-			var wg sync.WaitGroup
-			errs := make([]error, racers)
-			for i := range racers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = s.Create(context.Background(), &account.User{Username: "contested", PasswordHash: []byte{byte(i)}}, "")
-				}()
-			}
-			wg.Wait()
-			created := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					created++
-				case errors.Is(err, account.ErrUsernameTaken):
-				default:
-					t.Fatalf("unexpected error: %v", err)
-				}
-			}
-			if created != 1 {
-				t.Fatalf("%d registrations succeeded, want exactly 1", created)
-			}
-		})
+		t.Run(name, func(t *testing.T) { raceCreate(t, s, 20, "contested", "", account.ErrUsernameTaken) })
+	}
+}
+
+// raceCreate creates one username from racers goroutines at once, with key; exactly one must
+// succeed and every other fail with want.
+func raceCreate(t *testing.T, s *Users, racers int, username, key string, want error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Create(context.Background(), &account.User{Username: username, PasswordHash: []byte{byte(i)}}, key)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, want):
+		default:
+			t.Fatalf("unexpected error: %v (all: %v)", err, errs)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d registrations succeeded, want exactly 1", created)
 	}
 }
 
@@ -234,32 +238,7 @@ func TestIdempotencyKeys(t *testing.T) {
 // is (which would tell a retrying client that its own account belongs to someone else).
 func TestRetriesWithOneKeyRace(t *testing.T) {
 	for name, s := range openStores(t) {
-		t.Run(name, func(t *testing.T) {
-			const racers = 10
-			var wg sync.WaitGroup
-			errs := make([]error, racers)
-			for i := range racers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = s.Create(context.Background(), &account.User{Username: "retrier", PasswordHash: []byte("h")}, "same-key")
-				}()
-			}
-			wg.Wait()
-			created := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					created++
-				case errors.Is(err, account.ErrKeyTaken):
-				default:
-					t.Fatalf("unexpected error: %v (all: %v)", err, errs)
-				}
-			}
-			if created != 1 {
-				t.Fatalf("%d created, want 1", created)
-			}
-		})
+		t.Run(name, func(t *testing.T) { raceCreate(t, s, 10, "retrier", "same-key", account.ErrKeyTaken) })
 	}
 }
 
