@@ -72,6 +72,8 @@ type Stack struct {
 	BreakerURLs []string
 	// MetricsURLs are every /metrics endpoint, by process name.
 	MetricsURLs []string
+	// GatewayMetricsURL is the gateway's /metrics (its breakers' states among them).
+	GatewayMetricsURL string
 	// ConsulAddress is the agent's HTTP address (host:port).
 	ConsulAddress string
 	// ConfigServerURL is the config server's base URL, e.g. http://127.0.0.1:8888.
@@ -142,7 +144,8 @@ func (s *Stack) start() error {
 	if s.Gateway, err = s.StartService("gateway", env, "--http_address", s.GatewayAddress, "--metrics_address", metricsAddress); err != nil {
 		return err
 	}
-	s.MetricsURLs = append(s.MetricsURLs, "http://"+metricsAddress+"/metrics")
+	s.GatewayMetricsURL = "http://" + metricsAddress + "/metrics"
+	s.MetricsURLs = append(s.MetricsURLs, s.GatewayMetricsURL)
 	_, port, err := net.SplitHostPort(s.GatewayAddress)
 	if err != nil {
 		return fmt.Errorf("gateway address %q: %w", s.GatewayAddress, err)

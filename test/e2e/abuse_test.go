@@ -154,13 +154,37 @@ func TestMalformedRequestsCannotOpenBreakers(t *testing.T) {
 	if answers.count(400) != total {
 		t.Fatalf("want %d × 400: %s", total, answers)
 	}
+	if open := openBreakers(t, shared); len(open) > 0 {
+		t.Fatalf("open breakers in the gateway after the flood: %v", open)
+	}
 	if a := c.login("malformed_e2e", "password-malformed_e2e"); a.Status != 200 {
 		t.Fatalf("a correct login after the flood: %d %s (the user service's breaker opened?)", a.Status, a.Raw)
 	}
 	if a := c.hello(token, "Bob"); a.Status != 200 || a.Body["degraded"] == true {
 		t.Fatalf("a hello after the flood: %d %s", a.Status, a.Raw)
 	}
-	t.Log("after the flood: login 200, hello 200 and not degraded: no breaker opened")
+	t.Log("after the flood: no breaker open in the gateway's /metrics, login 200, hello 200 and not degraded")
+}
+
+// openBreakers lists the gateway's breakers that its /metrics reports open.
+func openBreakers(t *testing.T, s *stack.Stack) []string {
+	t.Helper()
+	rsp, err := http.Get(s.GatewayMetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	body, _ := io.ReadAll(rsp.Body)
+	var open []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if command, ok := strings.CutPrefix(line, `gomicro_breaker_open{command="`); ok && strings.HasSuffix(line, "} 1") {
+			open = append(open, strings.TrimSuffix(command, `"} 1`))
+		}
+	}
+	if !strings.Contains(string(body), "gomicro_breaker_open{") {
+		t.Fatalf("the gateway's metrics report no breaker")
+	}
+	return open
 }
 
 func jsonRequest(url, body string) *http.Request {
@@ -233,10 +257,13 @@ func TestRegistrationFlood(t *testing.T) {
 			t.Errorf("503 answers without Retry-After: 1")
 		}
 	}
+	if open := openBreakers(t, s); len(open) > 0 {
+		t.Errorf("open breakers in the gateway after the flood: %v", open)
+	}
 	if a := c.login("flood_owner_e2e", "password-flood_owner_e2e"); a.Status != 200 {
 		t.Fatalf("login right after the flood: %d %s (breaker open?)", a.Status, a.Raw)
 	}
-	t.Log("a login right after the flood: 200, the user service's breaker in the gateway is closed")
+	t.Log("after the flood the gateway's /metrics shows no breaker open, and a login succeeds")
 }
 
 // TestBruteForceLocksTheUsername: 200 wrong passwords for one account, each from another
