@@ -162,7 +162,7 @@ func (l *Limiter) Admit(path, client, username string) Verdict {
 			return Verdict{RetryAfter: wait, Reason: "too many failed logins for this username; try again later"}
 		}
 	}
-	if wait := l.ips.take(client, s.IPRate, s.IPBurst, now); wait > 0 {
+	if wait := l.ips.take(addressKey(client), s.IPRate, s.IPBurst, now); wait > 0 {
 		return Verdict{RetryAfter: wait, Reason: "too many requests from this address; slow down"}
 	}
 	if username != "" {
@@ -208,6 +208,18 @@ func (l *Limiter) ClientIP(r *http.Request) string {
 		}
 	}
 	return client
+}
+
+// addressKey is the bucket of a client address: the address itself for IPv4, its /64 for IPv6,
+// since one IPv6 host commonly holds a whole /64 and could otherwise take a fresh address for
+// every request.
+func addressKey(client string) string {
+	addr, err := netip.ParseAddr(client)
+	if err != nil || addr.Unmap().Is4() {
+		return client
+	}
+	prefix, _ := addr.Prefix(64)
+	return prefix.String()
 }
 
 func trusted(proxies []netip.Prefix, host string) bool {

@@ -48,6 +48,16 @@ func TestTokenBucketPerIP(t *testing.T) {
 	if !l.Admit("/user/login", "10.0.0.2", "").Allowed {
 		t.Fatal("another address was refused")
 	}
+	// An IPv6 client's whole /64 is one client.
+	for i := 0; i < 3; i++ {
+		l.Admit("/user/login", "2001:db8::"+strconv.Itoa(i+1), "")
+	}
+	if l.Admit("/user/login", "2001:db8::ffff", "").Allowed {
+		t.Fatal("a fresh address in the same /64 got a fresh bucket")
+	}
+	if !l.Admit("/user/login", "2001:db8:0:1::1", "").Allowed {
+		t.Fatal("another /64 was refused")
+	}
 	if !l.Admit("/greeter/hello", "10.0.0.1", "").Allowed {
 		t.Fatal("an unlimited route was refused")
 	}

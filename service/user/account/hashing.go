@@ -23,7 +23,7 @@ var ErrBusy = errors.New("too many password checks at once; try again shortly")
 type Hashing struct {
 	cost    int
 	workers chan struct{}
-	// inFlight counts the calls running or waiting for a worker.
+	// inFlight counts the admitted calls, running or waiting for a worker.
 	inFlight atomic.Int64
 	// averageNanos is a moving average of one hash's duration, measured as it runs (on a busy
 	// machine a hash takes longer, and the estimate follows).
@@ -45,7 +45,7 @@ func NewHashing(cost, workers int) (*Hashing, error) {
 	if workers < 1 {
 		return nil, fmt.Errorf("hashing workers %d: want at least 1", workers)
 	}
-	h := &Hashing{cost: cost, workers: make(chan struct{}, workers), margin: 100 * time.Millisecond}
+	h := &Hashing{cost: cost, workers: make(chan struct{}, workers), margin: 300 * time.Millisecond}
 	began := time.Now()
 	if _, err := bcrypt.GenerateFromPassword([]byte("measure one hash"), cost); err != nil {
 		return nil, fmt.Errorf("measure a bcrypt hash: %w", err)
@@ -77,21 +77,23 @@ func (h *Hashing) Matches(ctx context.Context, hash []byte, password string) (bo
 func (h *Hashing) Average() time.Duration { return time.Duration(h.averageNanos.Load()) }
 
 func (h *Hashing) run(ctx context.Context, hash func()) error {
-	ahead := h.inFlight.Add(1) - 1
-	defer h.inFlight.Add(-1)
-	if ahead >= maxInFlight {
+	if !h.admit(ctx) {
 		return ErrBusy
 	}
+	defer h.inFlight.Add(-1)
+	// The estimate at admission can be beaten by a machine that slows down meanwhile: a call
+	// still waiting when its own hash could no longer finish in time is refused then, before
+	// its deadline, rather than run late.
+	var tooLate <-chan time.Time
 	if deadline, ok := ctx.Deadline(); ok {
-		// The calls ahead take their workers in rounds of one hash each; then ours runs.
-		average := h.Average()
-		rounds := ahead/int64(cap(h.workers)) + 1
-		if time.Until(deadline) < time.Duration(rounds)*average+h.margin {
-			return ErrBusy
-		}
+		timer := time.NewTimer(time.Until(deadline) - h.Average() - h.slack())
+		defer timer.Stop()
+		tooLate = timer.C
 	}
 	select {
 	case h.workers <- struct{}{}:
+	case <-tooLate:
+		return ErrBusy
 	case <-ctx.Done():
 		return ErrBusy
 	}
@@ -100,6 +102,33 @@ func (h *Hashing) run(ctx context.Context, hash func()) error {
 	hash()
 	h.observe(time.Since(began))
 	return nil
+}
+
+// slack is the time kept free before a deadline: the margin for the answer's way back, and
+// half a hash for a hash that runs slower than the average.
+func (h *Hashing) slack() time.Duration { return h.margin + h.Average()/2 }
+
+// admit counts the call in, if it can finish before its deadline behind the calls already
+// in: they take the workers in rounds of one hash each, then it runs; a quarter more is
+// allowed for a machine that gets busier. Only admitted calls are counted, so that a burst of
+// calls refused at once does not make the ones after it look late.
+func (h *Hashing) admit(ctx context.Context) bool {
+	deadline, hasDeadline := ctx.Deadline()
+	for {
+		ahead := h.inFlight.Load()
+		if ahead >= maxInFlight {
+			return false
+		}
+		if hasDeadline {
+			rounds := ahead/int64(cap(h.workers)) + 1
+			if time.Until(deadline) < time.Duration(rounds)*h.Average()*5/4+h.slack() {
+				return false
+			}
+		}
+		if h.inFlight.CompareAndSwap(ahead, ahead+1) {
+			return true
+		}
+	}
 }
 
 // observe moves the average a fifth of the way towards took.

@@ -49,6 +49,29 @@ func TestHashingRefusesWhatCannotFinishInTime(t *testing.T) {
 	}
 }
 
+// TestWaitingCallsGiveUpBeforeTheirDeadline: a call admitted behind a worker that does not
+// come free is refused while its caller still waits (a 503 it can act on), not after its
+// deadline (a 504 from whoever called).
+func TestWaitingCallsGiveUpBeforeTheirDeadline(t *testing.T) {
+	h, err := NewHashing(bcrypt.MinCost, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.averageNanos.Store(int64(10 * time.Millisecond))
+	h.margin = 100 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	hold(t, h, release)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	if _, err := h.Hash(ctx, "password1"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("got %v, want ErrBusy", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("refused only after the deadline")
+	}
+}
+
 // TestHashingBoundsWork: 40 callers on 2 workers never run more than 2 hashes at once, and
 // every one is answered.
 func TestHashingBoundsWork(t *testing.T) {
