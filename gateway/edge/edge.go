@@ -156,6 +156,7 @@ func readBody(limit int64, next http.Handler) http.Handler {
 			envelope.Write(w, http.StatusBadRequest, problem)
 			return
 		}
+		dropUnforwardable(r.Header)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -201,6 +202,39 @@ func malformed(r *http.Request, body []byte) string {
 		}
 	}
 	return ""
+}
+
+// dropUnforwardable removes the header fields gRPC metadata cannot carry: a name outside
+// [0-9a-z-_.] once lower-cased (X-Odd!), or a value outside printable ASCII (a tab, "café").
+// go-micro forwards every header to the service as metadata, and grpc refuses the whole call
+// for one such field; no service of ours reads them, so they stop here.
+func dropUnforwardable(h http.Header) {
+	for name, values := range h {
+		if !metadataKey(name) || !printable(values) {
+			delete(h, name)
+		}
+	}
+}
+
+func metadataKey(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+func printable(values []string) bool {
+	for _, v := range values {
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] > 0x7e {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func isForm(contentType string) bool {

@@ -158,8 +158,32 @@ func TestInvalidUTF8IsRefusedBeforeRouting(t *testing.T) {
 	}
 }
 
-// BenchmarkMalformed is the cost of the UTF-8 checks on a typical hello: a dozen headers, a
-// token, a small JSON body.
+func TestHeadersGRPCCannotCarryAreDropped(t *testing.T) {
+	var forwarded http.Header
+	h := Middleware(Config{Routes: []string{"/greeter/hello"}, MaxBodyBytes: 1 << 10})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded = r.Header.Clone()
+	}))
+	req := httptest.NewRequest("POST", "/greeter/hello", strings.NewReader(`{}`))
+	req.Header.Set("X-Note", "café")
+	req.Header.Set("X-Tab", "a\tb")
+	req.Header["X-Odd!"] = []string{"1"}
+	req.Header.Set("Idempotency-Key", "k-1")
+	req.Header.Set("X-Plain_Name.v2", "ok")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	for _, dropped := range []string{"X-Note", "X-Tab", "X-Odd!"} {
+		if _, ok := forwarded[dropped]; ok {
+			t.Errorf("%s was forwarded", dropped)
+		}
+	}
+	for _, kept := range []string{"Idempotency-Key", "X-Plain_name.v2"} {
+		if forwarded.Get(kept) == "" {
+			t.Errorf("%s was dropped: %v", kept, forwarded)
+		}
+	}
+}
+
+// BenchmarkMalformed is the cost of the edge's checks of the text on a typical hello (UTF-8,
+// headers gRPC can carry): a dozen headers, a token, a small JSON body.
 func BenchmarkMalformed(b *testing.B) {
 	r := httptest.NewRequest("POST", "/greeter/hello", nil)
 	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Connection", "Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id"} {
@@ -172,6 +196,7 @@ func BenchmarkMalformed(b *testing.B) {
 		if malformed(r, body) != "" {
 			b.Fatal("refused")
 		}
+		dropUnforwardable(r.Header)
 	}
 }
 
