@@ -92,10 +92,14 @@ type Event struct {
 }
 
 // IsCreate says whether the event created its key.
-func (e *Event) IsCreate() bool { return e.Type == EventTypePut && e.Kv.CreateRevision == e.Kv.ModRevision }
+func (e *Event) IsCreate() bool {
+	return e.Type == EventTypePut && e.Kv.CreateRevision == e.Kv.ModRevision
+}
 
 // IsModify says whether the event changed an existing key.
-func (e *Event) IsModify() bool { return e.Type == EventTypePut && e.Kv.CreateRevision != e.Kv.ModRevision }
+func (e *Event) IsModify() bool {
+	return e.Type == EventTypePut && e.Kv.CreateRevision != e.Kv.ModRevision
+}
 
 // WatchResponse is one batch of watch events.
 type WatchResponse struct {
