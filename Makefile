@@ -18,7 +18,7 @@ IMAGE_SERVICES := configserver user greeter gateway
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test unit e2e bench deploy-check proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
+.PHONY: help run build test unit e2e bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -34,11 +34,16 @@ build: $(SERVICES) $(BIN)/run
 $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
 	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/run
 
-# test: every check CI runs — generated code fresh, formatting, vet, unit and end-to-end tests
+# VULNDB is the Go vulnerability database govulncheck reads: the offline copy in ../shared/vulndb
+# where there is one (these machines reach no other), else the public one.
+VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abspath $(CURDIR)/../shared/vulndb),https://vuln.go.dev)
+
+# test: every check CI runs — generated code fresh, formatting, vet, known vulnerabilities, unit and end-to-end tests
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
-test: proto-check fmt-check vet consul consul-template deploy-check
+test: proto-check fmt-check vet vulncheck consul consul-template deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
 
 # bench: the full path against the machine's limits (about 6 minutes): writes BENCHMARKS.md and bench/results/*.json
@@ -48,6 +53,14 @@ bench: consul
 # deploy-check: the compose file, the Kubernetes overlays and the image build, checked without a Docker engine
 deploy-check:
 	cd test/deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# vulncheck: govulncheck (the version go.mod pins) on the services and on test/deploy; fails when the code reaches a known vulnerability (VULNDB=file:///path for an offline copy)
+vulncheck: $(BIN)/govulncheck
+	$(BIN)/govulncheck -db $(VULNDB) ./...
+	cd test/deploy && $(CURDIR)/$(BIN)/govulncheck -db $(VULNDB) ./...
+
+$(BIN)/govulncheck: go.mod
+	$(GO) build -o $(BIN)/ golang.org/x/vuln/cmd/govulncheck
 
 # unit: the tests that need no running processes (fast)
 unit:

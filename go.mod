@@ -105,9 +105,13 @@ require (
 	go.uber.org/multierr v1.9.0 // indirect
 	go.uber.org/zap v1.21.0 // indirect
 	golang.org/x/exp v0.0.0-20260410095643-746e56fc9e2f // indirect
+	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/telemetry v0.0.0-20260924152758-ed294f943157 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/tools v0.51.0 // indirect
+	golang.org/x/vuln v1.1.4 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/grpc/examples v0.0.0-20260825154716-030ee8becb20 // indirect
@@ -129,4 +133,5 @@ replace github.com/coreos/etcd => ./third_party/etcd-stub
 tool (
 	github.com/golang/protobuf/protoc-gen-go
 	github.com/micro/micro/v2/cmd/protoc-gen-micro
+	golang.org/x/vuln/cmd/govulncheck
 )
