@@ -7,8 +7,10 @@ ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
-# Modules first: this layer stays cached until go.mod or go.sum change.
+# Modules first: this layer stays cached until go.mod or go.sum change. A module that a
+# replace points at inside the repository (the etcd stub) is part of that graph.
 COPY go.mod go.sum ./
+COPY third_party/etcd-stub/go.mod third_party/etcd-stub/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG SERVICE

@@ -40,6 +40,17 @@ func TestDockerfile(t *testing.T) {
 	if mod < 0 || src < 0 || download < 0 || !(mod < download && download < src) {
 		t.Error("the Dockerfile must copy go.mod and go.sum and download modules before copying the sources")
 	}
+	// go mod download reads the go.mod of every module a replace points at in the repository.
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)=>\s*\./(\S+)\s*$`).FindAllStringSubmatch(string(gomod), -1) {
+		copied := strings.Index(df, "COPY "+m[1]+"/go.mod")
+		if copied < 0 || copied > download {
+			t.Errorf("the Dockerfile must copy %s/go.mod (a replace target) before go mod download", m[1])
+		}
+	}
 
 	healthcheck := filepath.Join(binDir, "healthcheck")
 	build := exec.Command(filepath.Join(repoRoot, "scripts", "build-binary.sh"), "healthcheck", healthcheck)
