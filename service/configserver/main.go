@@ -53,11 +53,21 @@ type Config struct {
 			Password string `mapstructure:"password"`
 		} `mapstructure:"user"`
 	} `mapstructure:"security"`
+	AllowInsecure bool `mapstructure:"allow_insecure"`
+}
+
+// Validate refuses settings that would expose secrets: with a key, /decrypt decrypts anything
+// and decrypted values are served, so the server must ask who is calling.
+func (c Config) Validate() error {
+	if c.Encrypt.Key != "" && c.Security.User.Password == "" && !c.AllowInsecure {
+		return errors.New("ENCRYPT_KEY is set but SECURITY_USER_PASSWORD is not: anyone who reaches the server could decrypt every secret; set a password, or pass --allow_insecure")
+	}
+	return nil
 }
 
 func settings() []config.Setting {
 	return []config.Setting{
-		{Key: "http.address", Default: ":8888", Usage: "HTTP listen address"},
+		{Key: "http.address", Default: "127.0.0.1:8888", Usage: "HTTP listen address (containers set 0.0.0.0:8888)"},
 		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul (empty: the listen address, or this host's private IP)"},
 		{Key: "registry.address", Default: "127.0.0.1:8500", Usage: "Consul agent to register in (empty: do not register)"},
 		{Key: "repo.uri", Default: "config-repo", Usage: "folder, local git repository or git URL with the configuration files"},
@@ -71,6 +81,7 @@ func settings() []config.Setting {
 		{Key: "encrypt.salt", Default: cipher.DefaultSalt, Usage: "hex salt of the key derivation (Spring's default)"},
 		{Key: "security.user.name", Default: "user", Usage: "basic auth user"},
 		{Key: "security.user.password", Default: "", Usage: "basic auth password (empty: no auth); /actuator/health stays open", Secret: true},
+		{Key: "allow_insecure", Default: false, Usage: "start with encrypt.key but no security.user.password (anyone who reaches the server can then decrypt)"},
 	}
 }
 
@@ -86,6 +97,9 @@ func run(args []string) error {
 	defer stop()
 	var cfg Config
 	if _, err := config.Load(ctx, config.App{Name: "configserver", Settings: settings(), Usage: os.Stderr}, args, &cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	repository, err := repo.Open(repo.Config{

@@ -44,7 +44,7 @@ type Config struct {
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "greetings.string", Default: "Hi, here are greetings from gomicro-stack", Usage: "setting_message in every hello", Refreshable: true},
-		{Key: "breaker.stream_address", Default: ":8181", Usage: "address of the breaker dashboard, /hystrix.stream and /metrics (empty: off)"},
+		{Key: "breaker.stream_address", Default: "127.0.0.1:8181", Usage: "address of the breaker dashboard, /hystrix.stream and /metrics (empty: off; containers set 0.0.0.0:8181)"},
 		{Key: "metrics.pprof", Default: false, Usage: "serve Go's pprof profiles at /debug/pprof/ on the breaker.stream_address (keep it private)"},
 	}
 	return append(append(append(own, breaker.Settings(time.Second, true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -24,6 +26,7 @@ type manifests struct {
 	pdbs         map[string]policyv1.PodDisruptionBudget
 	hpas         map[string]autoscalingv2.HorizontalPodAutoscaler
 	namespaces   []corev1.Namespace
+	policies     []networkingv1.NetworkPolicy
 }
 
 // decodeStrict fails on any field the type does not have: a typo in a manifest is an error.
@@ -73,6 +76,10 @@ func render(t *testing.T, overlay string) manifests {
 			var s corev1.Secret
 			err = decodeStrict(doc, &s)
 			m.secrets = append(m.secrets, s)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			var p networkingv1.NetworkPolicy
+			err = decodeStrict(doc, &p)
+			m.policies = append(m.policies, p)
 		case "v1 Namespace":
 			var n corev1.Namespace
 			err = decodeStrict(doc, &n)
@@ -195,6 +202,7 @@ func TestKubernetesOverlays(t *testing.T) {
 			if _, ok := m.services["consul"]; !ok {
 				t.Error("no consul Service")
 			}
+			checkNetworkPolicies(t, m)
 			// A LoadBalancer in front of the gateways must keep client addresses, or the
 			// per-address limits count everyone behind a node as one client.
 			if gw := m.services["gateway"]; gw.Spec.Type == corev1.ServiceTypeLoadBalancer && gw.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
@@ -220,4 +228,71 @@ func TestStrictDecodingCatchesTypos(t *testing.T) {
 	if err := decodeStrict([]byte("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replica: 2\n"), &d); err == nil {
 		t.Fatal("an unknown field must fail")
 	}
+}
+
+// checkNetworkPolicies: ingress is denied by default, and the gRPC port of user and greeter,
+// the config server and Consul's API are reachable only from the pods that need them.
+func checkNetworkPolicies(t *testing.T, m manifests) {
+	t.Helper()
+	denyAll := false
+	for _, p := range m.policies {
+		if len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0 &&
+			len(p.Spec.Ingress) == 0 && slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			denyAll = true
+		}
+	}
+	if !denyAll {
+		t.Error("no NetworkPolicy denies ingress by default")
+	}
+	for _, tc := range []struct {
+		pod     string
+		port    int32
+		callers []string
+	}{
+		{"user", 9090, []string{"gateway", "greeter"}},
+		{"greeter", 9090, []string{"gateway", "user"}}, // user: events through the http broker
+		{"config-server", 8888, []string{"gateway", "greeter", "user"}},
+		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server"}},
+	} {
+		reachable := false
+		for _, p := range m.policies {
+			if p.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] != tc.pod {
+				continue
+			}
+			for _, rule := range p.Spec.Ingress {
+				if !coversPort(rule.Ports, tc.port) {
+					continue
+				}
+				reachable = true
+				if len(rule.From) == 0 {
+					t.Errorf("%s: port %d is open to everyone (%s)", tc.pod, tc.port, p.Name)
+				}
+				for _, peer := range rule.From {
+					name := ""
+					if peer.PodSelector != nil {
+						name = peer.PodSelector.MatchLabels["app.kubernetes.io/name"]
+					}
+					if peer.IPBlock != nil || peer.NamespaceSelector != nil || !slices.Contains(tc.callers, name) {
+						t.Errorf("%s: port %d is open to %+v (%s); only %v may call it", tc.pod, tc.port, peer, p.Name, tc.callers)
+					}
+				}
+			}
+		}
+		if !reachable {
+			t.Errorf("%s: no NetworkPolicy lets %v reach port %d", tc.pod, tc.callers, tc.port)
+		}
+	}
+}
+
+// coversPort says whether a rule's ports include port (no ports: every port).
+func coversPort(ports []networkingv1.NetworkPolicyPort, port int32) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, p := range ports {
+		if p.Port != nil && p.Port.IntValue() == int(port) {
+			return true
+		}
+	}
+	return false
 }
