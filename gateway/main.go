@@ -41,10 +41,11 @@ type Config struct {
 		CORSOrigins  []string `mapstructure:"cors_origins"`
 		AccessLog    bool     `mapstructure:"access_log"`
 	} `mapstructure:"gateway"`
-	Limits  limits.Config  `mapstructure:"limits"`
-	JWT     auth.Config    `mapstructure:"jwt"`
-	Breaker breaker.Config `mapstructure:"breaker"`
-	Metrics metrics.Config `mapstructure:"metrics"`
+	Limits       limits.Config        `mapstructure:"limits"`
+	JWT          auth.Config          `mapstructure:"jwt"`
+	InternalAuth auth.AssertionConfig `mapstructure:"internal_auth"`
+	Breaker      breaker.Config       `mapstructure:"breaker"`
+	Metrics      metrics.Config       `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
@@ -58,7 +59,8 @@ func settings() []config.Setting {
 	}...)
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
-	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), breaker.Settings(5*time.Second, false)...), metrics.Settings("")...)
+	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), auth.AssertionSettings()...), breaker.Settings(5*time.Second, false)...)
+	own = append(own, metrics.Settings("")...)
 	return append(own, append(microsvc.ClientSettings(), microsvc.StopSettings()...)...)
 }
 
@@ -99,6 +101,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	signer, err := auth.NewSigner(cfg.InternalAuth)
+	if err != nil {
+		return err
+	}
 	microsvc.LogTo(os.Stderr)
 	// Hello and Login may be tried again on another node after a failure mid-call; Register
 	// only when the call cannot have run.
@@ -115,7 +121,7 @@ func run(args []string) error {
 	defer closeRouter()
 	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
 	// request, then the limits, then authentication.
-	handler := jwtauth.Middleware(keys, cfg.Gateway.OpenPaths)(api)
+	handler := jwtauth.Middleware(keys, signer, apiserver.Audience, cfg.Gateway.OpenPaths)(api)
 	handler = limits.Middleware(limiter)(handler)
 	handler = edge.Middleware(edge.Config{
 		Routes:         cfg.Gateway.Routes,

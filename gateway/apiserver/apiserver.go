@@ -44,6 +44,16 @@ func (Resolver) Resolve(r *http.Request) (*resolver.Endpoint, error) {
 	return &resolver.Endpoint{Name: Namespace + "." + service, Method: camel(service) + "." + camel(method)}, nil
 }
 
+// Audience is the service a request goes to (go.micro.api.greeter), for whom the gateway signs
+// the caller's identity; "" for a path that names none.
+func Audience(r *http.Request) string {
+	ep, err := Resolver{}.Resolve(r)
+	if err != nil {
+		return ""
+	}
+	return ep.Name
+}
+
 // String implements resolver.Resolver.
 func (Resolver) String() string { return "gomicro-stack" }
 

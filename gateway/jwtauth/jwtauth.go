@@ -1,11 +1,10 @@
 // Package jwtauth is the gateway's JWT auth layer. Every path but the open ones needs a valid
-// token; the caller's identity then travels to services as X-Example-Id / X-Example-Username,
-// which no client can set itself.
+// token; the caller's identity then travels to the service as an assertion the gateway signs
+// (auth.HeaderAssertion), which no client can make, and which services alone believe.
 package jwtauth
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/micro/go-micro/v2/logger"
@@ -20,11 +19,18 @@ type Verifier interface {
 	Verify(token string) (auth.Identity, error)
 }
 
+// Signer signs the caller's identity for the service a request goes to.
+type Signer interface {
+	Sign(id auth.Identity, audience string) (string, error)
+}
+
 // identityHeaders are the headers only the gateway may set, compared in a normalised form so
-// that no spelling (case, underscores) slips through.
+// that no spelling (case, underscores) slips through. Services believe only the signed
+// assertion; the unsigned ones are dropped as well, for services of older versions.
 var identityHeaders = map[string]bool{
-	normalise(auth.HeaderUserID):   true,
-	normalise(auth.HeaderUsername): true,
+	normalise(auth.HeaderAssertion): true,
+	normalise(auth.HeaderUserID):    true,
+	normalise(auth.HeaderUsername):  true,
 }
 
 func normalise(name string) string {
@@ -32,8 +38,9 @@ func normalise(name string) string {
 }
 
 // Middleware removes client-sent identity headers, lets open paths through and requires a
-// valid token everywhere else.
-func Middleware(v Verifier, openPaths []string) func(http.Handler) http.Handler {
+// valid token everywhere else; the verified identity goes on as an assertion signed for the
+// service audience names for the request.
+func Middleware(v Verifier, s Signer, audience func(*http.Request) string, openPaths []string) func(http.Handler) http.Handler {
 	open := make(map[string]bool, len(openPaths))
 	for _, p := range openPaths {
 		open[edge.CleanPath(p)] = true
@@ -60,8 +67,13 @@ func Middleware(v Verifier, openPaths []string) func(http.Handler) http.Handler 
 				envelope.Write(w, http.StatusUnauthorized, "please login")
 				return
 			}
-			r.Header.Set(auth.HeaderUserID, strconv.FormatUint(id.UserID, 10))
-			r.Header.Set(auth.HeaderUsername, id.Username)
+			assertion, err := s.Sign(id, audience(r))
+			if err != nil {
+				logger.Errorf("sign the identity of %s %s: %v", r.Method, r.URL.Path, err)
+				envelope.Write(w, http.StatusInternalServerError, "internal error")
+				return
+			}
+			r.Header.Set(auth.HeaderAssertion, assertion)
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -1,6 +1,8 @@
 package jwtauth
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -26,10 +28,32 @@ type seen struct {
 	headers http.Header
 }
 
+// newSigner returns a signer and the verifier of what it signs, for the greeter.
+func newSigner(t testing.TB) (*auth.Signer, *auth.Verifier) {
+	t.Helper()
+	public, private, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := auth.NewSigner(auth.AssertionConfig{PrivateKey: base64.StdEncoding.EncodeToString(private.Seed()), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(auth.VerifierConfig{PublicKeys: []string{base64.StdEncoding.EncodeToString(public)}, Audiences: []string{"go.micro.api.greeter"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
+// toGreeter is the audience of every request in these tests.
+func toGreeter(*http.Request) string { return "go.micro.api.greeter" }
+
 func serve(t *testing.T, v Verifier, req *http.Request) (*httptest.ResponseRecorder, *seen) {
 	t.Helper()
 	s := &seen{}
-	h := Middleware(v, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	signer, _ := newSigner(t)
+	h := Middleware(v, signer, toGreeter, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.called, s.headers = true, r.Header.Clone()
 	}))
 	rec := httptest.NewRecorder()
@@ -111,33 +135,42 @@ func TestRejections(t *testing.T) {
 func TestIdentityHeaders(t *testing.T) {
 	keys := newKeys(t, strings.Repeat("s", 32))
 	good, _ := keys.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	signer, greeter := newSigner(t)
+	forged, _ := signer.Sign(auth.Identity{UserID: 1, Username: "admin"}, "go.micro.api.greeter")
 	forge := func(req *http.Request) {
 		// Go canonicalises wire headers; set raw spellings too, as a hand-built request could.
 		req.Header["x-example-id"] = []string{"1"}
 		req.Header["X-EXAMPLE-USERNAME"] = []string{"admin"}
 		req.Header["X_example_id"] = []string{"1"}
 		req.Header.Set("X-Example-Id", "1")
+		// Even a genuine assertion, replayed by a client, must not pass.
+		req.Header["x-example-assertion"] = []string{forged}
 	}
-	t.Run("set from token, forged ones dropped", func(t *testing.T) {
+	t.Run("signed from the token, forged ones dropped", func(t *testing.T) {
 		for _, authz := range []string{"Bearer " + good, "bearer " + good, good} {
 			req := httptest.NewRequest("POST", "/greeter/hello", nil)
 			req.Header.Set("Authorization", authz)
 			forge(req)
-			_, s := serve(t, keys, req)
-			if !s.called {
+			seen := &seen{}
+			h := Middleware(keys, signer, toGreeter, []string{"/user/login"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen.called, seen.headers = true, r.Header.Clone()
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if !seen.called {
 				t.Fatalf("%q: rejected", authz)
 			}
-			if s.headers.Get("Authorization") != "" {
+			if seen.headers.Get("Authorization") != "" {
 				t.Fatal("the token must not travel past the gateway")
 			}
-			if got := s.headers.Values(auth.HeaderUserID); len(got) != 1 || got[0] != "9" {
-				t.Fatalf("id headers %v", got)
+			got := seen.headers.Values(auth.HeaderAssertion)
+			if len(got) != 1 {
+				t.Fatalf("assertion headers %v", got)
 			}
-			if got := s.headers.Values(auth.HeaderUsername); len(got) != 1 || got[0] != "carol" {
-				t.Fatalf("username headers %v", got)
+			if id, err := greeter.Verify(got[0]); err != nil || id != (auth.Identity{UserID: 9, Username: "carol"}) {
+				t.Fatalf("the assertion says %+v, %v; want carol (9)", id, err)
 			}
-			for name := range s.headers {
-				if identityHeaders[normalise(name)] && name != auth.HeaderUserID && name != auth.HeaderUsername {
+			for name := range seen.headers {
+				if identityHeaders[normalise(name)] && name != auth.HeaderAssertion {
 					t.Fatalf("forged header %q survived", name)
 				}
 			}

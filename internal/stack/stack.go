@@ -2,6 +2,8 @@ package stack
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,10 @@ type Config struct {
 	DatabaseDSN string
 	// JWTSecret signs and verifies tokens.
 	JWTSecret string
+	// InternalKey is the gateway's Ed25519 key (a base64 seed) that signs callers' identities
+	// for the services; empty: Start makes one. Signed identities live a minute, so a new key
+	// for every run loses nothing.
+	InternalKey string
 	// UserInstances and GreeterInstances are how many of each service to start (0 means 1).
 	UserInstances, GreeterInstances int
 	// BreakerStreamPort is the first greeter's breaker dashboard port, the next greeters take
@@ -80,6 +86,8 @@ type Stack struct {
 	ConfigServerURL string
 	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:8080.
 	GatewayURL string
+	// InternalPublicKey is InternalKey's public key (base64), which the services verify with.
+	InternalPublicKey string
 	out        *lockedWriter
 }
 
@@ -90,6 +98,18 @@ var ServiceNames = []string{"config-server", "go.micro.api.user", "go.micro.api.
 // everything started so far is stopped again.
 func Start(c Config) (*Stack, error) {
 	s := &Stack{Config: c, out: &lockedWriter{out: c.Out}}
+	if s.InternalKey == "" {
+		_, private, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.InternalKey = base64.StdEncoding.EncodeToString(private.Seed())
+	}
+	private, err := auth.ParsePrivateKey(s.InternalKey)
+	if err != nil {
+		return nil, err
+	}
+	s.InternalPublicKey = base64.StdEncoding.EncodeToString(private.Public().(ed25519.PublicKey))
 	if err := s.start(); err != nil {
 		s.Stop()
 		return nil, err
@@ -224,9 +244,17 @@ func (s *Stack) Processes() []*Process {
 }
 
 // StartService starts one more process of a service binary (user, greeter, gateway) with the
-// stack's environment plus env and args.
+// stack's environment plus env and args. The gateway gets the stack's internal key to sign
+// callers' identities with, user and greeter its public key to verify them.
 func (s *Stack) StartService(name string, env []string, args ...string) (*Process, error) {
-	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, env)
+	var keys []string
+	switch name {
+	case "gateway":
+		keys = []string{"INTERNAL_AUTH_PRIVATE_KEY=" + s.InternalKey}
+	case "user", "greeter":
+		keys = []string{"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey}
+	}
+	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, append(keys, env...))
 }
 
 // StartConsul starts the stack's Consul agent again, on the same ports, after a test stopped

@@ -15,6 +15,7 @@ import (
 
 	"github.com/micro/go-micro/v2"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
@@ -37,8 +38,9 @@ type Config struct {
 		breaker.Config `mapstructure:",squash"`
 		StreamAddress  string `mapstructure:"stream_address"`
 	} `mapstructure:"breaker"`
-	Broker  events.Config  `mapstructure:"broker"`
-	Metrics metrics.Config `mapstructure:"metrics"`
+	InternalAuth auth.VerifierConfig `mapstructure:"internal_auth"`
+	Broker       events.Config       `mapstructure:"broker"`
+	Metrics      metrics.Config      `mapstructure:"metrics"`
 }
 
 func settings() []config.Setting {
@@ -47,7 +49,8 @@ func settings() []config.Setting {
 		{Key: "breaker.stream_address", Default: "127.0.0.1:8181", Usage: "address of the breaker dashboard, /hystrix.stream and /metrics (empty: off; containers set 0.0.0.0:8181)"},
 		{Key: "metrics.pprof", Default: false, Usage: "serve Go's pprof profiles at /debug/pprof/ on the breaker.stream_address (keep it private)"},
 	}
-	return append(append(append(own, breaker.Settings(time.Second, true)...), events.Settings()...), append(microsvc.Settings(), microsvc.StopSettings()...)...)
+	own = append(append(append(own, breaker.Settings(time.Second, true)...), auth.VerifierSettings(handler.ServiceName)...), events.Settings()...)
+	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
 // userCommands are the hystrix commands of the calls to the user service.
@@ -75,8 +78,12 @@ func run(args []string) error {
 		return err
 	}
 	fallbacks := breaker.Fallbacks{users.GetUserInfoCommand: users.ProfileFromToken}
+	verifier, err := auth.NewVerifier(cfg.InternalAuth)
+	if err != nil {
+		return err
+	}
 	service, err := microsvc.New(handler.ServiceName, cfg.Config, []string{"User.GetUserInfo"},
-		micro.WrapClient(breaker.NewClientWrapper(fallbacks)))
+		micro.WrapClient(breaker.NewClientWrapper(fallbacks)), micro.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}

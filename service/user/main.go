@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/micro/go-micro/v2"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -33,10 +34,15 @@ type Config struct {
 		BcryptCost int `mapstructure:"bcrypt_cost"`
 		Workers    int `mapstructure:"workers"`
 	} `mapstructure:"password"`
-	JWT     auth.Config    `mapstructure:"jwt"`
-	Broker  events.Config  `mapstructure:"broker"`
-	Metrics metrics.Config `mapstructure:"metrics"`
+	JWT          auth.Config         `mapstructure:"jwt"`
+	InternalAuth auth.VerifierConfig `mapstructure:"internal_auth"`
+	Broker       events.Config       `mapstructure:"broker"`
+	Metrics      metrics.Config      `mapstructure:"metrics"`
 }
+
+// greeterName is the greeter's registry name: it calls User.GetUserInfo with the identity the
+// gateway signed for it.
+const greeterName = "go.micro.api.greeter"
 
 func settings() []config.Setting {
 	own := []config.Setting{
@@ -46,7 +52,8 @@ func settings() []config.Setting {
 		{Key: "password.bcrypt_cost", Default: bcrypt.DefaultCost, Usage: "bcrypt cost of new password hashes (4 to 31; each step doubles the work)"},
 		{Key: "password.workers", Default: 0, Usage: "passwords hashed at once; more wait, or get 503 at once if they could not finish in time (0: one per CPU)"},
 	}
-	own = append(append(append(own, auth.Settings(true)...), events.Settings()...), metrics.Settings("")...)
+	// The greeter forwards the identity the gateway signed for it.
+	own = append(append(append(append(own, auth.Settings(true)...), auth.VerifierSettings(handler.ServiceName, greeterName)...), events.Settings()...), metrics.Settings("")...)
 	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 
@@ -79,7 +86,11 @@ func run(args []string) error {
 		return err
 	}
 	defer users.Close()
-	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil)
+	verifier, err := auth.NewVerifier(cfg.InternalAuth)
+	if err != nil {
+		return err
+	}
+	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, micro.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,8 @@ func loadCompose(t *testing.T) *types.Project {
 	details := types.ConfigDetails{
 		WorkingDir:  repoRoot,
 		ConfigFiles: []types.ConfigFile{{Filename: file}},
-		Environment: types.Mapping{"JWT_SECRET": "stand-in-jwt-secret-for-the-test-0000", "POSTGRES_PASSWORD": "stand-in"},
+		Environment: types.Mapping{"JWT_SECRET": "stand-in-jwt-secret-for-the-test-0000", "POSTGRES_PASSWORD": "stand-in",
+			"INTERNAL_AUTH_PRIVATE_KEY": "stand-in", "INTERNAL_AUTH_PUBLIC_KEYS": "stand-in"},
 	}
 	project, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
 		o.SetProjectName("gomicro-stack", true)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +25,7 @@ import (
 func TestHTTP2RapidReset(t *testing.T) {
 	s := ownStack(t, stack.Config{})
 	token := newClient(t, s.GatewayURL).signup("rapidreset_e2e")
-	address := userAddress(t, s.ConsulAddress)
+	address := addressIn(t, s.ConsulAddress, "go.micro.api.user")
 	userMetrics := s.MetricsURLs[0] // the user instances' come first
 	// The baseline is taken under the same load without the attack: serving hellos opens the
 	// greeter's pooled connections to the user service, each with goroutines of its own.
@@ -132,26 +131,6 @@ func rapidReset(address string, streams int) string {
 	case <-time.After(time.Second):
 		return fmt.Sprintf("%d streams opened and reset; the connection stayed open", sent)
 	}
-}
-
-// userAddress is the gRPC address of a passing user instance, from Consul.
-func userAddress(t *testing.T, consulAddress string) string {
-	t.Helper()
-	rsp, err := http.Get("http://" + consulAddress + "/v1/health/service/go.micro.api.user?passing=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rsp.Body.Close()
-	var entries []struct {
-		Service struct {
-			Address string
-			Port    int
-		}
-	}
-	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil || len(entries) == 0 {
-		t.Fatalf("no user instance in Consul: %v", err)
-	}
-	return net.JoinHostPort(entries[0].Service.Address, strconv.Itoa(entries[0].Service.Port))
 }
 
 // goroutines reads go_goroutines from a /metrics endpoint.

@@ -13,6 +13,7 @@ import (
 	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
@@ -39,6 +40,10 @@ func (h *Greeter) Hello(ctx context.Context, req *api.Request, rsp *api.Response
 	}
 	if err := apijson.Decode(ServiceName, req, &in); err != nil {
 		return err
+	}
+	// Only the gateway's signed word says who calls (auth.HandlerWrapper checked it).
+	if _, ok := auth.CallerFrom(ctx); !ok {
+		return toMicroError(greeting.ErrNotAuthenticated)
 	}
 	hello, err := h.greeter.Hello(ctx, in.Name)
 	if err != nil {

@@ -5,12 +5,10 @@ package users
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/logger"
-	"github.com/micro/go-micro/v2/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
@@ -49,16 +47,14 @@ func (d *Directory) Caller(ctx context.Context) (greeting.Caller, error) {
 var GetUserInfoCommand = breaker.CommandName(ServiceName, "User.GetUserInfo")
 
 // ProfileFromToken is the fallback of GetUserInfoCommand: the identity the gateway took from
-// the caller's verified token and passed on as metadata. Without it there is nothing to offer.
+// the caller's verified token and signed for this call. Without it there is nothing to offer.
 func ProfileFromToken(ctx context.Context, _ client.Request, rsp interface{}, cause error) error {
-	username, okName := metadata.Get(ctx, auth.HeaderUsername)
-	idText, okID := metadata.Get(ctx, auth.HeaderUserID)
-	id, err := strconv.ParseUint(idText, 10, 64)
+	caller, ok := auth.CallerFrom(ctx)
 	profile, okRsp := rsp.(*userpb.GetUserInfoResponse)
-	if !okName || !okID || username == "" || err != nil || !okRsp {
+	if !ok || !okRsp {
 		return cause
 	}
-	profile.Id, profile.Username = id, username
+	profile.Id, profile.Username = caller.UserID, caller.Username
 	logger.Warnf("user service unavailable (%v): answering from the token", cause)
 	return nil
 }

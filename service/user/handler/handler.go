@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	api "github.com/micro/go-micro/v2/api/proto"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/logger"
-	"github.com/micro/go-micro/v2/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -89,14 +87,13 @@ func (h *User) Login(ctx context.Context, req *api.Request, rsp *api.Response) e
 	return apijson.Write(rsp, http.StatusOK, apijson.Field{Name: "token", Value: token})
 }
 
-// GetUserInfo returns the profile of the caller the gateway identified in the metadata.
+// GetUserInfo returns the profile of the caller the gateway's signed assertion names.
 func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rsp *userpb.GetUserInfoResponse) error {
-	raw, _ := metadata.Get(ctx, auth.HeaderUserID)
-	id, err := strconv.ParseUint(raw, 10, 64)
-	if err != nil || id == 0 {
+	caller, ok := auth.CallerFrom(ctx)
+	if !ok {
 		return merrors.Unauthorized(ServiceName, "caller identity missing")
 	}
-	u, err := h.accounts.Profile(ctx, id)
+	u, err := h.accounts.Profile(ctx, caller.UserID)
 	if err != nil {
 		return toMicroError(err)
 	}

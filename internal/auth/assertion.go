@@ -1,0 +1,281 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/metadata"
+	"github.com/micro/go-micro/v2/server"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+)
+
+// HeaderAssertion carries the gateway's signed word on who the caller is: an EdDSA JWT that
+// only the gateway can sign (it alone holds the private key) and every service verifies. The
+// services believe nothing else: a client can dial a service directly and send any metadata
+// it likes, but it cannot sign.
+const HeaderAssertion = "X-Example-Assertion"
+
+// assertionIssuer is the iss of every assertion.
+const assertionIssuer = "gomicro-stack-gateway"
+
+// AssertionConfig is the gateway's side: the private key it signs with.
+type AssertionConfig struct {
+	// PrivateKey is an Ed25519 seed (32 bytes), base64.
+	PrivateKey string        `mapstructure:"private_key"`
+	TTL        time.Duration `mapstructure:"ttl"`
+}
+
+// AssertionSettings are the gateway's assertion settings.
+func AssertionSettings() []config.Setting {
+	return []config.Setting{
+		{Key: "internal_auth.private_key", Default: "", Usage: "Ed25519 key (32-byte seed, base64) that signs the caller's identity for the services (required; tools/keygen makes one)", Secret: true},
+		{Key: "internal_auth.ttl", Default: 60 * time.Second, Usage: "lifetime of a signed identity"},
+	}
+}
+
+// VerifierConfig is a service's side: the public keys it accepts (several during a rotation)
+// and the audiences: its own name and those of the services allowed to forward to it.
+type VerifierConfig struct {
+	PublicKeys []string `mapstructure:"public_keys"`
+	Audiences  []string `mapstructure:"audiences"`
+}
+
+// VerifierSettings are a service's assertion settings; audiences defaults to its own name.
+func VerifierSettings(audiences ...string) []config.Setting {
+	return []config.Setting{
+		{Key: "internal_auth.public_keys", Default: []string{}, Usage: "Ed25519 public keys (base64) whose signed identities are accepted: the gateway's, and during a rotation the next one too (required)"},
+		{Key: "internal_auth.audiences", Default: audiences, Usage: "audiences accepted: this service's name and those of services that forward the identity to it"},
+	}
+}
+
+// KeyID names a public key in the kid header: the first 8 bytes of its SHA-256, hex.
+func KeyID(public ed25519.PublicKey) string {
+	sum := sha256.Sum256(public)
+	return hex.EncodeToString(sum[:8])
+}
+
+// ParsePrivateKey decodes a base64 Ed25519 seed.
+func ParsePrivateKey(text string) (ed25519.PrivateKey, error) {
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("internal_auth.private_key: want %d bytes in base64 (an Ed25519 seed)", ed25519.SeedSize)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// ParsePublicKey decodes a base64 Ed25519 public key.
+func ParsePublicKey(text string) (ed25519.PublicKey, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("internal_auth.public_keys: %q is not %d bytes in base64 (an Ed25519 public key)", text, ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+// assertionClaims is an assertion's body.
+type assertionClaims struct {
+	Name string `json:"name"`
+	jwt.RegisteredClaims
+}
+
+// Signer signs identities for services. Signing costs tens of microseconds, so an assertion
+// is reused for the same identity and audience until half its lifetime has passed.
+type Signer struct {
+	key ed25519.PrivateKey
+	kid string
+	ttl time.Duration
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[signerKey]signed
+}
+
+type signerKey struct {
+	id       Identity
+	audience string
+}
+
+type signed struct {
+	token     string
+	refreshAt time.Time
+}
+
+// maxCached bounds the signer's and the verifier's caches; past it they start afresh.
+const maxCached = 100_000
+
+// NewSigner returns a signer for c.
+func NewSigner(c AssertionConfig) (*Signer, error) {
+	if c.PrivateKey == "" {
+		return nil, errors.New("internal_auth.private_key is required: the services accept no caller without the gateway's signature (make one with go run ./tools/keygen)")
+	}
+	key, err := ParsePrivateKey(c.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	if c.TTL < 2*time.Second {
+		return nil, fmt.Errorf("internal_auth.ttl %s: want at least 2s", c.TTL)
+	}
+	return &Signer{key: key, kid: KeyID(key.Public().(ed25519.PublicKey)), ttl: c.TTL, now: time.Now, cache: map[signerKey]signed{}}, nil
+}
+
+// Sign returns an assertion of id for audience (the service called).
+func (s *Signer) Sign(id Identity, audience string) (string, error) {
+	now := s.now()
+	k := signerKey{id: id, audience: audience}
+	s.mu.Lock()
+	if c, ok := s.cache[k]; ok && now.Before(c.refreshAt) {
+		s.mu.Unlock()
+		return c.token, nil
+	}
+	s.mu.Unlock()
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, assertionClaims{
+		Name: id.Username,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    assertionIssuer,
+			Subject:   strconv.FormatUint(id.UserID, 10),
+			Audience:  jwt.ClaimStrings{audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.ttl)),
+		},
+	})
+	t.Header["kid"] = s.kid
+	token, err := t.SignedString(s.key)
+	if err != nil {
+		return "", fmt.Errorf("sign the identity of user %d: %w", id.UserID, err)
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		clear(s.cache)
+	}
+	s.cache[k] = signed{token: token, refreshAt: now.Add(s.ttl / 2)}
+	s.mu.Unlock()
+	return token, nil
+}
+
+// Verifier checks assertions. A verified assertion is remembered until it expires, so that
+// the same caller's next calls cost a map lookup instead of a signature check.
+type Verifier struct {
+	keys      map[string]ed25519.PublicKey // by kid
+	audiences []string
+	now       func() time.Time
+
+	mu       sync.RWMutex
+	verified map[string]verifiedAssertion
+}
+
+type verifiedAssertion struct {
+	id      Identity
+	expires time.Time
+}
+
+// NewVerifier returns a verifier for c.
+func NewVerifier(c VerifierConfig) (*Verifier, error) {
+	if len(c.PublicKeys) == 0 {
+		return nil, errors.New("internal_auth.public_keys is required: without the gateway's public key no caller can be believed")
+	}
+	if len(c.Audiences) == 0 {
+		return nil, errors.New("internal_auth.audiences is empty")
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for _, text := range c.PublicKeys {
+		key, err := ParsePublicKey(text)
+		if err != nil {
+			return nil, err
+		}
+		keys[KeyID(key)] = key
+	}
+	return &Verifier{keys: keys, audiences: c.Audiences, now: time.Now, verified: map[string]verifiedAssertion{}}, nil
+}
+
+// ErrBadAssertion covers every way an assertion can fail; callers answer 401.
+var ErrBadAssertion = errors.New("the caller's identity is not signed by the gateway")
+
+// Verify checks an assertion: EdDSA only, a known kid, issuer, an accepted audience, not
+// expired.
+func (v *Verifier) Verify(token string) (Identity, error) {
+	now := v.now()
+	v.mu.RLock()
+	c, ok := v.verified[token]
+	v.mu.RUnlock()
+	if ok && now.Before(c.expires) {
+		return c.id, nil
+	}
+	var claims assertionClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		key, ok := v.keys[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		return key, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(assertionIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithLeeway(2*time.Second),
+	)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrBadAssertion, err)
+	}
+	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return slices.Contains(v.audiences, a) }) {
+		return Identity{}, fmt.Errorf("%w: audience %v is not one of %v", ErrBadAssertion, claims.Audience, v.audiences)
+	}
+	id, err := strconv.ParseUint(claims.Subject, 10, 64)
+	if err != nil || id == 0 || claims.Name == "" {
+		return Identity{}, fmt.Errorf("%w: no subject", ErrBadAssertion)
+	}
+	identity := Identity{UserID: id, Username: claims.Name}
+	v.mu.Lock()
+	if len(v.verified) >= maxCached {
+		clear(v.verified)
+	}
+	v.verified[token] = verifiedAssertion{id: identity, expires: claims.ExpiresAt.Time}
+	v.mu.Unlock()
+	return identity, nil
+}
+
+type identityKey struct{}
+
+// CallerFrom is the identity a verified assertion gave the call, if any.
+func CallerFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// WithCaller returns ctx carrying id as the verified caller.
+func WithCaller(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// HandlerWrapper verifies the assertion a call carries and puts its identity in the context
+// (CallerFrom); a call with an assertion that fails is refused with 401, whatever it asked. A
+// call without one goes on without an identity: endpoints that need one refuse it.
+func HandlerWrapper(service string, v *Verifier) server.HandlerWrapper {
+	return func(next server.HandlerFunc) server.HandlerFunc {
+		return func(ctx context.Context, req server.Request, rsp interface{}) error {
+			token, ok := metadata.Get(ctx, HeaderAssertion)
+			if !ok || token == "" {
+				return next(ctx, req, rsp)
+			}
+			id, err := v.Verify(token)
+			if err != nil {
+				return merrors.Unauthorized(service, "the caller's identity is not signed by the gateway")
+			}
+			return next(WithCaller(ctx, id), req, rsp)
+		}
+	}
+}

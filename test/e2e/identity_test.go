@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	api "github.com/micro/go-micro/v2/api/proto"
+	"github.com/micro/go-micro/v2/client"
+	grpcclient "github.com/micro/go-micro/v2/client/grpc"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/metadata"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+)
+
+// TestDirectDialCannotForgeIdentity: a client inside the network dials the user and greeter
+// services directly, past the gateway. Identity metadata it writes itself, or an assertion it
+// signs with a key of its own, gets 401; only what the gateway signed is believed.
+func TestDirectDialCannotForgeIdentity(t *testing.T) {
+	c := newClient(t, shared.GatewayURL)
+	c.signup("direct_victim_e2e")
+	victimID := subject(t, c.login("direct_victim_e2e", "password-direct_victim_e2e").Str("token"))
+	victim, _ := strconv.ParseUint(victimID, 10, 64)
+
+	_, ownKey, _ := ed25519.GenerateKey(nil)
+	selfSigned, err := auth.NewSigner(auth.AssertionConfig{PrivateKey: base64.StdEncoding.EncodeToString(ownKey.Seed()), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedAssertion, _ := selfSigned.Sign(auth.Identity{UserID: victim, Username: "direct_victim_e2e"}, "go.micro.api.user")
+	forgedForGreeter, _ := selfSigned.Sign(auth.Identity{UserID: victim, Username: "direct_victim_e2e"}, "go.micro.api.greeter")
+
+	rpc := grpcclient.NewClient()
+	users := userpb.NewUserService("go.micro.api.user", rpc)
+	greeters := greeterpb.NewGreeterService("go.micro.api.greeter", rpc)
+	userAt := client.WithAddress(addressOf(t, "go.micro.api.user"))
+	greeterAt := client.WithAddress(addressOf(t, "go.micro.api.greeter"))
+	hello := &api.Request{Method: "POST", Body: `{"name":"Bob"}`, Header: map[string]*api.Pair{
+		"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}}}}
+
+	for _, tc := range []struct {
+		name string
+		md   metadata.Metadata
+	}{
+		{"unsigned identity metadata", metadata.Metadata{auth.HeaderUserID: victimID, auth.HeaderUsername: "direct_victim_e2e"}},
+		{"an assertion signed with another key", metadata.Metadata{auth.HeaderAssertion: forgedAssertion}},
+		{"an assertion signed with another key, for the greeter", metadata.Metadata{auth.HeaderAssertion: forgedForGreeter}},
+		{"nothing", nil},
+	} {
+		ctx := metadata.NewContext(context.Background(), tc.md)
+		info, err := users.GetUserInfo(ctx, &userpb.GetUserInfoRequest{}, userAt)
+		if code := merrors.Parse(errString(err)).Code; code != http.StatusUnauthorized {
+			t.Errorf("user, %s: %+v, %v; want 401", tc.name, info, err)
+		}
+		rsp, err := greeters.Hello(ctx, hello, greeterAt)
+		if code := merrors.Parse(errString(err)).Code; code != http.StatusUnauthorized {
+			t.Errorf("greeter, %s: %+v, %v; want 401", tc.name, rsp, err)
+		}
+	}
+	// Through the gateway, the same person is greeted as themself.
+	if a := c.hello(c.login("direct_victim_e2e", "password-direct_victim_e2e").Str("token"), "Bob"); a.Status != 200 || a.Str("username") != "direct_victim_e2e" {
+		t.Fatalf("through the gateway: %d %s", a.Status, a.Raw)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// addressOf is the address of a passing instance of service in the shared stack's Consul.
+func addressOf(t *testing.T, service string) string {
+	t.Helper()
+	return addressIn(t, shared.ConsulAddress, service)
+}
+
+// addressIn is the address of a passing instance of service in the Consul at consulAddress.
+func addressIn(t *testing.T, consulAddress, service string) string {
+	t.Helper()
+	rsp, err := http.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	var entries []struct {
+		Service struct {
+			Address string
+			Port    int
+		}
+	}
+	if err := json.NewDecoder(rsp.Body).Decode(&entries); err != nil || len(entries) == 0 {
+		t.Fatalf("no %s in Consul: %v", service, err)
+	}
+	return net.JoinHostPort(entries[0].Service.Address, strconv.Itoa(entries[0].Service.Port))
+}
