@@ -88,7 +88,7 @@ type Stack struct {
 	GatewayURL string
 	// InternalPublicKey is InternalKey's public key (base64), which the services verify with.
 	InternalPublicKey string
-	out        *lockedWriter
+	out               *lockedWriter
 }
 
 // ServiceNames are the registry names of the processes the stack registers in Consul.
