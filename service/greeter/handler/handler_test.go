@@ -7,6 +7,7 @@ import (
 	api "github.com/micro/go-micro/v2/api/proto"
 	merrors "github.com/micro/go-micro/v2/errors"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
 
@@ -28,6 +29,8 @@ func TestHello(t *testing.T) {
 		body     string
 		wantCode int32
 		wantBody string
+		// anonymous: no caller signed by the gateway in the context
+		anonymous bool
 	}{
 		{"ok", directory{caller: greeting.Caller{ID: 4, Username: "dora"}}, `{"name":"Bob"}`, 0,
 			`{"code":0,"message":"ok","id":4,"username":"dora","greeting":"Hello Bob","setting_message":"configured","logins":5}`},
@@ -38,6 +41,7 @@ func TestHello(t *testing.T) {
 		{"unknown caller", directory{err: greeting.ErrUnknownCaller}, `{"name":"Bob"}`, 404, ""},
 		{"no identity", directory{err: greeting.ErrNotAuthenticated}, `{"name":"Bob"}`, 401, ""},
 		{"user service down", directory{err: greeting.ErrDirectoryUnavailable}, `{"name":"Bob"}`, 503, ""},
+		{"no caller signed by the gateway", directory{caller: greeting.Caller{ID: 4, Username: "dora"}}, `{"name":"Bob"}`, 401, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := New(greeting.NewGreeter(tc.dir, activity{}, func() string { return "configured" }))
@@ -45,7 +49,11 @@ func TestHello(t *testing.T) {
 				"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}},
 			}}
 			var rsp api.Response
-			err := h.Hello(context.Background(), req, &rsp)
+			ctx := auth.WithCaller(context.Background(), auth.Identity{UserID: 4, Username: "dora"})
+			if tc.anonymous {
+				ctx = context.Background()
+			}
+			err := h.Hello(ctx, req, &rsp)
 			var got int32
 			if err != nil {
 				got = merrors.Parse(err.Error()).Code

@@ -97,18 +97,18 @@ func TestGetUserInfo(t *testing.T) {
 
 	for _, tc := range []struct {
 		name     string
-		md       metadata.Metadata
+		ctx      context.Context
 		wantCode int32
 	}{
-		{"caller from metadata", metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.ID, 10)}, 0},
-		{"lower-case key, as gRPC delivers it", metadata.Metadata{"x-example-id": strconv.FormatUint(created.ID, 10)}, 0},
-		{"no identity", metadata.Metadata{}, 401},
-		{"garbage identity", metadata.Metadata{auth.HeaderUserID: "abc"}, 401},
-		{"unknown user", metadata.Metadata{auth.HeaderUserID: "999999"}, 404},
+		{"caller the gateway signed for", auth.WithCaller(context.Background(), auth.Identity{UserID: created.ID, Username: "erin"}), 0},
+		// Unsigned metadata names nobody (auth.HandlerWrapper alone turns an assertion into a caller).
+		{"unsigned identity metadata", metadata.NewContext(context.Background(), metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.ID, 10)}), 401},
+		{"no identity", context.Background(), 401},
+		{"unknown user", auth.WithCaller(context.Background(), auth.Identity{UserID: 999999, Username: "ghost"}), 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rsp userpb.GetUserInfoResponse
-			err := h.GetUserInfo(metadata.NewContext(context.Background(), tc.md), &userpb.GetUserInfoRequest{}, &rsp)
+			err := h.GetUserInfo(tc.ctx, &userpb.GetUserInfoRequest{}, &rsp)
 			if code(err) != tc.wantCode {
 				t.Fatalf("error %v, want code %d", err, tc.wantCode)
 			}
