@@ -33,14 +33,14 @@ func TestHello(t *testing.T) {
 		anonymous bool
 	}{
 		{"ok", directory{caller: greeting.Caller{ID: 4, Username: "dora"}}, `{"name":"Bob"}`, 0,
-			`{"code":0,"message":"ok","id":4,"username":"dora","greeting":"Hello Bob","setting_message":"configured","logins":5}`},
+			`{"code":0,"message":"ok","id":4,"username":"dora","greeting":"Hello Bob","setting_message":"configured","logins":5}`, false},
 		{"degraded", directory{caller: greeting.Caller{ID: 4, Username: "dora", Degraded: true}}, `{"name":"Bob"}`, 0,
-			`{"code":0,"message":"ok","username":"dora","greeting":"Hello Bob","setting_message":"configured","degraded":true}`},
-		{"bad name", directory{}, `{"name":""}`, 400, ""},
-		{"bad JSON", directory{}, `{`, 400, ""},
-		{"unknown caller", directory{err: greeting.ErrUnknownCaller}, `{"name":"Bob"}`, 404, ""},
-		{"no identity", directory{err: greeting.ErrNotAuthenticated}, `{"name":"Bob"}`, 401, ""},
-		{"user service down", directory{err: greeting.ErrDirectoryUnavailable}, `{"name":"Bob"}`, 503, ""},
+			`{"code":0,"message":"ok","username":"dora","greeting":"Hello Bob","setting_message":"configured","degraded":true}`, false},
+		{"bad name", directory{}, `{"name":""}`, 400, "", false},
+		{"bad JSON", directory{}, `{`, 400, "", false},
+		{"unknown caller", directory{err: greeting.ErrUnknownCaller}, `{"name":"Bob"}`, 404, "", false},
+		{"no identity", directory{err: greeting.ErrNotAuthenticated}, `{"name":"Bob"}`, 401, "", false},
+		{"user service down", directory{err: greeting.ErrDirectoryUnavailable}, `{"name":"Bob"}`, 503, "", false},
 		{"no caller signed by the gateway", directory{caller: greeting.Caller{ID: 4, Username: "dora"}}, `{"name":"Bob"}`, 401, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
