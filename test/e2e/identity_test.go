@@ -18,6 +18,7 @@ import (
 	"github.com/micro/go-micro/v2/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
@@ -103,4 +104,57 @@ func addressIn(t *testing.T, consulAddress, service string) string {
 		t.Fatalf("no %s in Consul: %v", service, err)
 	}
 	return net.JoinHostPort(entries[0].Service.Address, strconv.Itoa(entries[0].Service.Port))
+}
+
+// TestInternalKeyRotation: during a rotation the services trust the old and the new gateway
+// key; a gateway still signing with the old one and one already on the new one serve side by
+// side under load, and no request fails.
+func TestInternalKeyRotation(t *testing.T) {
+	keyPair := func() (seed, public string) {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(pub)
+	}
+	oldSeed, oldPublic := keyPair()
+	newSeed, newPublic := keyPair()
+	s := ownStack(t, stack.Config{InternalKey: oldSeed, Env: []string{"INTERNAL_AUTH_PUBLIC_KEYS=" + oldPublic + "," + newPublic}})
+	token := newClient(t, s.GatewayURL).signup("rotation_e2e")
+
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := s.StartService("gateway", []string{"REGISTRY_ADDRESS=" + s.ConsulAddress, "JWT_SECRET=" + s.JWTSecret,
+		"CONFIG_FAIL_FAST=true", "INTERNAL_AUTH_PRIVATE_KEY=" + newSeed}, "--http_address", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rotated.Stop(5 * time.Second) })
+	rotatedURL := "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := stack.Eventually(10*time.Second, 50*time.Millisecond, func() error {
+		rsp, err := http.Get(rotatedURL + "/health")
+		if err != nil {
+			return err
+		}
+		rsp.Body.Close()
+		return nil
+	}); err != nil {
+		t.Fatalf("the gateway on the new key: %v", err)
+	}
+	if a := newClient(t, rotatedURL).hello(token, "Bob"); a.Status != 200 {
+		t.Fatalf("a hello through the gateway on the new key: %d %s", a.Status, a.Raw)
+	}
+
+	old, renewed := newLoad(s.GatewayURL, token), newLoad(rotatedURL, token)
+	done := make(chan struct{})
+	go func() { old.run(50, 3*time.Second, 0, nil); close(done) }()
+	renewed.run(50, 3*time.Second, 0, nil)
+	<-done
+	_, failedOld, _, _, _ := old.report(t, "hellos through the gateway on the old key")
+	_, failedNew, _, _, _ := renewed.report(t, "hellos through the gateway on the new key")
+	if failedOld+failedNew != 0 {
+		t.Fatalf("%d + %d hellos failed during the rotation", failedOld, failedNew)
+	}
 }
