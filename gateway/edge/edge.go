@@ -60,27 +60,35 @@ func Middleware(c Config) func(http.Handler) http.Handler {
 func observe(routes map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		route := CleanPath(r.URL.Path)
 		if !routes[route] && route != HealthPath {
 			route = "other"
 		}
-		metrics.Observe("gateway", route, sw.status, time.Since(began))
+		metrics.Observe("gateway", route, sw.Status, time.Since(began))
 	})
 }
 
-type statusWriter struct {
+// StatusWriter remembers the status a handler answered with (200 unless it set another).
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(status int) {
-	w.status = status
+// NewStatusWriter wraps w.
+func NewStatusWriter(w http.ResponseWriter) *StatusWriter {
+	return &StatusWriter{ResponseWriter: w, Status: http.StatusOK}
+}
+
+// WriteHeader records status and passes it on.
+func (w *StatusWriter) WriteHeader(status int) {
+	w.Status = status
 	w.ResponseWriter.WriteHeader(status)
 }
 
-func (w *statusWriter) Flush() {
+// Flush lets streaming answers through.
+func (w *StatusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

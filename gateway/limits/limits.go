@@ -66,17 +66,31 @@ func Settings() []config.Setting {
 
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
+	_, err := c.prepare()
+	return err
+}
+
+// prepare checks c and returns it in the form the limiter uses.
+func (c Config) prepare() (*settings, error) {
 	switch {
 	case c.IPRate <= 0 || c.UsernameRate <= 0 || c.IPBurst < 1 || c.UsernameBurst < 1:
-		return fmt.Errorf("limits: rates (%g, %g) must be positive and bursts (%d, %d) at least 1", c.IPRate, c.UsernameRate, c.IPBurst, c.UsernameBurst)
+		return nil, fmt.Errorf("limits: rates (%g, %g) must be positive and bursts (%d, %d) at least 1", c.IPRate, c.UsernameRate, c.IPBurst, c.UsernameBurst)
 	case c.LoginFailures < 1 || c.LockIncrement <= 0 || c.LockMax < c.LockIncrement || c.FailureReset <= 0:
-		return fmt.Errorf("limits: login_failures (%d) must be at least 1, lock_increment (%s) and failure_reset (%s) positive, lock_max (%s) at least lock_increment",
+		return nil, fmt.Errorf("limits: login_failures (%d) must be at least 1, lock_increment (%s) and failure_reset (%s) positive, lock_max (%s) at least lock_increment",
 			c.LoginFailures, c.LockIncrement, c.FailureReset, c.LockMax)
 	case c.MaxTracked < 1:
-		return fmt.Errorf("limits.max_tracked %d: want at least 1", c.MaxTracked)
+		return nil, fmt.Errorf("limits.max_tracked %d: want at least 1", c.MaxTracked)
 	}
-	_, err := parsePrefixes(c.TrustedProxies)
-	return err
+	proxies, err := parsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &settings{Config: c, paths: map[string]bool{}, proxies: proxies}
+	for _, p := range c.Paths {
+		s.paths[edge.CleanPath(p)] = true
+	}
+	s.LoginPath = edge.CleanPath(c.LoginPath)
+	return s, nil
 }
 
 func parsePrefixes(list []string) ([]netip.Prefix, error) {
@@ -129,15 +143,10 @@ func New(c Config) (*Limiter, error) {
 
 // Update applies new settings; the state (buckets, failures, locks) is kept.
 func (l *Limiter) Update(c Config) error {
-	if err := c.Validate(); err != nil {
+	s, err := c.prepare()
+	if err != nil {
 		return err
 	}
-	proxies, _ := parsePrefixes(c.TrustedProxies)
-	s := &settings{Config: c, paths: map[string]bool{}, proxies: proxies}
-	for _, p := range c.Paths {
-		s.paths[edge.CleanPath(p)] = true
-	}
-	s.LoginPath = edge.CleanPath(c.LoginPath)
 	l.current.Store(s)
 	return nil
 }
@@ -280,17 +289,19 @@ func (t *table) get(key string, now time.Time, create bool) *entry {
 	return e
 }
 
-// evict drops every entry that holds nothing (a full bucket, no failures, no lock); if none,
-// an arbitrary one, whose key then starts afresh. Bounding memory matters more than one key's
-// history: a flood of fresh keys must not grow the gateway without end.
+// evict drops every entry that holds nothing (a full bucket, no failures, no lock), then
+// arbitrary ones, whose keys start afresh, until an eighth of the table is free: bounding
+// memory matters more than one key's history, and freeing a batch keeps a flood of fresh keys
+// from paying a scan of the whole table for each one.
 func (t *table) evict(now time.Time) {
 	for k, e := range t.entries {
 		if !now.Before(e.full) && e.failures == 0 && !now.Before(e.lockedUntil) {
 			delete(t.entries, k)
 		}
 	}
+	keep := t.max - max(1, t.max/8)
 	for k := range t.entries {
-		if len(t.entries) < t.max {
+		if len(t.entries) <= keep {
 			return
 		}
 		delete(t.entries, k)

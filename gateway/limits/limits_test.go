@@ -237,3 +237,25 @@ func TestMiddleware(t *testing.T) {
 		t.Fatalf("another user: %d", rec.Code)
 	}
 }
+
+func TestTokenBucketPerUsername(t *testing.T) {
+	c := testConfig()
+	c.IPBurst, c.UsernameBurst = 1000, 3
+	l, clk := newLimiter(t, c)
+	for i := 0; i < 3; i++ {
+		if !l.Admit("/user/login", "10.0.0."+strconv.Itoa(i), "alice").Allowed {
+			t.Fatalf("request %d of the burst refused", i)
+		}
+	}
+	// From yet another address: the username's bucket is empty whoever asks.
+	if v := l.Admit("/user/login", "10.0.9.9", "alice"); v.Allowed || v.RetryAfter <= 0 {
+		t.Fatalf("over the username's burst: %+v", v)
+	}
+	if !l.Admit("/user/login", "10.0.9.9", "bob").Allowed {
+		t.Fatal("another username was refused")
+	}
+	clk.t = clk.t.Add(time.Second)
+	if !l.Admit("/user/login", "10.0.9.9", "alice").Allowed {
+		t.Fatal("no token after a second at 1/s")
+	}
+}

@@ -31,9 +31,9 @@ func Middleware(l *Limiter) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			sw := &statusWriter{ResponseWriter: w}
+			sw := edge.NewStatusWriter(w)
 			next.ServeHTTP(sw, r)
-			switch sw.status {
+			switch sw.Status {
 			case http.StatusUnauthorized:
 				l.LoginFailed(username, r.Header.Get("Idempotency-Key"))
 			case http.StatusOK:
@@ -68,23 +68,4 @@ func usernameOf(r *http.Request) string {
 		u = u[:maxKeyBytes]
 	}
 	return u
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
 }

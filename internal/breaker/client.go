@@ -149,20 +149,19 @@ func asRequestError(err error) error {
 // translate turns hystrix's own errors into go-micro errors with fitting codes, from the client
 // (like a refused connection), since the service was never asked.
 func translate(err error) error {
-	const service = clientID
 	var circuit hystrix.CircuitError
 	if err == nil || !errors.As(err, &circuit) {
 		return err
 	}
 	switch {
 	case errors.Is(err, hystrix.ErrTimeout):
-		return merrors.New(service, "timed out", http.StatusRequestTimeout)
+		return merrors.New(clientID, "timed out", http.StatusRequestTimeout)
 	case errors.Is(err, hystrix.ErrCircuitOpen):
-		return merrors.New(service, "circuit open", http.StatusServiceUnavailable)
+		return merrors.New(clientID, "circuit open", http.StatusServiceUnavailable)
 	case errors.Is(err, hystrix.ErrMaxConcurrency):
-		return merrors.New(service, "too many concurrent calls", http.StatusServiceUnavailable)
+		return merrors.New(clientID, "too many concurrent calls", http.StatusServiceUnavailable)
 	default:
-		return merrors.New(service, circuit.Message, http.StatusServiceUnavailable)
+		return merrors.New(clientID, circuit.Message, http.StatusServiceUnavailable)
 	}
 }
 

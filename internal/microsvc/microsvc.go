@@ -42,12 +42,11 @@ type Config struct {
 
 // Settings are the shared settings, to be listed with a service's own.
 func Settings() []config.Setting {
-	return []config.Setting{
-		{Key: config.RegistryKey, Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
-		{Key: "registry.ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
-		{Key: "registry.interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
-		{Key: "server.address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
-	}
+	return append(ClientSettings(),
+		config.Setting{Key: "registry.ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
+		config.Setting{Key: "registry.interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
+		config.Setting{Key: "server.address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
+	)
 }
 
 // ClientSettings are the shared settings of a binary that only calls services (the gateway):
@@ -156,7 +155,10 @@ func (c Config) Options(idempotent ...string) ([]micro.Option, error) {
 // ClientOptions are the go-micro options of a binary that only calls services: the registry,
 // balancing and retries of Options, without a server.
 func (c Config) ClientOptions(idempotent ...string) []micro.Option {
-	reg := c.NewRegistry()
+	return clientOptions(c.NewRegistry(), idempotent)
+}
+
+func clientOptions(reg registry.Registry, idempotent []string) []micro.Option {
 	return []micro.Option{
 		micro.Registry(reg),
 		micro.Selector(NewSelector(reg)),
@@ -169,13 +171,11 @@ func (c Config) options(idempotent []string) ([]micro.Option, *healthyOnly, erro
 		return nil, nil, err
 	}
 	reg := c.NewRegistry().(*healthyOnly)
-	return []micro.Option{
-		micro.Server(grpcserver.NewServer(server.Wait(nil))),
-		micro.Registry(reg),
-		micro.Selector(NewSelector(reg)),
-		micro.WrapClient(RetryWrapper(idempotent...)),
+	// The server first: micro.Registry sets the registry on the server it finds.
+	opts := append([]micro.Option{micro.Server(grpcserver.NewServer(server.Wait(nil)))}, clientOptions(reg, idempotent)...)
+	return append(opts,
 		micro.Address(c.Server.Address),
 		micro.RegisterTTL(c.Registry.TTL),
 		micro.RegisterInterval(c.Registry.Interval),
-	}, reg, nil
+	), reg, nil
 }

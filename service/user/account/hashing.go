@@ -36,8 +36,8 @@ type Hashing struct {
 // one cannot pile up.
 const maxInFlight = 4096
 
-// NewHashing returns a pool of workers hashing at cost; it measures one hash to start its
-// estimate from.
+// NewHashing returns a pool of workers hashing at cost. Its estimate of a hash's duration
+// starts from the first hash it runs (the account service's decoy hash, at start).
 func NewHashing(cost, workers int) (*Hashing, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d: want %d to %d", cost, bcrypt.MinCost, bcrypt.MaxCost)
@@ -45,13 +45,7 @@ func NewHashing(cost, workers int) (*Hashing, error) {
 	if workers < 1 {
 		return nil, fmt.Errorf("hashing workers %d: want at least 1", workers)
 	}
-	h := &Hashing{cost: cost, workers: make(chan struct{}, workers), margin: 300 * time.Millisecond}
-	began := time.Now()
-	if _, err := bcrypt.GenerateFromPassword([]byte("measure one hash"), cost); err != nil {
-		return nil, fmt.Errorf("measure a bcrypt hash: %w", err)
-	}
-	h.averageNanos.Store(int64(time.Since(began)))
-	return h, nil
+	return &Hashing{cost: cost, workers: make(chan struct{}, workers), margin: 300 * time.Millisecond}, nil
 }
 
 // Hash returns the bcrypt hash of password, or ErrBusy.
@@ -131,11 +125,14 @@ func (h *Hashing) admit(ctx context.Context) bool {
 	}
 }
 
-// observe moves the average a fifth of the way towards took.
+// observe moves the average a fifth of the way towards took (the first hash sets it).
 func (h *Hashing) observe(took time.Duration) {
 	for {
 		old := h.averageNanos.Load()
 		next := old + (int64(took)-old)/5
+		if old == 0 {
+			next = int64(took)
+		}
 		if h.averageNanos.CompareAndSwap(old, next) {
 			return
 		}
