@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image per service, from one file:
 #   docker build --build-arg SERVICE=user -t gomicro-stack/user:0.1.0 .
-# SERVICE is configserver, user, greeter or gateway; `make images` builds all four.
+# SERVICE is configserver, user, greeter, gateway or consul-acl; `make images` builds them all.
 
 ARG GO_VERSION=1.26.8
 

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-SERVICES := $(BIN)/configserver $(BIN)/user $(BIN)/greeter $(BIN)/gateway
+SERVICES := $(BIN)/configserver $(BIN)/user $(BIN)/greeter $(BIN)/gateway $(BIN)/consul-acl
 # PROFILE picks the config-repo profile the services boot with: make run PROFILE=dev
 PROFILE ?= default
 # USER_INSTANCES and GREETER_INSTANCES start several instances: make run USER_INSTANCES=2
@@ -14,7 +14,7 @@ CONSUL_TEMPLATE := $(or $(shell command -v consul-template 2>/dev/null),$(CURDIR
 # Images: make images VERSION=0.2.0 REGISTRY=registry.example.com/
 VERSION ?= 0.1.0
 REGISTRY ?=
-IMAGE_SERVICES := configserver user greeter gateway
+IMAGE_SERVICES := configserver user greeter gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
@@ -32,7 +32,7 @@ run: build consul
 build: $(SERVICES) $(BIN)/run
 
 $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
-	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/run
+	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/consul-acl ./tools/run
 
 # VULNDB is the Go vulnerability database govulncheck reads: the offline copy in ../shared/vulndb
 # where there is one (these machines reach no other), else the public one.
@@ -106,7 +106,7 @@ consul:
 consul-template:
 	@[ -x "$(CONSUL_TEMPLATE)" ] || scripts/build-from-proxy.sh github.com/hashicorp/consul-template v0.40.0 $(BIN)/consul-template
 
-# images: build the four service images from the one Dockerfile (needs a Docker engine)
+# images: build the service images (and consul-acl) from the one Dockerfile (needs a Docker engine)
 images:
 	for s in $(IMAGE_SERVICES); do \
 	  docker build --build-arg SERVICE=$$s -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \

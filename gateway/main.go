@@ -147,7 +147,7 @@ func run(args []string) error {
 	left := make(chan error, 1)
 	go func() {
 		left <- registration.Keep(announced, registration.Config{
-			ConsulAddress: cfg.Registry.Address, Name: "gateway", Address: advertised,
+			ConsulAddress: cfg.Registry.Address, ConsulToken: cfg.Registry.Token, Name: "gateway", Address: advertised,
 			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return true },
 		}, 5*time.Second)
 	}()

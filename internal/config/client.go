@@ -24,11 +24,18 @@ import (
 // RegistryKey is the setting that names the Consul agent used to discover the config server.
 const RegistryKey = "registry.address"
 
+// RegistryTokenSetting is the Consul ACL token a binary sends with every request to the agent
+// (discovery, registration); Consul's own CONSUL_HTTP_TOKEN stands in when it is empty.
+func RegistryTokenSetting() Setting {
+	return Setting{Key: "registry.token", Default: "", Usage: "Consul ACL token (empty: CONSUL_HTTP_TOKEN)", Secret: true}
+}
+
 // Bootstrap are the settings that say where a binary's configuration comes from.
 type Bootstrap struct {
 	Profile  string `mapstructure:"profile"`
 	Registry struct {
 		Address string `mapstructure:"address"`
+		Token   string `mapstructure:"token"`
 	} `mapstructure:"registry"`
 	Config struct {
 		Enabled         bool          `mapstructure:"enabled"`
@@ -138,7 +145,7 @@ type Client struct {
 func NewClient(b Bootstrap) *Client {
 	c := &Client{boot: b, http: &http.Client{Timeout: b.Config.Timeout}}
 	if b.Config.Server == "" {
-		c.consul, c.consulErr = api.NewClient(&api.Config{Address: b.Registry.Address, HttpClient: c.http})
+		c.consul, c.consulErr = api.NewClient(&api.Config{Address: b.Registry.Address, Token: b.Registry.Token, HttpClient: c.http})
 	}
 	return c
 }

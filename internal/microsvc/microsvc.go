@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
 	"github.com/micro/go-micro/v2"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-micro/v2/server"
@@ -24,6 +25,8 @@ type Config struct {
 	Registry struct {
 		// Address is the Consul agent's HTTP address.
 		Address string `mapstructure:"address"`
+		// Token is the ACL token sent to the agent; it may register this service only.
+		Token string `mapstructure:"token"`
 		// TTL is how long Consul keeps the registration without a refresh.
 		TTL time.Duration `mapstructure:"ttl"`
 		// Interval is how often the registration is refreshed; it must be below the TTL.
@@ -54,6 +57,7 @@ func Settings() []config.Setting {
 func ClientSettings() []config.Setting {
 	return []config.Setting{
 		{Key: config.RegistryKey, Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
+		config.RegistryTokenSetting(),
 	}
 }
 
@@ -80,7 +84,11 @@ func (c Config) Validate() error {
 // NewRegistry returns a Consul registry for the configured agent that only ever reports
 // services with at least one healthy node.
 func (c Config) NewRegistry() registry.Registry {
-	return &healthyOnly{Registry: consul.NewRegistry(registry.Addrs(c.Registry.Address))}
+	consulConfig := consulapi.DefaultNonPooledConfig()
+	if c.Registry.Token != "" {
+		consulConfig.Token = c.Registry.Token
+	}
+	return &healthyOnly{Registry: consul.NewRegistry(registry.Addrs(c.Registry.Address), consul.Config(consulConfig))}
 }
 
 // healthyOnly hides services without nodes. The Consul plugin registers a service and only then

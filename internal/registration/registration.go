@@ -18,6 +18,8 @@ import (
 type Config struct {
 	// ConsulAddress is the agent's HTTP address, e.g. 127.0.0.1:8500.
 	ConsulAddress string
+	// ConsulToken is the ACL token that may register Name (empty: CONSUL_HTTP_TOKEN).
+	ConsulToken string
 	// Name is the service name clients discover, e.g. config-server.
 	Name string
 	// Address is the host:port clients reach the service at.
@@ -35,7 +37,7 @@ type Config struct {
 // restarted in dev mode forgets everything), registering it again when not. It returns when ctx
 // ends, after deregistering.
 func Keep(ctx context.Context, c Config, interval time.Duration) error {
-	client, err := api.NewClient(&api.Config{Address: c.ConsulAddress})
+	client, err := api.NewClient(&api.Config{Address: c.ConsulAddress, Token: c.ConsulToken})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}

@@ -17,7 +17,10 @@ import (
 	"strings"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
+
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 )
 
 // Config says where the binaries are and which ports and files the system uses.
@@ -29,6 +32,10 @@ type Config struct {
 	// ConsulPorts are the agent's ports; a zero HTTP port means "use an agent already running
 	// at 127.0.0.1:8500, or start one on Consul's default ports".
 	ConsulPorts ConsulPorts
+	// ConsulManagementToken is the agent's initial management token, with which Start gives
+	// every binary a token of its own (ACLs on, default deny); empty: Start makes one for the
+	// agent it starts. An agent already running needs its own.
+	ConsulManagementToken string
 	// GatewayAddress is the gateway's HTTP listen address, e.g. ":8080".
 	GatewayAddress string
 	// ConfigServerAddress is the config server's HTTP listen address, e.g. "127.0.0.1:8888".
@@ -88,6 +95,9 @@ type Stack struct {
 	GatewayURL string
 	// InternalPublicKey is InternalKey's public key (base64), which the services verify with.
 	InternalPublicKey string
+	// ConsulTokens are the binaries' Consul ACL tokens by binary name, and "reader": a
+	// read-only token for tools and tests.
+	ConsulTokens map[string]string
 	out               *lockedWriter
 }
 
@@ -110,6 +120,9 @@ func Start(c Config) (*Stack, error) {
 		return nil, err
 	}
 	s.InternalPublicKey = base64.StdEncoding.EncodeToString(private.Public().(ed25519.PublicKey))
+	if err := s.makeConsulTokens(); err != nil {
+		return nil, err
+	}
 	if err := s.start(); err != nil {
 		s.Stop()
 		return nil, err
@@ -182,7 +195,7 @@ func (s *Stack) startConfigServer() error {
 	s.ConfigServerURL = "http://127.0.0.1:" + port
 	args := append([]string{"--http_address", s.ConfigServerAddress, "--registry_address", s.ConsulAddress,
 		"--repo_uri", s.ConfigRepo}, s.ConfigServerArgs...)
-	if s.ConfigServer, err = startProcess("configserver", s.out, filepath.Join(s.BinDir, "configserver"), args, nil); err != nil {
+	if s.ConfigServer, err = s.StartService("configserver", nil, args...); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -198,18 +211,34 @@ func (s *Stack) startConfigServer() error {
 		if rsp.StatusCode != http.StatusOK {
 			return fmt.Errorf("config server health: %s", rsp.Status)
 		}
-		if n, err := PassingInConsul(client, s.ConsulAddress, "config-server"); err != nil || n == 0 {
+		if n, err := s.PassingInConsul(client, "config-server"); err != nil || n == 0 {
 			return fmt.Errorf("no passing config-server in Consul yet (%v)", err)
 		}
 		return nil
 	})
 }
 
-// PassingInConsul counts the instances of service whose checks pass.
-func PassingInConsul(client *http.Client, consulAddress, service string) (int, error) {
-	rsp, err := client.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
+// PassingInConsul counts the instances of service whose checks pass, asking with the stack's
+// read-only token.
+func (s *Stack) PassingInConsul(client *http.Client, service string) (int, error) {
+	return PassingInConsul(client, s.ConsulAddress, s.ConsulTokens["reader"], service)
+}
+
+// PassingInConsul counts the instances of service whose checks pass, asking the agent at
+// consulAddress with token.
+func PassingInConsul(client *http.Client, consulAddress, token, service string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+consulAddress+"/v1/health/service/"+service+"?passing=1", nil)
 	if err != nil {
 		return 0, err
+	}
+	req.Header.Set("X-Consul-Token", token)
+	rsp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	if rsp.StatusCode != http.StatusOK {
+		rsp.Body.Close()
+		return 0, fmt.Errorf("consul health of %s: %s", service, rsp.Status)
 	}
 	defer rsp.Body.Close()
 	var entries []json.RawMessage
@@ -243,18 +272,50 @@ func (s *Stack) Processes() []*Process {
 	return out
 }
 
-// StartService starts one more process of a service binary (user, greeter, gateway) with the
-// stack's environment plus env and args. The gateway gets the stack's internal key to sign
-// callers' identities with, user and greeter its public key to verify them.
+// StartService starts one more process of a binary (configserver, user, greeter, gateway)
+// with env and args. Each gets its own Consul token; the gateway gets the stack's internal key
+// to sign callers' identities with, user and greeter its public key to verify them.
 func (s *Stack) StartService(name string, env []string, args ...string) (*Process, error) {
-	var keys []string
+	keys := []string{"REGISTRY_TOKEN=" + s.ConsulTokens[name]}
 	switch name {
 	case "gateway":
-		keys = []string{"INTERNAL_AUTH_PRIVATE_KEY=" + s.InternalKey}
+		keys = append(keys, "INTERNAL_AUTH_PRIVATE_KEY="+s.InternalKey)
 	case "user", "greeter":
-		keys = []string{"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey}
+		keys = append(keys, "INTERNAL_AUTH_PUBLIC_KEYS="+s.InternalPublicKey)
 	}
 	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, append(keys, env...))
+}
+
+// makeConsulTokens picks the management token and every binary's token.
+func (s *Stack) makeConsulTokens() error {
+	s.ConsulTokens = map[string]string{}
+	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+		secret, err := consulacl.NewSecret()
+		if err != nil {
+			return err
+		}
+		s.ConsulTokens[name] = secret
+	}
+	if s.ConsulManagementToken == "" {
+		var err error
+		s.ConsulManagementToken, err = consulacl.NewSecret()
+		return err
+	}
+	return nil
+}
+
+// applyACL gives every binary its token in the agent.
+func (s *Stack) applyACL() error {
+	grants, err := consulacl.Grants(s.ConsulTokens)
+	if err != nil {
+		return err
+	}
+	client, err := consulapi.NewClient(&consulapi.Config{Address: s.ConsulAddress, Token: s.ConsulManagementToken})
+	if err != nil {
+		return err
+	}
+	// Right after the leader is elected, the agent may still be setting up its ACLs.
+	return Eventually(20*time.Second, 100*time.Millisecond, func() error { return consulacl.Apply(client, grants) })
 }
 
 // StartConsul starts the stack's Consul agent again, on the same ports, after a test stopped
@@ -266,6 +327,9 @@ func (s *Stack) startConsul() error {
 		s.ConsulAddress = "127.0.0.1:8500"
 		if consulLeader(s.ConsulAddress) == nil {
 			s.out.writeLine("stack", "using the Consul agent already running at "+s.ConsulAddress)
+			if err := s.applyACL(); err != nil {
+				return fmt.Errorf("the Consul agent already running at %s refused to create our tokens (give its management token in CONSUL_HTTP_TOKEN, or stop it): %w", s.ConsulAddress, err)
+			}
 			return nil
 		}
 	} else {
@@ -273,7 +337,7 @@ func (s *Stack) startConsul() error {
 	}
 	args := []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
 		"-log-level", "warn", "-dns-port", "-1", "-grpc-port", "-1", "-serf-wan-port", "-1",
-		"-hcl", "ports { grpc_tls = -1 }"}
+		"-hcl", "ports { grpc_tls = -1 }", "-hcl", consulacl.AgentConfig(s.ConsulManagementToken)}
 	if p := s.ConsulPorts; p.HTTP != 0 {
 		args = append(args, "-http-port", strconv.Itoa(p.HTTP),
 			"-serf-lan-port", strconv.Itoa(p.SerfLAN), "-server-port", strconv.Itoa(p.Server))
@@ -283,12 +347,16 @@ func (s *Stack) startConsul() error {
 		return err
 	}
 	s.Consul.stopSignal, s.Consul.anyExitOnStop = os.Interrupt, true
-	return Eventually(20*time.Second, 50*time.Millisecond, func() error {
+	err = Eventually(20*time.Second, 50*time.Millisecond, func() error {
 		if exited, err := s.Consul.Exited(); exited {
 			return fmt.Errorf("consul exited: %v", err)
 		}
 		return consulLeader(s.ConsulAddress)
 	})
+	if err != nil {
+		return err
+	}
+	return s.applyACL()
 }
 
 // consulLeader succeeds once the agent at addr answers and has elected a leader.
@@ -334,7 +402,7 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 			}
 		}
 		for name, want := range map[string]int{"go.micro.api.user": len(s.Users), "go.micro.api.greeter": len(s.Greeters)} {
-			if n, err := PassingInConsul(client, s.ConsulAddress, name); err != nil || n < want {
+			if n, err := s.PassingInConsul(client, name); err != nil || n < want {
 				return fmt.Errorf("%d of %d %s instances passing in Consul (%v)", n, want, name, err)
 			}
 		}

@@ -33,6 +33,7 @@ type Config struct {
 	} `mapstructure:"http"`
 	Registry struct {
 		Address string `mapstructure:"address"`
+		Token   string `mapstructure:"token"`
 	} `mapstructure:"registry"`
 	Repo struct {
 		URI          string        `mapstructure:"uri"`
@@ -70,6 +71,7 @@ func settings() []config.Setting {
 		{Key: "http.address", Default: "127.0.0.1:8888", Usage: "HTTP listen address (containers set 0.0.0.0:8888)"},
 		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul (empty: the listen address, or this host's private IP)"},
 		{Key: "registry.address", Default: "127.0.0.1:8500", Usage: "Consul agent to register in (empty: do not register)"},
+		config.RegistryTokenSetting(),
 		{Key: "repo.uri", Default: "config-repo", Usage: "folder, local git repository or git URL with the configuration files"},
 		{Key: "repo.backend", Default: "auto", Usage: "folder, git or auto (git for URLs and folders holding .git)"},
 		{Key: "repo.default_label", Default: "", Usage: "git label served when a request names none (empty: HEAD)"},
@@ -135,7 +137,7 @@ func run(args []string) error {
 		}
 		go func() {
 			registered <- registration.Keep(ctx, registration.Config{
-				ConsulAddress: cfg.Registry.Address, Name: ServiceName, Address: advertised,
+				ConsulAddress: cfg.Registry.Address, ConsulToken: cfg.Registry.Token, Name: ServiceName, Address: advertised,
 				HealthPath: "/actuator/health", CheckInterval: 2 * time.Second,
 				Healthy: func() bool { _, err := repository.Snapshot(""); return err == nil },
 			}, 5*time.Second)

@@ -15,7 +15,7 @@ import (
 )
 
 // ourImages maps compose services to the binaries they run.
-var ourImages = map[string]string{"config-server-go": "configserver", "user": "user", "greeter": "greeter", "gateway": "gateway"}
+var ourImages = map[string]string{"config-server-go": "configserver", "user": "user", "greeter": "greeter", "gateway": "gateway", "consul-acl": "consul-acl"}
 
 // loadCompose loads docker-compose.yml as docker compose would, every profile enabled, with
 // stand-ins for the .env secrets.
@@ -26,7 +26,9 @@ func loadCompose(t *testing.T) *types.Project {
 		WorkingDir:  repoRoot,
 		ConfigFiles: []types.ConfigFile{{Filename: file}},
 		Environment: types.Mapping{"JWT_SECRET": "stand-in-jwt-secret-for-the-test-0000", "POSTGRES_PASSWORD": "stand-in",
-			"INTERNAL_AUTH_PRIVATE_KEY": "stand-in", "INTERNAL_AUTH_PUBLIC_KEYS": "stand-in"},
+			"INTERNAL_AUTH_PRIVATE_KEY": "stand-in", "INTERNAL_AUTH_PUBLIC_KEYS": "stand-in", "CONSUL_MANAGEMENT_TOKEN": "stand-in",
+			"CONSUL_TOKEN_CONFIGSERVER": "stand-in", "CONSUL_TOKEN_USER": "stand-in", "CONSUL_TOKEN_GREETER": "stand-in",
+			"CONSUL_TOKEN_GATEWAY": "stand-in", "CONSUL_TOKEN_READER": "stand-in"},
 	}
 	project, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
 		o.SetProjectName("gomicro-stack", true)
@@ -60,19 +62,41 @@ func TestComposeHasTheSystem(t *testing.T) {
 			t.Errorf("consul image %s, want the 1.14.11 agent the tests run", image)
 		}
 		for dep, d := range s.DependsOn {
-			if d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s depends on %s without condition service_healthy", name, dep)
+			want := types.ServiceConditionHealthy
+			if dep == "consul-acl" { // a one-shot job
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if d.Condition != want {
+				t.Errorf("%s depends on %s without condition %s", name, dep, want)
+			}
+		}
+		// Only the gateway faces the world; the rest is published to this machine alone.
+		for _, port := range s.Ports {
+			if name != "gateway" && port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %d on all interfaces; bind it to 127.0.0.1", name, port.Target)
 			}
 		}
 	}
-	for _, name := range []string{"user", "greeter", "gateway"} {
+	for _, name := range []string{"user", "greeter", "gateway", "config-server-go"} {
 		deps := p.Services[name].DependsOn
 		if _, ok := deps["consul"]; !ok {
 			t.Errorf("%s does not wait for consul", name)
 		}
+		if _, ok := deps["consul-acl"]; !ok {
+			t.Errorf("%s does not wait for its Consul token (consul-acl)", name)
+		}
+		if value(p.Services[name].Environment, "REGISTRY_TOKEN") == "" {
+			t.Errorf("%s has no Consul token (REGISTRY_TOKEN)", name)
+		}
+		if name == "config-server-go" {
+			continue
+		}
 		if _, ok := deps["config-server"]; !ok {
 			t.Errorf("%s does not wait for config-server", name)
 		}
+	}
+	if c := strings.Join(p.Services["consul"].Command, " "); !strings.Contains(c, `default_policy = "deny"`) || !strings.Contains(c, "enabled = true") {
+		t.Errorf("consul must run with ACLs on and default_policy deny: %s", c)
 	}
 	if _, ok := p.Services["user"].DependsOn["postgres"]; !ok {
 		t.Error("user does not wait for postgres")

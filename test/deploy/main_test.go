@@ -31,7 +31,7 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(binDir)
-	for _, service := range []string{"configserver", "user", "greeter", "gateway"} {
+	for _, service := range []string{"configserver", "user", "greeter", "gateway", "consul-acl"} {
 		if settings[service], err = BinarySettings(repoRoot, service, binDir); err != nil {
 			return 1, err
 		}

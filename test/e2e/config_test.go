@@ -237,7 +237,7 @@ func TestConfigServerDownAtStart(t *testing.T) {
 			if exited, err := p.Exited(); exited {
 				t.Fatalf("exited: %v", err)
 			}
-			if n := passingInstances(t, shared.ConsulAddress, "go.micro.api.greeter"); n < 2 {
+			if n := passingInstances(t, shared, "go.micro.api.greeter"); n < 2 {
 				return &unexpected{strconv.Itoa(n) + " greeters"}
 			}
 			return nil
@@ -266,7 +266,7 @@ func TestConfigServerRegistration(t *testing.T) {
 	t.Cleanup(func() { p.Stop(5 * time.Second) })
 	count := func(want int) func() error {
 		return func() error {
-			if n := passingInstances(t, shared.ConsulAddress, "config-server"); n != want {
+			if n := passingInstances(t, shared, "config-server"); n != want {
 				return &unexpected{strconv.Itoa(n) + " config servers"}
 			}
 			return nil

@@ -18,7 +18,7 @@ import (
 
 func TestCatalogHoldsTheServices(t *testing.T) {
 	for _, name := range stack.ServiceNames {
-		if n := passingInstances(t, shared.ConsulAddress, name); n < 1 {
+		if n := passingInstances(t, shared, name); n < 1 {
 			t.Errorf("Consul has no passing instance of %s", name)
 		}
 	}
@@ -255,16 +255,16 @@ func subject(t *testing.T, token string) string {
 	return claims.Subject
 }
 
-// passingInstances counts the instances of service whose health checks pass in Consul.
-func passingInstances(t *testing.T, consulAddr, service string) int {
+// passingInstances counts the instances of service whose health checks pass in s's Consul.
+func passingInstances(t *testing.T, s *stack.Stack, service string) int {
 	t.Helper()
-	n, err := countPassing(consulAddr, service)
+	n, err := countPassing(s, service)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func countPassing(consulAddr, service string) (int, error) {
-	return stack.PassingInConsul(http.DefaultClient, consulAddr, service)
+func countPassing(s *stack.Stack, service string) (int, error) {
+	return s.PassingInConsul(http.DefaultClient, service)
 }

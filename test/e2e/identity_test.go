@@ -83,13 +83,15 @@ func errString(err error) string {
 // addressOf is the address of a passing instance of service in the shared stack's Consul.
 func addressOf(t *testing.T, service string) string {
 	t.Helper()
-	return addressIn(t, shared.ConsulAddress, service)
+	return addressIn(t, shared, service)
 }
 
-// addressIn is the address of a passing instance of service in the Consul at consulAddress.
-func addressIn(t *testing.T, consulAddress, service string) string {
+// addressIn is the address of a passing instance of service in s's Consul.
+func addressIn(t *testing.T, s *stack.Stack, service string) string {
 	t.Helper()
-	rsp, err := http.Get("http://" + consulAddress + "/v1/health/service/" + service + "?passing=1")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.ConsulAddress+"/v1/health/service/"+service+"?passing=1", nil)
+	req.Header.Set("X-Consul-Token", s.ConsulTokens["reader"])
+	rsp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

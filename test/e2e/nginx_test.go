@@ -59,7 +59,7 @@ func TestNginxFrontsTheGateways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitGateways(t, s.ConsulAddress, 2)
+	waitGateways(t, s, 2)
 
 	run := t.TempDir()
 	os.Chmod(run, 0o777) // nginx workers started by root run as nobody
@@ -68,7 +68,7 @@ func TestNginxFrontsTheGateways(t *testing.T) {
 	ct := exec.Command(consulTemplate, "-consul-addr", s.ConsulAddress, "-log-level", "warn",
 		"-template", filepath.Join(repoRoot, "deploy", "nginx", "nginx.conf.ctmpl")+":"+rendered,
 		"-exec", "exec "+nginx+" -p "+run+" -c "+rendered+" -g 'daemon off;'", "-exec-reload-signal", "SIGHUP")
-	ct.Env = append(os.Environ(), "NGINX_LISTEN=127.0.0.1:"+strconv.Itoa(nginxPort), "NGINX_RUN_DIR="+run)
+	ct.Env = append(os.Environ(), "CONSUL_HTTP_TOKEN="+s.ConsulTokens["reader"], "NGINX_LISTEN=127.0.0.1:"+strconv.Itoa(nginxPort), "NGINX_RUN_DIR="+run)
 	ct.Stdout, ct.Stderr = logs, logs
 	// nginx runs in a process group of its own under consul-template and keeps the output
 	// pipes open: stop it by its pid file, and bound the wait for the pipes.
@@ -123,7 +123,7 @@ func TestNginxFrontsTheGateways(t *testing.T) {
 		}
 		if err := stack.Eventually(15*time.Second, 20*time.Millisecond, func() error { return upstreamHas(rendered, second, true) }); err != nil {
 			b, _ := os.ReadFile(rendered)
-			t.Errorf("%v; %d passing gateways; rendered:\n%s", err, passingInstances(t, s.ConsulAddress, "gateway"), b)
+			t.Errorf("%v; %d passing gateways; rendered:\n%s", err, passingInstances(t, s, "gateway"), b)
 			return
 		}
 		back = time.Since(began)
@@ -161,10 +161,10 @@ func upstreamHas(rendered, address string, want bool) error {
 	return nil
 }
 
-func waitGateways(t *testing.T, consulAddress string, n int) {
+func waitGateways(t *testing.T, s *stack.Stack, n int) {
 	t.Helper()
 	if err := stack.Eventually(15*time.Second, 50*time.Millisecond, func() error {
-		if got := passingInstances(t, consulAddress, "gateway"); got != n {
+		if got := passingInstances(t, s, "gateway"); got != n {
 			return fmt.Errorf("%d passing gateways, want %d", got, n)
 		}
 		return nil

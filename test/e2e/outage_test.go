@@ -22,7 +22,7 @@ func TestSIGTERMDeregisters(t *testing.T) {
 	}
 	t.Cleanup(func() { extra.Stop(5 * time.Second) })
 	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
-		if n, err := countPassing(shared.ConsulAddress, "go.micro.api.user"); err != nil || n != 2 {
+		if n, err := countPassing(shared, "go.micro.api.user"); err != nil || n != 2 {
 			return fmt.Errorf("%d passing user instances (%v), want 2", n, err)
 		}
 		return nil
@@ -35,7 +35,7 @@ func TestSIGTERMDeregisters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := stack.Eventually(time.Second, 10*time.Millisecond, func() error {
-		if n, err := countPassing(shared.ConsulAddress, "go.micro.api.user"); err != nil || n != 1 {
+		if n, err := countPassing(shared, "go.micro.api.user"); err != nil || n != 1 {
 			return fmt.Errorf("%d passing user instances (%v), want 1", n, err)
 		}
 		return nil

@@ -25,7 +25,7 @@ import (
 func TestHTTP2RapidReset(t *testing.T) {
 	s := ownStack(t, stack.Config{})
 	token := newClient(t, s.GatewayURL).signup("rapidreset_e2e")
-	address := addressIn(t, s.ConsulAddress, "go.micro.api.user")
+	address := addressIn(t, s, "go.micro.api.user")
 	userMetrics := s.MetricsURLs[0] // the user instances' come first
 	// The baseline is taken under the same load without the attack: serving hellos opens the
 	// greeter's pooled connections to the user service, each with goroutines of its own.

@@ -98,7 +98,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 	}
 	t.Cleanup(func() { back.Stop(5 * time.Second) })
 	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
-		if n := passingInstances(t, s.ConsulAddress, "go.micro.api.user"); n < 1 {
+		if n := passingInstances(t, s, "go.micro.api.user"); n < 1 {
 			return fmt.Errorf("no user instance passing")
 		}
 		return nil
@@ -186,7 +186,7 @@ func TestConsulOutage(t *testing.T) {
 	registered := map[string]time.Duration{}
 	err := stack.Eventually(15*time.Second, 20*time.Millisecond, func() error {
 		for _, name := range stack.ServiceNames {
-			if _, seen := registered[name]; !seen && passingInstances(t, s.ConsulAddress, name) > 0 {
+			if _, seen := registered[name]; !seen && passingInstances(t, s, name) > 0 {
 				registered[name] = time.Since(back)
 			}
 		}

@@ -66,18 +66,27 @@ func run() error {
 		ConfigRepo:          *configRepo,
 		DatabaseDSN:         *dsn,
 		JWTSecret:           secret,
-		Env:                 []string{"PROFILE=" + *profile},
-		UserInstances:       *users,
-		GreeterInstances:    *greeters,
-		BreakerStreamPort:   8181,
-		MetricsPort:         9464,
-		Out:                 os.Stdout,
+		// An agent already running at :8500 needs its management token; the one Start runs
+		// gets a new one.
+		ConsulManagementToken: os.Getenv("CONSUL_HTTP_TOKEN"),
+		Env:                   []string{"PROFILE=" + *profile},
+		UserInstances:         *users,
+		GreeterInstances:      *greeters,
+		BreakerStreamPort:     8181,
+		MetricsPort:           9464,
+		Out:                   os.Stdout,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (user pids %s, greeter pids %s; config server %s, profile %s; breakers %s; Consul UI http://%s/ui). Ctrl-C stops everything.\n",
-		time.Since(began).Seconds(), s.GatewayURL, pids(s.Users), pids(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress)
+	// Consul denies anonymous callers: its UI wants a token. The management one is written
+	// where only this user can read it.
+	const tokenFile = "var/consul-token"
+	if err := os.WriteFile(tokenFile, []byte(s.ConsulManagementToken+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (user pids %s, greeter pids %s; config server %s, profile %s; breakers %s; Consul UI http://%s/ui with the token in %s). Ctrl-C stops everything.\n",
+		time.Since(began).Seconds(), s.GatewayURL, pids(s.Users), pids(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress, tokenFile)
 
 	// An instance that dies is reported and the others keep running, so that one can be killed
 	// (kill -9 <pid>) to watch the rest cope. Only a signal stops everything.

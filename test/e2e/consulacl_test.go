@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	consulapi "github.com/hashicorp/consul/api"
+)
+
+// TestRogueRegistrationRefused: Consul runs with ACLs on and deny by default. A process
+// inside the network that registers itself as the user service (to receive logins, passwords
+// in clear) is refused, without a token and with another service's token; it cannot
+// deregister the real instances either, nor read the catalog to find them. The user
+// service's own token registers its own name.
+func TestRogueRegistrationRefused(t *testing.T) {
+	agent := func(token string) *consulapi.Agent {
+		c, err := consulapi.NewClient(&consulapi.Config{Address: shared.ConsulAddress, Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Agent()
+	}
+	rogue := &consulapi.AgentServiceRegistration{ID: "rogue-user", Name: "go.micro.api.user", Address: "127.0.0.1", Port: 1}
+	for _, tc := range []struct{ name, token string }{
+		{"no token", ""},
+		{"a made-up token", "00000000-0000-4000-8000-000000000000"},
+		{"the greeter's token", shared.ConsulTokens["greeter"]},
+		{"the read-only token", shared.ConsulTokens["reader"]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := agent(tc.token).ServiceRegister(rogue)
+			if err == nil {
+				agent(shared.ConsulTokens["user"]).ServiceDeregister(rogue.ID)
+				t.Fatal("the rogue registration was accepted")
+			}
+			if !strings.Contains(err.Error(), "403") {
+				t.Fatalf("want 403, got %v", err)
+			}
+			// Nor can it take the real instances out.
+			services, err := agent(shared.ConsulTokens["reader"]).Services()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, s := range services {
+				if s.Service == "go.micro.api.user" {
+					if err := agent(tc.token).ServiceDeregister(id); err == nil || !strings.Contains(err.Error(), "403") {
+						t.Fatalf("deregistering %s: want 403, got %v", id, err)
+					}
+				}
+			}
+		})
+	}
+	if n := passingInstances(t, shared, "go.micro.api.user"); n < 1 {
+		t.Fatalf("%d users passing after the attempts", n)
+	}
+
+	t.Run("without a token the catalog is empty", func(t *testing.T) {
+		c, _ := consulapi.NewClient(&consulapi.Config{Address: shared.ConsulAddress})
+		entries, _, err := c.Health().Service("go.micro.api.user", "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Fatalf("an anonymous caller saw %d user instances", len(entries))
+		}
+	})
+
+	t.Run("the user service's token registers its own name", func(t *testing.T) {
+		own := &consulapi.AgentServiceRegistration{ID: "acl-check-user", Name: "go.micro.api.user", Address: "127.0.0.1", Port: 1,
+			Check: &consulapi.AgentServiceCheck{TTL: "10s", Status: consulapi.HealthCritical}}
+		a := agent(shared.ConsulTokens["user"])
+		if err := a.ServiceRegister(own); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.ServiceDeregister(own.ID); err != nil {
+			t.Fatal(err)
+		}
+		greeterAsUser := *own
+		greeterAsUser.Name, greeterAsUser.ID = "go.micro.api.greeter", "acl-check-greeter"
+		if err := a.ServiceRegister(&greeterAsUser); err == nil || !strings.Contains(err.Error(), "403") {
+			a.ServiceDeregister(greeterAsUser.ID)
+			t.Fatalf("the user's token registered the greeter: %v", err)
+		}
+	})
+}

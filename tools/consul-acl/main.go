@@ -1,0 +1,90 @@
+// Command consul-acl gives every binary of the stack its Consul token: with ACLs on and the
+// default policy "deny", each may register only its own service names and read the catalog.
+// It runs once after Consul starts (compose's consul-acl service, the Kubernetes Job) and
+// again whenever it likes: it creates what is missing and updates what is there. The tokens'
+// secrets are its input, so that each service already holds its token when Consul starts:
+//
+//	go run ./tools/keygen >> .env                       # makes the secrets
+//	CONSUL_MANAGEMENT_TOKEN=… CONSUL_TOKEN_USER=… … consul-acl
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
+)
+
+// Config is the tool's configuration.
+type Config struct {
+	Consul struct {
+		Address           string        `mapstructure:"address"`
+		ManagementToken   string        `mapstructure:"management_token"`
+		Wait              time.Duration `mapstructure:"wait"`
+		TokenConfigserver string        `mapstructure:"token_configserver"`
+		TokenUser         string        `mapstructure:"token_user"`
+		TokenGreeter      string        `mapstructure:"token_greeter"`
+		TokenGateway      string        `mapstructure:"token_gateway"`
+		TokenReader       string        `mapstructure:"token_reader"`
+	} `mapstructure:"consul"`
+}
+
+func settings() []config.Setting {
+	s := []config.Setting{
+		{Key: "consul.address", Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
+		{Key: "consul.management_token", Default: "", Usage: "the agent's management token (acl.tokens.initial_management)", Secret: true},
+		{Key: "consul.wait", Default: time.Minute, Usage: "how long to wait for the agent and its ACL system"},
+	}
+	for _, binary := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+		s = append(s, config.Setting{Key: "consul.token_" + binary, Default: "", Usage: "token (a UUID) of " + binary, Secret: true})
+	}
+	return s
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "consul-acl:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var cfg Config
+	if _, err := config.Load(context.Background(), config.App{Name: "consul-acl", Settings: settings(), Usage: os.Stderr}, args, &cfg); err != nil {
+		return err
+	}
+	c := cfg.Consul
+	if c.ManagementToken == "" {
+		return errors.New("consul.management_token is required (CONSUL_MANAGEMENT_TOKEN)")
+	}
+	grants, err := consulacl.Grants(map[string]string{"configserver": c.TokenConfigserver, "user": c.TokenUser,
+		"greeter": c.TokenGreeter, "gateway": c.TokenGateway, "reader": c.TokenReader})
+	if err != nil {
+		return err
+	}
+	client, err := consulapi.NewClient(&consulapi.Config{Address: c.Address, Token: c.ManagementToken})
+	if err != nil {
+		return err
+	}
+	// The agent may still be starting, electing a leader or setting up its ACLs.
+	deadline := time.Now().Add(c.Wait)
+	for {
+		err = consulacl.Apply(client, grants)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("set up the tokens in Consul at %s: %w", c.Address, err)
+	}
+	log.Printf("Consul at %s: %d tokens in place, default policy deny", c.Address, len(grants))
+	return nil
+}
