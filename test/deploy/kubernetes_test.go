@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -20,6 +21,7 @@ import (
 type manifests struct {
 	deployments  []appsv1.Deployment
 	statefulSets []appsv1.StatefulSet
+	jobs         []batchv1.Job
 	services     map[string]corev1.Service
 	configMaps   []corev1.ConfigMap
 	secrets      []corev1.Secret
@@ -64,6 +66,10 @@ func render(t *testing.T, overlay string) manifests {
 			var s appsv1.StatefulSet
 			err = decodeStrict(doc, &s)
 			m.statefulSets = append(m.statefulSets, s)
+		case "batch/v1 Job":
+			var j batchv1.Job
+			err = decodeStrict(doc, &j)
+			m.jobs = append(m.jobs, j)
 		case "v1 Service":
 			var s corev1.Service
 			err = decodeStrict(doc, &s)
@@ -115,7 +121,7 @@ func checkPod(t *testing.T, kind, name string, pod corev1.PodSpec, env map[strin
 	t.Helper()
 	for _, c := range pod.Containers {
 		where := fmt.Sprintf("%s %s container %s", kind, name, c.Name)
-		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+		if kind != "Job" && (c.ReadinessProbe == nil || c.LivenessProbe == nil) {
 			t.Errorf("%s: readiness and liveness probes are required", where)
 		}
 		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
@@ -182,6 +188,10 @@ func TestKubernetesOverlays(t *testing.T) {
 			for _, s := range m.statefulSets {
 				checkPod(t, "StatefulSet", s.Name, s.Spec.Template.Spec, env)
 			}
+			for _, j := range m.jobs {
+				checkPod(t, "Job", j.Name, j.Spec.Template.Spec, env)
+			}
+			checkConsulACL(t, m)
 			for _, name := range []string{"config-server", "user", "greeter", "gateway"} {
 				if !names[name] {
 					t.Errorf("no Deployment %s", name)
@@ -223,6 +233,40 @@ func TestKubernetesOverlays(t *testing.T) {
 	}
 }
 
+// checkConsulACL: Consul runs with ACLs on and deny by default, the consul-acl Job gives out
+// the tokens, and every service of ours sends its own.
+func checkConsulACL(t *testing.T, m manifests) {
+	t.Helper()
+	for _, s := range m.statefulSets {
+		if s.Name == "consul" {
+			args := strings.Join(s.Spec.Template.Spec.Containers[0].Args, " ")
+			if !strings.Contains(args, "enabled = true") || !strings.Contains(args, `default_policy = "deny"`) || !strings.Contains(args, "$(CONSUL_MANAGEMENT_TOKEN)") {
+				t.Errorf("consul must run with ACLs on, deny by default, its management token from the Secret: %s", args)
+			}
+		}
+	}
+	job := false
+	for _, j := range m.jobs {
+		job = job || (j.Name == "consul-acl" && imageBinary(j.Spec.Template.Spec.Containers[0].Image) == "consul-acl")
+	}
+	if !job {
+		t.Error("no Job consul-acl")
+	}
+	for _, d := range m.deployments {
+		c := d.Spec.Template.Spec.Containers[0]
+		if imageBinary(c.Image) == "" {
+			continue
+		}
+		token := false
+		for _, e := range c.Env {
+			token = token || (e.Name == "REGISTRY_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil)
+		}
+		if !token {
+			t.Errorf("Deployment %s sends no Consul token (REGISTRY_TOKEN from the Secret)", d.Name)
+		}
+	}
+}
+
 func TestStrictDecodingCatchesTypos(t *testing.T) {
 	var d appsv1.Deployment
 	if err := decodeStrict([]byte("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replica: 2\n"), &d); err == nil {
@@ -252,7 +296,7 @@ func checkNetworkPolicies(t *testing.T, m manifests) {
 		{"user", 9090, []string{"gateway", "greeter"}},
 		{"greeter", 9090, []string{"gateway", "user"}}, // user: events through the http broker
 		{"config-server", 8888, []string{"gateway", "greeter", "user"}},
-		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server"}},
+		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server", "consul-acl"}},
 	} {
 		reachable := false
 		for _, p := range m.policies {
