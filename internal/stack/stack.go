@@ -98,7 +98,7 @@ type Stack struct {
 	// ConsulTokens are the binaries' Consul ACL tokens by binary name, and "reader": a
 	// read-only token for tools and tests.
 	ConsulTokens map[string]string
-	out               *lockedWriter
+	out          *lockedWriter
 }
 
 // ServiceNames are the registry names of the processes the stack registers in Consul.
