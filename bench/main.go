@@ -129,10 +129,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	token, err := keys.Issue(auth.Identity{UserID: 1, Username: "bench"})
+	issued, err := keys.Issue(auth.Identity{UserID: 1, Username: "bench"})
 	if err != nil {
 		return err
 	}
+	token := issued.Token
 	bare := [][]string{{"serve-bare-user", "$user"}, {"serve-bare-greeter", "$greeter", "$user"}, {"serve-bare-front", "$front", "$greeter"}}
 	if err := withProcesses(tmp, bare, secret, func(url string, pids map[string]int) {
 		level("bare", url, token, pids, nil)

@@ -19,12 +19,15 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
+	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
 // Config is the gateway's configuration.
@@ -41,7 +44,11 @@ type Config struct {
 		CORSOrigins  []string `mapstructure:"cors_origins"`
 		AccessLog    bool     `mapstructure:"access_log"`
 	} `mapstructure:"gateway"`
-	Limits       limits.Config        `mapstructure:"limits"`
+	Limits     limits.Config `mapstructure:"limits"`
+	Revocation struct {
+		SyncInterval time.Duration `mapstructure:"sync_interval"`
+	} `mapstructure:"revocation"`
+	Broker       events.Config        `mapstructure:"broker"`
 	JWT          auth.Config          `mapstructure:"jwt"`
 	InternalAuth auth.AssertionConfig `mapstructure:"internal_auth"`
 	Breaker      breaker.Config       `mapstructure:"breaker"`
@@ -51,8 +58,9 @@ type Config struct {
 func settings() []config.Setting {
 	own := append(apiserver.Settings(), []config.Setting{
 		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"},
-		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
-		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login"}, Usage: "paths that need no token"},
+		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/user/refresh", "/user/logout", "/user/delete", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
+		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login", "/user/refresh"}, Usage: "paths that need no token"},
+		{Key: "revocation.sync_interval", Default: 5 * time.Second, Usage: "how often revoked tokens are read from the user service (an event makes it at once)"},
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
 		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
 		{Key: "gateway.access_log", Default: false, Usage: "write an access log line per request to stdout (costs throughput)"},
@@ -60,7 +68,7 @@ func settings() []config.Setting {
 	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
 	// its breakers wait longer. They apply at start only.
 	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), auth.AssertionSettings()...), breaker.Settings(5*time.Second, false)...)
-	own = append(own, metrics.Settings("")...)
+	own = append(append(own, metrics.Settings("")...), events.Settings()...)
 	return append(own, append(microsvc.ClientSettings(), microsvc.StopSettings()...)...)
 }
 
@@ -86,19 +94,19 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Only the limits follow the config server; other changes need a restart.
+	keys, err := auth.NewKeys(cfg.JWT)
+	if err != nil {
+		return err
+	}
+	// The limits and the token secrets follow the config server; other changes need a restart.
 	go source.Watch(ctx, func(s *config.Source) error {
 		var next Config
 		if err := s.Decode(&next); err != nil {
 			return err
 		}
-		return limiter.Update(next.Limits)
+		return errors.Join(limiter.Update(next.Limits), keys.Update(next.JWT))
 	})
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
-		return err
-	}
-	keys, err := auth.NewKeys(cfg.JWT)
-	if err != nil {
 		return err
 	}
 	signer, err := auth.NewSigner(cfg.InternalAuth)
@@ -119,9 +127,14 @@ func run(args []string) error {
 	service := micro.NewService(append(serviceOptions, micro.Name(apiserver.Namespace), micro.WrapClient(breaker.NewClientWrapper(nil)))...)
 	api, closeRouter := apiserver.NewHandler(service.Client(), service.Options().Registry)
 	defer closeRouter()
+	revoked, stopFollowing, err := followRevocations(ctx, cfg, service)
+	if err != nil {
+		return err
+	}
+	defer stopFollowing()
 	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
 	// request, then the limits, then authentication.
-	handler := jwtauth.Middleware(keys, signer, apiserver.Audience, cfg.Gateway.OpenPaths)(api)
+	handler := jwtauth.Middleware(keys, revoked, signer, apiserver.Audience, cfg.Gateway.OpenPaths)(api)
 	handler = limits.Middleware(limiter)(handler)
 	handler = edge.Middleware(edge.Config{
 		Routes:         cfg.Gateway.Routes,
@@ -161,3 +174,38 @@ func run(args []string) error {
 	}
 	return cfg.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
 }
+
+// followRevocations keeps a list of the revoked tokens from the user service: read before
+// serving (a gateway that starts must not let a logged-out token through), then every
+// revocation.sync_interval and whenever an auth.revoked event arrives.
+func followRevocations(ctx context.Context, cfg Config, service micro.Service) (*revocation.List, func() error, error) {
+	users := userpb.NewUserService(userServiceName, service.Client())
+	fetch := func(ctx context.Context, sinceMs int64) ([]revocation.Entry, int64, error) {
+		rsp, err := users.Revocations(ctx, &userpb.RevocationsRequest{SinceUnixMs: sinceMs})
+		if err != nil {
+			return nil, 0, err
+		}
+		entries := make([]revocation.Entry, len(rsp.GetRevocations()))
+		for i, r := range rsp.GetRevocations() {
+			entries[i] = revocation.Entry{TokenID: r.GetTokenId(), UserID: r.GetUserId(), IssuedBefore: r.GetIssuedBefore(), Until: r.GetUntil()}
+		}
+		return entries, rsp.GetNowUnixMs(), nil
+	}
+	list := revocation.NewList()
+	syncer := revocation.NewSyncer(list, fetch, 2*time.Second)
+	if err := syncer.Sync(ctx); err != nil {
+		// The user service may start after the gateway; until then no token can be revoked.
+		log.Printf("revocations: first read failed (%v); reading every %s", err, cfg.Revocation.SyncInterval)
+	}
+	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	if err != nil {
+		return nil, nil, err
+	}
+	bus := events.Start(ctx, brk)
+	bus.Subscribe(ctx, events.TokensRevoked, func(events.UserEvent) { syncer.Kick() })
+	go syncer.Run(ctx, cfg.Revocation.SyncInterval)
+	return list, bus.Close, nil
+}
+
+// userServiceName is the user service's registry name.
+const userServiceName = "go.micro.api.user"

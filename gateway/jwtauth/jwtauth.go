@@ -4,6 +4,7 @@
 package jwtauth
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -17,6 +18,11 @@ import (
 // Verifier checks a token and says whom it speaks for.
 type Verifier interface {
 	Verify(token string) (auth.Identity, error)
+}
+
+// Revocations says whether a verified token has been revoked (logout, reuse, deletion).
+type Revocations interface {
+	Revoked(id auth.Identity) bool
 }
 
 // Signer signs the caller's identity for the service a request goes to.
@@ -38,46 +44,55 @@ func normalise(name string) string {
 }
 
 // Middleware removes client-sent identity headers, lets open paths through and requires a
-// valid token everywhere else; the verified identity goes on as an assertion signed for the
-// service audience names for the request.
-func Middleware(v Verifier, s Signer, audience func(*http.Request) string, openPaths []string) func(http.Handler) http.Handler {
+// valid token that r has not revoked everywhere else; the verified identity goes on as an
+// assertion signed for the service audience names for the request.
+func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request) string, openPaths []string) func(http.Handler) http.Handler {
 	open := make(map[string]bool, len(openPaths))
 	for _, p := range openPaths {
 		open[edge.CleanPath(p)] = true
 	}
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			for name := range r.Header {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			for name := range req.Header {
 				if identityHeaders[normalise(name)] {
-					delete(r.Header, name)
+					delete(req.Header, name)
 				}
 			}
-			// The token stops here: services trust the identity headers, and go-micro's own
+			// The token stops here: services believe only the assertion, and go-micro's own
 			// server-side auth would reject a token it did not issue.
-			token := Token(r.Header.Get("Authorization"))
-			r.Header.Del("Authorization")
-			if open[edge.CleanPath(r.URL.Path)] {
-				next.ServeHTTP(w, r)
+			token := Token(req.Header.Get("Authorization"))
+			req.Header.Del("Authorization")
+			if open[edge.CleanPath(req.URL.Path)] {
+				next.ServeHTTP(w, req)
 				return
 			}
 			id, err := v.Verify(token)
+			if err == nil && r.Revoked(id) {
+				err = errRevoked
+			}
 			if err != nil {
-				logger.Debugf("rejected %s %s: %v", r.Method, r.URL.Path, err)
-				w.Header().Set("WWW-Authenticate", `Bearer realm="gomicro-stack"`)
+				logger.Debugf("rejected %s %s: %v", req.Method, req.URL.Path, err)
+				challenge := `Bearer realm="gomicro-stack"`
+				if token != "" { // RFC 6750 §3.1: a token came and does not work
+					challenge += `, error="invalid_token"`
+				}
+				w.Header().Set("WWW-Authenticate", challenge)
 				envelope.Write(w, http.StatusUnauthorized, "please login")
 				return
 			}
-			assertion, err := s.Sign(id, audience(r))
+			assertion, err := s.Sign(id, audience(req))
 			if err != nil {
-				logger.Errorf("sign the identity of %s %s: %v", r.Method, r.URL.Path, err)
+				logger.Errorf("sign the identity of %s %s: %v", req.Method, req.URL.Path, err)
 				envelope.Write(w, http.StatusInternalServerError, "internal error")
 				return
 			}
-			r.Header.Set(auth.HeaderAssertion, assertion)
-			next.ServeHTTP(w, r)
+			req.Header.Set(auth.HeaderAssertion, assertion)
+			next.ServeHTTP(w, req)
 		})
 	}
 }
+
+var errRevoked = errors.New("token revoked")
 
 // Token extracts the token from an Authorization header: "Bearer <jwt>" (any case), or a bare
 // token as older clients of the original project sent it.

@@ -22,6 +22,25 @@ func newKeys(t testing.TB, secret string) *auth.Keys {
 	return k
 }
 
+// issue signs a token for id and says which identity the gateway will see in it.
+func issue(t testing.TB, k *auth.Keys, id auth.Identity) (string, auth.Identity) {
+	t.Helper()
+	issued, err := k.Issue(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := k.Verify(issued.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issued.Token, seen
+}
+
+// revokedSet revokes the tokens whose ids it holds.
+type revokedSet map[string]bool
+
+func (r revokedSet) Revoked(id auth.Identity) bool { return r[id.TokenID] }
+
 // seen records what the next handler received.
 type seen struct {
 	called  bool
@@ -53,7 +72,7 @@ func serve(t *testing.T, v Verifier, req *http.Request) (*httptest.ResponseRecor
 	t.Helper()
 	s := &seen{}
 	signer, _ := newSigner(t)
-	h := Middleware(v, signer, toGreeter, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Middleware(v, revokedSet{}, signer, toGreeter, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.called, s.headers = true, r.Header.Clone()
 	}))
 	rec := httptest.NewRecorder()
@@ -94,8 +113,8 @@ func TestOpenPaths(t *testing.T) {
 func TestRejections(t *testing.T) {
 	keys := newKeys(t, strings.Repeat("s", 32))
 	other := newKeys(t, strings.Repeat("o", 32))
-	good, _ := keys.Issue(auth.Identity{UserID: 9, Username: "carol"})
-	foreign, _ := other.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	good, _ := issue(t, keys, auth.Identity{UserID: 9, Username: "carol"})
+	foreign, _ := issue(t, other, auth.Identity{UserID: 9, Username: "carol"})
 	for _, tc := range []struct {
 		name, authorization string
 	}{
@@ -134,7 +153,7 @@ func TestRejections(t *testing.T) {
 
 func TestIdentityHeaders(t *testing.T) {
 	keys := newKeys(t, strings.Repeat("s", 32))
-	good, _ := keys.Issue(auth.Identity{UserID: 9, Username: "carol"})
+	good, carol := issue(t, keys, auth.Identity{UserID: 9, Username: "carol"})
 	signer, greeter := newSigner(t)
 	forged, _ := signer.Sign(auth.Identity{UserID: 1, Username: "admin"}, "go.micro.api.greeter")
 	forge := func(req *http.Request) {
@@ -152,7 +171,7 @@ func TestIdentityHeaders(t *testing.T) {
 			req.Header.Set("Authorization", authz)
 			forge(req)
 			seen := &seen{}
-			h := Middleware(keys, signer, toGreeter, []string{"/user/login"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := Middleware(keys, revokedSet{}, signer, toGreeter, []string{"/user/login"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				seen.called, seen.headers = true, r.Header.Clone()
 			}))
 			h.ServeHTTP(httptest.NewRecorder(), req)
@@ -166,7 +185,9 @@ func TestIdentityHeaders(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("assertion headers %v", got)
 			}
-			if id, err := greeter.Verify(got[0]); err != nil || id != (auth.Identity{UserID: 9, Username: "carol"}) {
+			want := carol
+			want.TokenIssuedAt = 0 // the assertion carries the token's id and expiry, not its iat
+			if id, err := greeter.Verify(got[0]); err != nil || id != want {
 				t.Fatalf("the assertion says %+v, %v; want carol (9)", id, err)
 			}
 			for name := range seen.headers {
@@ -200,5 +221,34 @@ func TestToken(t *testing.T) {
 		if got := Token(in); got != want {
 			t.Errorf("Token(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRevokedTokens: a valid token that was revoked is refused like a bad one, with the RFC
+// 6750 challenge; the others pass.
+func TestRevokedTokens(t *testing.T) {
+	keys := newKeys(t, strings.Repeat("s", 32))
+	revokedToken, revokedID := issue(t, keys, auth.Identity{UserID: 9, Username: "carol"})
+	liveToken, _ := issue(t, keys, auth.Identity{UserID: 9, Username: "carol"})
+	signer, _ := newSigner(t)
+	var reached int
+	h := Middleware(keys, revokedSet{revokedID.TokenID: true}, signer, toGreeter, nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{{revokedToken, 401}, {liveToken, 200}} {
+		req := httptest.NewRequest("POST", "/greeter/hello", nil)
+		req.Header.Set("Authorization", "Bearer "+tc.token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Fatalf("status %d, want %d", rec.Code, tc.status)
+		}
+		if tc.status == 401 && rec.Header().Get("WWW-Authenticate") != `Bearer realm="gomicro-stack", error="invalid_token"` {
+			t.Fatalf("challenge %q", rec.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if reached != 1 {
+		t.Fatalf("%d requests reached the backend, want 1", reached)
 	}
 }

@@ -85,9 +85,12 @@ func ParsePublicKey(text string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
-// assertionClaims is an assertion's body.
+// assertionClaims is an assertion's body: the caller, and the access token it came with (its
+// jti and exp, so that a service can revoke it).
 type assertionClaims struct {
-	Name string `json:"name"`
+	Name         string `json:"name"`
+	TokenID      string `json:"tid,omitempty"`
+	TokenExpires int64  `json:"tex,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -142,7 +145,7 @@ func (s *Signer) Sign(id Identity, audience string) (string, error) {
 	}
 	s.mu.Unlock()
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, assertionClaims{
-		Name: id.Username,
+		Name: id.Username, TokenID: id.TokenID, TokenExpires: id.TokenExpires,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    assertionIssuer,
 			Subject:   strconv.FormatUint(id.UserID, 10),
@@ -238,7 +241,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	if err != nil || id == 0 || claims.Name == "" {
 		return Identity{}, fmt.Errorf("%w: no subject", ErrBadAssertion)
 	}
-	identity := Identity{UserID: id, Username: claims.Name}
+	identity := Identity{UserID: id, Username: claims.Name, TokenID: claims.TokenID, TokenExpires: claims.TokenExpires}
 	v.mu.Lock()
 	if len(v.verified) >= maxCached {
 		clear(v.verified)

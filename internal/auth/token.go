@@ -1,11 +1,18 @@
-// Package auth issues and verifies the stack's access tokens: HS256 JWTs signed with a shared
-// secret (github.com/golang-jwt/jwt/v5, the maintained successor of dgrijalva/jwt-go).
+// Package auth issues and verifies the stack's access tokens: HS256 JWTs
+// (github.com/golang-jwt/jwt/v5, the maintained successor of dgrijalva/jwt-go) that name
+// their key (kid) and carry an id (jti), so that keys rotate without logging anybody out and a
+// single token can be revoked.
 package auth
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -25,16 +32,21 @@ const MinSecretBytes = 32
 var (
 	ErrNoToken        = errors.New("no token")
 	ErrMalformedToken = errors.New("malformed token")
-	ErrBadSignature   = errors.New("signature invalid or algorithm not allowed")
+	ErrBadSignature   = errors.New("signature invalid, key unknown or algorithm not allowed")
 	ErrExpired        = errors.New("token expired")
 	ErrWrongIssuer    = errors.New("wrong issuer")
 	ErrBadClaims      = errors.New("claims missing or invalid")
 )
 
-// Identity is who a verified token speaks for.
+// Identity is who a verified token speaks for, and which token it was.
 type Identity struct {
 	UserID   uint64
 	Username string
+	// TokenID is the access token's jti; TokenIssuedAt and TokenExpires its iat and exp in
+	// Unix seconds. Zero for identities that come from no token.
+	TokenID       string
+	TokenIssuedAt int64
+	TokenExpires  int64
 }
 
 // Claims is the token body: registered claims plus the username.
@@ -43,63 +55,138 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// Keys holds the signing secret and the settings both sides must agree on.
+// Issued is a token just signed.
+type Issued struct {
+	Token     string
+	ID        string
+	ExpiresAt time.Time
+}
+
+// Keys signs tokens with one secret and verifies them with that one and the accepted others
+// (during a rotation), each found by the token's kid. Update swaps them while requests run.
 type Keys struct {
-	secret []byte
-	issuer string
-	ttl    time.Duration
-	now    func() time.Time
+	set atomic.Pointer[keySet]
+	now func() time.Time
+}
+
+type keySet struct {
+	signing string // kid of the signing secret
+	secrets map[string][]byte
+	issuer  string
+	ttl     time.Duration
+}
+
+// KeyIDOf names a secret in the kid header: the first 8 bytes of its SHA-256 (after a prefix
+// that keeps the name from being any other hash of the secret), hex. It tells nothing of the
+// secret.
+func KeyIDOf(secret string) string {
+	sum := sha256.Sum256([]byte("gomicro-stack jwt kid\x00" + secret))
+	return hex.EncodeToString(sum[:8])
 }
 
 // NewKeys checks the settings and returns keys that verify tokens and, when c.TTL is positive,
 // issue tokens valid for c.TTL.
 func NewKeys(c Config) (*Keys, error) {
-	if len(c.Secret) < MinSecretBytes {
-		return nil, fmt.Errorf("jwt.secret is %d bytes; at least %d are required (set JWT_SECRET)", len(c.Secret), MinSecretBytes)
+	k := &Keys{now: time.Now}
+	if err := k.Update(c); err != nil {
+		return nil, err
 	}
+	return k, nil
+}
+
+// Update replaces the secrets (and issuer and lifetime) with c's, or keeps the old ones and
+// says why c cannot work.
+func (k *Keys) Update(c Config) error {
 	if c.Issuer == "" {
-		return nil, errors.New("jwt.issuer is empty")
+		return errors.New("jwt.issuer is empty")
 	}
 	if c.TTL < 0 {
-		return nil, fmt.Errorf("jwt.ttl %s must not be negative", c.TTL)
+		return fmt.Errorf("jwt.ttl %s must not be negative", c.TTL)
 	}
-	return &Keys{secret: []byte(c.Secret), issuer: c.Issuer, ttl: c.TTL, now: time.Now}, nil
+	set := &keySet{secrets: map[string][]byte{}, issuer: c.Issuer, ttl: c.TTL}
+	for i, secret := range append([]string{c.Secret}, c.AcceptedSecrets...) {
+		if len(secret) < MinSecretBytes {
+			name := "jwt.secret"
+			if i > 0 {
+				name = fmt.Sprintf("jwt.accepted_secrets[%d]", i-1)
+			}
+			return fmt.Errorf("%s is %d bytes; at least %d are required (set JWT_SECRET)", name, len(secret), MinSecretBytes)
+		}
+		set.secrets[KeyIDOf(secret)] = []byte(secret)
+	}
+	set.signing = KeyIDOf(c.Secret)
+	k.set.Store(set)
+	return nil
 }
 
-// Issue signs a token for the identity.
-func (k *Keys) Issue(id Identity) (string, error) {
-	if k.ttl <= 0 {
-		return "", errors.New("these keys only verify: jwt.ttl is not set")
+// SigningKeyID is the kid of the tokens Issue signs now.
+func (k *Keys) SigningKeyID() string { return k.set.Load().signing }
+
+// TTL is the lifetime of the tokens Issue signs.
+func (k *Keys) TTL() time.Duration { return k.set.Load().ttl }
+
+// Issue signs a token for the identity (its token fields are ignored).
+func (k *Keys) Issue(id Identity) (Issued, error) {
+	set := k.set.Load()
+	if set.ttl <= 0 {
+		return Issued{}, errors.New("these keys only verify: jwt.ttl is not set")
+	}
+	jti, err := NewTokenID()
+	if err != nil {
+		return Issued{}, err
 	}
 	now := k.now()
-	claims := Claims{
+	expires := now.Add(set.ttl)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{
 		Name: id.Username,
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    k.issuer,
+			Issuer:    set.issuer,
 			Subject:   strconv.FormatUint(id.UserID, 10),
+			ID:        jti,
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(k.ttl)),
+			ExpiresAt: jwt.NewNumericDate(expires),
 		},
-	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(k.secret)
+	})
+	t.Header["kid"] = set.signing
+	signed, err := t.SignedString(set.secrets[set.signing])
 	if err != nil {
-		return "", fmt.Errorf("sign token for user %d: %w", id.UserID, err)
+		return Issued{}, fmt.Errorf("sign token for user %d: %w", id.UserID, err)
 	}
-	return signed, nil
+	return Issued{Token: signed, ID: jti, ExpiresAt: expires}, nil
 }
 
-// Verify checks the token's signature (HS256 only, so "none" and key-confusion tricks fail),
-// expiry and issuer, and returns whom it speaks for.
+// NewTokenID returns a random token id: 16 bytes, base64url.
+func NewTokenID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make a token id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Verify checks the token's signature (HS256 only, so "none" and key-confusion tricks fail;
+// the key its kid names, among the current and accepted ones), expiry and issuer, and returns
+// whom it speaks for. Tokens without a kid or a jti (from versions before rotation and
+// revocation) are refused: they could be neither rotated out nor revoked.
 func (k *Keys) Verify(token string) (Identity, error) {
 	if token == "" {
 		return Identity{}, ErrNoToken
 	}
+	set := k.set.Load()
 	var claims Claims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return k.secret, nil },
+	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		secret, ok := set.secrets[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		return secret, nil
+	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(k.issuer),
+		jwt.WithIssuer(set.issuer),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(k.now),
 		jwt.WithLeeway(5*time.Second),
 	)
@@ -117,8 +204,9 @@ func (k *Keys) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: %v", ErrBadClaims, err)
 	}
 	id, err := strconv.ParseUint(claims.Subject, 10, 64)
-	if err != nil || id == 0 || claims.Name == "" {
+	if err != nil || id == 0 || claims.Name == "" || claims.ID == "" || claims.IssuedAt == nil {
 		return Identity{}, ErrBadClaims
 	}
-	return Identity{UserID: id, Username: claims.Name}, nil
+	return Identity{UserID: id, Username: claims.Name, TokenID: claims.ID,
+		TokenIssuedAt: claims.IssuedAt.Unix(), TokenExpires: claims.ExpiresAt.Unix()}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,9 +13,9 @@ import (
 
 const testSecret = "0123456789abcdef0123456789abcdef"
 
-func newTestKeys(t *testing.T, secret string, now time.Time) *Keys {
+func newTestKeys(t testing.TB, secret string, now time.Time, accepted ...string) *Keys {
 	t.Helper()
-	k, err := NewKeys(Config{Secret: secret, Issuer: "gomicro-stack", TTL: 72 * time.Hour})
+	k, err := NewKeys(Config{Secret: secret, AcceptedSecrets: accepted, Issuer: "gomicro-stack", TTL: 15 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,17 +23,29 @@ func newTestKeys(t *testing.T, secret string, now time.Time) *Keys {
 	return k
 }
 
+// mustIssue signs a token for id.
+func mustIssue(t testing.TB, k *Keys, id Identity) string {
+	t.Helper()
+	issued, err := k.Issue(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issued.Token
+}
+
 func TestNewKeysRejectsWeakSettings(t *testing.T) {
 	for _, tc := range []struct {
 		name, secret, issuer string
+		accepted             []string
 		ttl                  time.Duration
 	}{
-		{"short secret", "short", "iss", time.Hour},
-		{"no issuer", testSecret, "", time.Hour},
-		{"negative ttl", testSecret, "iss", -time.Hour},
+		{"short secret", "short", "iss", nil, time.Hour},
+		{"short accepted secret", testSecret, "iss", []string{"short"}, time.Hour},
+		{"no issuer", testSecret, "", nil, time.Hour},
+		{"negative ttl", testSecret, "iss", nil, -time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewKeys(Config{Secret: tc.secret, Issuer: tc.issuer, TTL: tc.ttl}); err == nil {
+			if _, err := NewKeys(Config{Secret: tc.secret, AcceptedSecrets: tc.accepted, Issuer: tc.issuer, TTL: tc.ttl}); err == nil {
 				t.Fatal("want an error")
 			}
 		})
@@ -42,58 +55,69 @@ func TestNewKeysRejectsWeakSettings(t *testing.T) {
 func TestIssueThenVerify(t *testing.T) {
 	now := time.Now()
 	k := newTestKeys(t, testSecret, now)
-	token, err := k.Issue(Identity{UserID: 42, Username: "alice"})
+	issued, err := k.Issue(Identity{UserID: 42, Username: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := k.Verify(token)
+	got, err := k.Verify(issued.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != (Identity{UserID: 42, Username: "alice"}) {
-		t.Fatalf("got %+v", got)
+	want := Identity{UserID: 42, Username: "alice", TokenID: issued.ID, TokenIssuedAt: now.Unix(), TokenExpires: issued.ExpiresAt.Unix()}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	var claims Claims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+	parsed, _, err := jwt.NewParser().ParseUnverified(issued.Token, &claims)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if claims.Issuer != "gomicro-stack" || claims.Subject != "42" || claims.Name != "alice" {
+	if claims.Issuer != "gomicro-stack" || claims.Subject != "42" || claims.Name != "alice" || len(claims.ID) != 22 {
 		t.Fatalf("claims %+v", claims)
 	}
-	if d := claims.ExpiresAt.Sub(now); d < 72*time.Hour-time.Second || d > 72*time.Hour+time.Second {
-		t.Fatalf("exp is %s after issue, want 72h", d)
+	if parsed.Header["kid"] != KeyIDOf(testSecret) || strings.Contains(parsed.Header["kid"].(string), testSecret[:8]) {
+		t.Fatalf("kid %v", parsed.Header["kid"])
+	}
+	if d := claims.ExpiresAt.Sub(now); d < 15*time.Minute-time.Second || d > 15*time.Minute+time.Second {
+		t.Fatalf("exp is %s after issue, want 15m", d)
+	}
+	if again := mustIssue(t, k, Identity{UserID: 42, Username: "alice"}); again == issued.Token {
+		t.Fatal("two tokens with one jti")
 	}
 }
 
 func TestVerifyRejects(t *testing.T) {
 	now := time.Now()
 	k := newTestKeys(t, testSecret, now)
-	good, _ := k.Issue(Identity{UserID: 7, Username: "bob"})
-
-	expired := newTestKeys(t, testSecret, now.Add(-73*time.Hour))
-	expiredToken, _ := expired.Issue(Identity{UserID: 7, Username: "bob"})
-
-	otherKey := newTestKeys(t, strings.Repeat("x", 32), now)
-	otherKeyToken, _ := otherKey.Issue(Identity{UserID: 7, Username: "bob"})
-
+	good := mustIssue(t, k, Identity{UserID: 7, Username: "bob"})
+	expiredToken := mustIssue(t, newTestKeys(t, testSecret, now.Add(-16*time.Minute)), Identity{UserID: 7, Username: "bob"})
+	otherKeyToken := mustIssue(t, newTestKeys(t, strings.Repeat("x", 32), now), Identity{UserID: 7, Username: "bob"})
 	otherIssuer, _ := NewKeys(Config{Secret: testSecret, Issuer: "someone-else", TTL: time.Hour})
-	otherIssuerToken, _ := otherIssuer.Issue(Identity{UserID: 7, Username: "bob"})
+	otherIssuerToken := mustIssue(t, otherIssuer, Identity{UserID: 7, Username: "bob"})
 
 	parts := strings.Split(good, ".")
 	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
 	algNone := noneHeader + "." + parts[1] + "."
 
-	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, Claims{Name: "bob", RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: "gomicro-stack", Subject: "7", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-	}}).SignedString([]byte(testSecret))
-
-	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Name: "bob", RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: "gomicro-stack", Subject: "7",
-	}}).SignedString([]byte(testSecret))
-
-	badSubject, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Name: "bob", RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: "gomicro-stack", Subject: "not-a-number", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-	}}).SignedString([]byte(testSecret))
+	sign := func(method jwt.SigningMethod, kid string, c jwt.RegisteredClaims) string {
+		t.Helper()
+		token := jwt.NewWithClaims(method, Claims{Name: "bob", RegisteredClaims: c})
+		if kid != "" {
+			token.Header["kid"] = kid
+		}
+		s, err := token.SignedString([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	kid := KeyIDOf(testSecret)
+	full := jwt.RegisteredClaims{Issuer: "gomicro-stack", Subject: "7", ID: "jti-of-test", IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}
+	without := func(edit func(*jwt.RegisteredClaims)) jwt.RegisteredClaims {
+		c := full
+		edit(&c)
+		return c
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -106,11 +130,16 @@ func TestVerifyRejects(t *testing.T) {
 		{"expired", expiredToken, ErrExpired},
 		{"wrong key", otherKeyToken, ErrBadSignature},
 		{"alg none", algNone, ErrBadSignature},
-		{"alg HS512", hs512, ErrBadSignature},
+		{"alg HS512", sign(jwt.SigningMethodHS512, kid, full), ErrBadSignature},
+		{"no kid (tokens before rotation)", sign(jwt.SigningMethodHS256, "", full), ErrBadSignature},
+		{"known kid, signed with another secret", forgedKid(t, otherKeyToken, kid), ErrBadSignature},
 		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"1","name":"root","iss":"gomicro-stack","exp":9999999999}`)) + "." + parts[2], ErrBadSignature},
 		{"wrong issuer", otherIssuerToken, ErrWrongIssuer},
-		{"no exp", noExp, ErrBadClaims},
-		{"bad subject", badSubject, ErrBadClaims},
+		{"no exp", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.ExpiresAt = nil })), ErrBadClaims},
+		{"no jti (cannot be revoked)", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.ID = "" })), ErrBadClaims},
+		{"no iat", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.IssuedAt = nil })), ErrBadClaims},
+		{"issued in the future", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })), ErrBadClaims},
+		{"bad subject", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.Subject = "not-a-number" })), ErrBadClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := k.Verify(tc.token)
@@ -121,6 +150,72 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestSecretRotation walks a rotation: the next secret is accepted first, then signs while the
+// previous one is still accepted, then the previous one goes. No token stops working before
+// its secret is dropped.
+func TestSecretRotation(t *testing.T) {
+	now := time.Now()
+	previous, next := strings.Repeat("p", 32), strings.Repeat("n", 32)
+	gateway := newTestKeys(t, previous, now)
+	user := newTestKeys(t, previous, now)
+	old := mustIssue(t, user, Identity{UserID: 1, Username: "a"})
+
+	// 1. Every gateway accepts the next secret.
+	if err := gateway.Update(Config{Secret: previous, AcceptedSecrets: []string{next}, Issuer: "gomicro-stack"}); err != nil {
+		t.Fatal(err)
+	}
+	// 2. The user service signs with it, and still accepts the previous one.
+	if err := user.Update(Config{Secret: next, AcceptedSecrets: []string{previous}, Issuer: "gomicro-stack", TTL: 15 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if user.SigningKeyID() != KeyIDOf(next) {
+		t.Fatal("the user service still signs with the previous secret")
+	}
+	fresh := mustIssue(t, user, Identity{UserID: 1, Username: "a"})
+	for name, token := range map[string]string{"old": old, "fresh": fresh} {
+		if _, err := gateway.Verify(token); err != nil {
+			t.Fatalf("%s token during the rotation: %v", name, err)
+		}
+	}
+	// 3. The previous secret goes: its tokens stop working, the new ones go on.
+	if err := gateway.Update(Config{Secret: next, Issuer: "gomicro-stack"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.Verify(old); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("token of a dropped secret: %v", err)
+	}
+	if _, err := gateway.Verify(fresh); err != nil {
+		t.Fatal(err)
+	}
+	// A bad update keeps what works.
+	if err := gateway.Update(Config{Secret: "short", Issuer: "gomicro-stack"}); err == nil {
+		t.Fatal("a short secret was taken")
+	}
+	if _, err := gateway.Verify(fresh); err != nil {
+		t.Fatalf("after a refused update: %v", err)
+	}
+}
+
+// TestUpdateWhileVerifying: updates and verifications race without a data race (go test -race).
+func TestUpdateWhileVerifying(t *testing.T) {
+	k := newTestKeys(t, testSecret, time.Now())
+	token := mustIssue(t, k, Identity{UserID: 1, Username: "a"})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 1000; i++ {
+			k.Update(Config{Secret: testSecret, AcceptedSecrets: []string{strings.Repeat("z", 32)}, Issuer: "gomicro-stack", TTL: time.Hour})
+		}
+	}()
+	for i := 0; i < 1000; i++ {
+		if _, err := k.Verify(token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}
+
 func TestVerifyOnlyKeysCannotIssue(t *testing.T) {
 	k, err := NewKeys(Config{Secret: testSecret, Issuer: "gomicro-stack"})
 	if err != nil {
@@ -129,4 +224,12 @@ func TestVerifyOnlyKeysCannotIssue(t *testing.T) {
 	if _, err := k.Issue(Identity{UserID: 1, Username: "a"}); err == nil {
 		t.Fatal("want an error")
 	}
+}
+
+// forgedKid puts kid in token's header, keeping its signature.
+func forgedKid(t *testing.T, token, kid string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"` + kid + `","typ":"JWT"}`))
+	return header + "." + parts[1] + "." + parts[2]
 }

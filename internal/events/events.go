@@ -25,6 +25,11 @@ import (
 const (
 	UserRegistered = "user.registered"
 	UserLoggedIn   = "user.loggedin"
+	// TokensRevoked tells gateways to read the revocations now. It is only a hint: they read
+	// them from the user service, so a forged event costs a read and changes nothing.
+	TokensRevoked = "auth.revoked"
+	// UserDeleted tells user instances to forget a cached account (a forged one costs a query).
+	UserDeleted = "user.deleted"
 )
 
 // UserEvent is the JSON body of every user event.
@@ -38,19 +43,22 @@ type UserEvent struct {
 type Config struct {
 	// Address is a NATS URL (nats://host:4222); empty means go-micro's http broker.
 	Address string `mapstructure:"address"`
+	// Listen is where the http broker takes events for this process's subscriptions.
+	Listen string `mapstructure:"listen"`
 }
 
 // Settings are the broker settings.
 func Settings() []config.Setting {
 	return []config.Setting{
 		{Key: "broker.address", Default: "", Usage: "NATS URL for events, e.g. nats://127.0.0.1:4222 (empty: go-micro's http broker through the registry)"},
+		{Key: "broker.listen", Default: "127.0.0.1:0", Usage: "http broker: where events for this process arrive (containers set 0.0.0.0:0)"},
 	}
 }
 
 // NewBroker returns the broker c names; the http broker finds subscribers through reg.
 func NewBroker(c Config, reg registry.Registry) (broker.Broker, error) {
 	if c.Address == "" {
-		return httpbroker.NewBroker(broker.Registry(reg)), nil
+		return httpbroker.NewBroker(broker.Registry(reg), broker.Addrs(c.Listen)), nil
 	}
 	if !strings.HasPrefix(c.Address, "nats://") && !strings.HasPrefix(c.Address, "tls://") {
 		return nil, fmt.Errorf("broker.address %q: want nats://host:port", c.Address)
@@ -182,4 +190,14 @@ func (b *Bus) UserRegistered(id uint64, username string) {
 // UserLoggedIn publishes a user.loggedin event.
 func (b *Bus) UserLoggedIn(id uint64, username string) {
 	b.Publish(UserLoggedIn, UserEvent{UserID: id, Username: username, At: time.Now().UTC()})
+}
+
+// TokensRevoked publishes an auth.revoked event.
+func (b *Bus) TokensRevoked(id uint64) {
+	b.Publish(TokensRevoked, UserEvent{UserID: id, At: time.Now().UTC()})
+}
+
+// UserDeleted publishes a user.deleted event.
+func (b *Bus) UserDeleted(id uint64) {
+	b.Publish(UserDeleted, UserEvent{UserID: id, At: time.Now().UTC()})
 }

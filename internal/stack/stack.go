@@ -382,10 +382,11 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	token, err := keys.Issue(auth.Identity{UserID: 1 << 62, Username: "readiness-probe"})
+	issued, err := keys.Issue(auth.Identity{UserID: 1 << 62, Username: "readiness-probe"})
 	if err != nil {
 		return err
 	}
+	token := issued.Token
 	probes := []struct {
 		path, body, token string
 		status            int

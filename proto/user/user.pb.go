@@ -123,6 +123,175 @@ func (x *GetUserInfoResponse) GetCreatedAt() int64 {
 	return 0
 }
 
+// RevocationsRequest asks for the revocations recorded since a time (0: all that apply).
+type RevocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since_unix_ms is the service's clock, as a previous answer gave it (now_unix_ms).
+	SinceUnixMs   int64 `protobuf:"varint,1,opt,name=since_unix_ms,json=sinceUnixMs,proto3" json:"since_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevocationsRequest) Reset() {
+	*x = RevocationsRequest{}
+	mi := &file_user_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevocationsRequest) ProtoMessage() {}
+
+func (x *RevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevocationsRequest.ProtoReflect.Descriptor instead.
+func (*RevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_user_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RevocationsRequest) GetSinceUnixMs() int64 {
+	if x != nil {
+		return x.SinceUnixMs
+	}
+	return 0
+}
+
+// Revocation refuses one access token (token_id), or every token of user_id issued before
+// issued_before, until until (Unix seconds), when they have all expired.
+type Revocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TokenId       string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	UserId        uint64                 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	IssuedBefore  int64                  `protobuf:"varint,3,opt,name=issued_before,json=issuedBefore,proto3" json:"issued_before,omitempty"`
+	Until         int64                  `protobuf:"varint,4,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_user_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_user_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_user_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Revocation) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *Revocation) GetUserId() uint64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *Revocation) GetIssuedBefore() int64 {
+	if x != nil {
+		return x.IssuedBefore
+	}
+	return 0
+}
+
+func (x *Revocation) GetUntil() int64 {
+	if x != nil {
+		return x.Until
+	}
+	return 0
+}
+
+// RevocationsResponse lists revocations and the service's clock when it read them.
+type RevocationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revocations   []*Revocation          `protobuf:"bytes,1,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	NowUnixMs     int64                  `protobuf:"varint,2,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevocationsResponse) Reset() {
+	*x = RevocationsResponse{}
+	mi := &file_user_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevocationsResponse) ProtoMessage() {}
+
+func (x *RevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_user_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevocationsResponse.ProtoReflect.Descriptor instead.
+func (*RevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_user_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
+func (x *RevocationsResponse) GetNowUnixMs() int64 {
+	if x != nil {
+		return x.NowUnixMs
+	}
+	return 0
+}
+
 var File_user_user_proto protoreflect.FileDescriptor
 
 const file_user_user_proto_rawDesc = "" +
@@ -133,10 +302,25 @@ const file_user_user_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x03 \x01(\x03R\tcreatedAt2\xab\x01\n" +
+	"created_at\x18\x03 \x01(\x03R\tcreatedAt\"8\n" +
+	"\x12RevocationsRequest\x12\"\n" +
+	"\rsince_unix_ms\x18\x01 \x01(\x03R\vsinceUnixMs\"{\n" +
+	"\n" +
+	"Revocation\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x04R\x06userId\x12#\n" +
+	"\rissued_before\x18\x03 \x01(\x03R\fissuedBefore\x12\x14\n" +
+	"\x05until\x18\x04 \x01(\x03R\x05until\"i\n" +
+	"\x13RevocationsResponse\x122\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x10.user.RevocationR\vrevocations\x12\x1e\n" +
+	"\vnow_unix_ms\x18\x02 \x01(\x03R\tnowUnixMs2\xff\x02\n" +
 	"\x04User\x12/\n" +
 	"\bRegister\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12,\n" +
-	"\x05Login\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12D\n" +
+	"\x05Login\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12.\n" +
+	"\aRefresh\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12-\n" +
+	"\x06Logout\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12-\n" +
+	"\x06Delete\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00\x12D\n" +
+	"\vRevocations\x12\x18.user.RevocationsRequest\x1a\x19.user.RevocationsResponse\"\x00\x12D\n" +
 	"\vGetUserInfo\x12\x18.user.GetUserInfoRequest\x1a\x19.user.GetUserInfoResponse\"\x00B8Z6github.com/gomicro-stack/gomicro-stack/proto/user;userb\x06proto3"
 
 var (
@@ -151,25 +335,37 @@ func file_user_user_proto_rawDescGZIP() []byte {
 	return file_user_user_proto_rawDescData
 }
 
-var file_user_user_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_user_user_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_user_user_proto_goTypes = []any{
 	(*GetUserInfoRequest)(nil),  // 0: user.GetUserInfoRequest
 	(*GetUserInfoResponse)(nil), // 1: user.GetUserInfoResponse
-	(*proto.Request)(nil),       // 2: go.api.Request
-	(*proto.Response)(nil),      // 3: go.api.Response
+	(*RevocationsRequest)(nil),  // 2: user.RevocationsRequest
+	(*Revocation)(nil),          // 3: user.Revocation
+	(*RevocationsResponse)(nil), // 4: user.RevocationsResponse
+	(*proto.Request)(nil),       // 5: go.api.Request
+	(*proto.Response)(nil),      // 6: go.api.Response
 }
 var file_user_user_proto_depIdxs = []int32{
-	2, // 0: user.User.Register:input_type -> go.api.Request
-	2, // 1: user.User.Login:input_type -> go.api.Request
-	0, // 2: user.User.GetUserInfo:input_type -> user.GetUserInfoRequest
-	3, // 3: user.User.Register:output_type -> go.api.Response
-	3, // 4: user.User.Login:output_type -> go.api.Response
-	1, // 5: user.User.GetUserInfo:output_type -> user.GetUserInfoResponse
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: user.RevocationsResponse.revocations:type_name -> user.Revocation
+	5, // 1: user.User.Register:input_type -> go.api.Request
+	5, // 2: user.User.Login:input_type -> go.api.Request
+	5, // 3: user.User.Refresh:input_type -> go.api.Request
+	5, // 4: user.User.Logout:input_type -> go.api.Request
+	5, // 5: user.User.Delete:input_type -> go.api.Request
+	2, // 6: user.User.Revocations:input_type -> user.RevocationsRequest
+	0, // 7: user.User.GetUserInfo:input_type -> user.GetUserInfoRequest
+	6, // 8: user.User.Register:output_type -> go.api.Response
+	6, // 9: user.User.Login:output_type -> go.api.Response
+	6, // 10: user.User.Refresh:output_type -> go.api.Response
+	6, // 11: user.User.Logout:output_type -> go.api.Response
+	6, // 12: user.User.Delete:output_type -> go.api.Response
+	4, // 13: user.User.Revocations:output_type -> user.RevocationsResponse
+	1, // 14: user.User.GetUserInfo:output_type -> user.GetUserInfoResponse
+	8, // [8:15] is the sub-list for method output_type
+	1, // [1:8] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_user_user_proto_init() }
@@ -183,7 +379,7 @@ func file_user_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_user_proto_rawDesc), len(file_user_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

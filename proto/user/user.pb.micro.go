@@ -47,8 +47,20 @@ func NewUserEndpoints() []*api.Endpoint {
 type UserService interface {
 	// Register creates an account from a JSON body {username, password}. Reached through the gateway.
 	Register(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
-	// Login checks a JSON body {username, password} and answers a signed JWT. Reached through the gateway.
+	// Login checks a JSON body {username, password} and answers an access token (a signed JWT,
+	// minutes long) and a refresh token. Reached through the gateway.
 	Login(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
+	// Refresh trades a JSON body {refresh_token} for a new access token and refresh token; a
+	// refresh token works once. Reached through the gateway.
+	Refresh(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
+	// Logout revokes the caller's access token and the refresh token of a JSON body
+	// {refresh_token} (optional). Reached through the gateway.
+	Logout(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
+	// Delete removes the caller's account, confirmed by a JSON body {password}; every token of
+	// theirs stops working. Reached through the gateway.
+	Delete(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
+	// Revocations lists the access tokens the gateways must refuse although unexpired. Internal RPC.
+	Revocations(ctx context.Context, in *RevocationsRequest, opts ...client.CallOption) (*RevocationsResponse, error)
 	// GetUserInfo returns the profile of the caller named by the metadata the gateway set. Internal RPC.
 	GetUserInfo(ctx context.Context, in *GetUserInfoRequest, opts ...client.CallOption) (*GetUserInfoResponse, error)
 }
@@ -85,6 +97,46 @@ func (c *userService) Login(ctx context.Context, in *proto1.Request, opts ...cli
 	return out, nil
 }
 
+func (c *userService) Refresh(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error) {
+	req := c.c.NewRequest(c.name, "User.Refresh", in)
+	out := new(proto1.Response)
+	err := c.c.Call(ctx, req, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userService) Logout(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error) {
+	req := c.c.NewRequest(c.name, "User.Logout", in)
+	out := new(proto1.Response)
+	err := c.c.Call(ctx, req, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userService) Delete(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error) {
+	req := c.c.NewRequest(c.name, "User.Delete", in)
+	out := new(proto1.Response)
+	err := c.c.Call(ctx, req, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userService) Revocations(ctx context.Context, in *RevocationsRequest, opts ...client.CallOption) (*RevocationsResponse, error) {
+	req := c.c.NewRequest(c.name, "User.Revocations", in)
+	out := new(RevocationsResponse)
+	err := c.c.Call(ctx, req, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *userService) GetUserInfo(ctx context.Context, in *GetUserInfoRequest, opts ...client.CallOption) (*GetUserInfoResponse, error) {
 	req := c.c.NewRequest(c.name, "User.GetUserInfo", in)
 	out := new(GetUserInfoResponse)
@@ -100,8 +152,20 @@ func (c *userService) GetUserInfo(ctx context.Context, in *GetUserInfoRequest, o
 type UserHandler interface {
 	// Register creates an account from a JSON body {username, password}. Reached through the gateway.
 	Register(context.Context, *proto1.Request, *proto1.Response) error
-	// Login checks a JSON body {username, password} and answers a signed JWT. Reached through the gateway.
+	// Login checks a JSON body {username, password} and answers an access token (a signed JWT,
+	// minutes long) and a refresh token. Reached through the gateway.
 	Login(context.Context, *proto1.Request, *proto1.Response) error
+	// Refresh trades a JSON body {refresh_token} for a new access token and refresh token; a
+	// refresh token works once. Reached through the gateway.
+	Refresh(context.Context, *proto1.Request, *proto1.Response) error
+	// Logout revokes the caller's access token and the refresh token of a JSON body
+	// {refresh_token} (optional). Reached through the gateway.
+	Logout(context.Context, *proto1.Request, *proto1.Response) error
+	// Delete removes the caller's account, confirmed by a JSON body {password}; every token of
+	// theirs stops working. Reached through the gateway.
+	Delete(context.Context, *proto1.Request, *proto1.Response) error
+	// Revocations lists the access tokens the gateways must refuse although unexpired. Internal RPC.
+	Revocations(context.Context, *RevocationsRequest, *RevocationsResponse) error
 	// GetUserInfo returns the profile of the caller named by the metadata the gateway set. Internal RPC.
 	GetUserInfo(context.Context, *GetUserInfoRequest, *GetUserInfoResponse) error
 }
@@ -110,6 +174,10 @@ func RegisterUserHandler(s server.Server, hdlr UserHandler, opts ...server.Handl
 	type user interface {
 		Register(ctx context.Context, in *proto1.Request, out *proto1.Response) error
 		Login(ctx context.Context, in *proto1.Request, out *proto1.Response) error
+		Refresh(ctx context.Context, in *proto1.Request, out *proto1.Response) error
+		Logout(ctx context.Context, in *proto1.Request, out *proto1.Response) error
+		Delete(ctx context.Context, in *proto1.Request, out *proto1.Response) error
+		Revocations(ctx context.Context, in *RevocationsRequest, out *RevocationsResponse) error
 		GetUserInfo(ctx context.Context, in *GetUserInfoRequest, out *GetUserInfoResponse) error
 	}
 	type User struct {
@@ -129,6 +197,22 @@ func (h *userHandler) Register(ctx context.Context, in *proto1.Request, out *pro
 
 func (h *userHandler) Login(ctx context.Context, in *proto1.Request, out *proto1.Response) error {
 	return h.UserHandler.Login(ctx, in, out)
+}
+
+func (h *userHandler) Refresh(ctx context.Context, in *proto1.Request, out *proto1.Response) error {
+	return h.UserHandler.Refresh(ctx, in, out)
+}
+
+func (h *userHandler) Logout(ctx context.Context, in *proto1.Request, out *proto1.Response) error {
+	return h.UserHandler.Logout(ctx, in, out)
+}
+
+func (h *userHandler) Delete(ctx context.Context, in *proto1.Request, out *proto1.Response) error {
+	return h.UserHandler.Delete(ctx, in, out)
+}
+
+func (h *userHandler) Revocations(ctx context.Context, in *RevocationsRequest, out *RevocationsResponse) error {
+	return h.UserHandler.Revocations(ctx, in, out)
 }
 
 func (h *userHandler) GetUserInfo(ctx context.Context, in *GetUserInfoRequest, out *GetUserInfoResponse) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/micro/go-micro/v2"
 	"golang.org/x/crypto/bcrypt"
@@ -72,8 +73,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Nothing here is refreshable; watching reports changes that need a restart.
-	go source.Watch(ctx, func(*config.Source) error { return nil })
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
 		return err
 	}
@@ -81,6 +80,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Only the token secrets follow the config server (a key rotation); other changes are
+	// reported as needing a restart.
+	go source.Watch(ctx, func(s *config.Source) error {
+		var next Config
+		if err := s.Decode(&next); err != nil {
+			return err
+		}
+		return keys.Update(next.JWT)
+	})
 	users, err := store.Open(cfg.Database.DSN)
 	if err != nil {
 		return err
@@ -100,7 +108,10 @@ func run(args []string) error {
 	}
 	bus := events.Start(ctx, brk)
 	defer bus.Close()
-	// Profiles are read on every hello; accounts never change, so they are cached.
+	// Profiles are read on every hello, so they are cached; a deletion at any instance makes
+	// every instance forget the account.
+	cached := store.NewCached(users, 100_000, time.Minute)
+	bus.Subscribe(ctx, events.UserDeleted, func(e events.UserEvent) { cached.Forget(e.UserID) })
 	workers := cfg.Password.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -109,7 +120,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	accounts, err := account.NewService(store.NewCached(users, 100_000), keys, bus, hashing)
+	accounts, err := account.NewService(account.Deps{Store: cached, Sessions: users, Tokens: keys,
+		Notifier: forgetting{Bus: bus, cache: cached}, Hashing: hashing, RefreshTTL: cfg.JWT.RefreshTTL})
 	if err != nil {
 		return err
 	}
@@ -117,4 +129,16 @@ func run(args []string) error {
 		return fmt.Errorf("register handler: %w", err)
 	}
 	return service.Run()
+}
+
+// forgetting tells the others through the bus, and forgets a deleted account here at once
+// rather than when the event comes back.
+type forgetting struct {
+	*events.Bus
+	cache *store.Cached
+}
+
+func (f forgetting) UserDeleted(id uint64) {
+	f.cache.Forget(id)
+	f.Bus.UserDeleted(id)
 }

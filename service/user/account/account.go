@@ -67,10 +67,15 @@ type Store interface {
 func Canonical(username string) string { return strings.ToLower(username) }
 
 // Notifier hears of what happened to accounts. It must neither block nor fail: telling others
-// is news, not a step of the use case, so a broker outage never fails a login.
+// is news, not a step of the use case, so a broker outage never fails a login. (The gateways
+// and other instances read revocations from the store; the news only makes them look now.)
 type Notifier interface {
 	UserRegistered(id uint64, username string)
 	UserLoggedIn(id uint64, username string)
+	// TokensRevoked: some of the user's tokens were revoked.
+	TokensRevoked(id uint64)
+	// UserDeleted: the account is gone; caches must forget it.
+	UserDeleted(id uint64)
 }
 
 // Silent is a Notifier that tells no one.
@@ -82,9 +87,17 @@ func (Silent) UserRegistered(uint64, string) {}
 // UserLoggedIn does nothing.
 func (Silent) UserLoggedIn(uint64, string) {}
 
+// TokensRevoked does nothing.
+func (Silent) TokensRevoked(uint64) {}
+
+// UserDeleted does nothing.
+func (Silent) UserDeleted(uint64) {}
+
 // TokenIssuer signs access tokens.
 type TokenIssuer interface {
-	Issue(auth.Identity) (string, error)
+	Issue(auth.Identity) (auth.Issued, error)
+	// TTL is the lifetime of the tokens Issue signs.
+	TTL() time.Duration
 }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
@@ -126,23 +139,44 @@ func ValidateIdempotencyKey(key string) error {
 
 // Service carries out the account use cases.
 type Service struct {
-	store     Store
-	tokens    TokenIssuer
-	notifier  Notifier
-	hashing   *Hashing
-	decoyHash []byte
+	store      Store
+	sessions   SessionStore
+	tokens     TokenIssuer
+	notifier   Notifier
+	hashing    *Hashing
+	refreshTTL time.Duration
+	decoyHash  []byte
+	now        func() time.Time
 }
 
-// NewService returns the use cases over store, signing tokens with tokens, hashing passwords
-// with hashing and telling notifier of registrations and logins.
-func NewService(store Store, tokens TokenIssuer, notifier Notifier, hashing *Hashing) (*Service, error) {
+// Deps are what the use cases work with.
+type Deps struct {
+	// Store keeps accounts, Sessions refresh tokens and revocations.
+	Store    Store
+	Sessions SessionStore
+	// Tokens signs access tokens.
+	Tokens TokenIssuer
+	// Notifier hears of registrations, logins, revocations and deletions.
+	Notifier Notifier
+	// Hashing hashes and checks passwords.
+	Hashing *Hashing
+	// RefreshTTL is how long a refresh token stays usable.
+	RefreshTTL time.Duration
+}
+
+// NewService returns the use cases over d.
+func NewService(d Deps) (*Service, error) {
+	if d.RefreshTTL <= 0 {
+		return nil, fmt.Errorf("jwt.refresh_ttl %s must be positive", d.RefreshTTL)
+	}
 	// A login for an unknown user still compares against a hash, so that timing does not tell
 	// which usernames exist.
-	decoy, err := hashing.Hash(context.Background(), "decoy password, never matches")
+	decoy, err := d.Hashing.Hash(context.Background(), "decoy password, never matches")
 	if err != nil {
 		return nil, fmt.Errorf("prepare decoy hash: %w", err)
 	}
-	return &Service{store: store, tokens: tokens, notifier: notifier, hashing: hashing, decoyHash: decoy}, nil
+	return &Service{store: d.Store, sessions: d.Sessions, tokens: d.Tokens, notifier: d.Notifier, hashing: d.Hashing,
+		refreshTTL: d.RefreshTTL, decoyHash: decoy, now: time.Now}, nil
 }
 
 // Registration is the outcome of Register.
@@ -209,40 +243,40 @@ func (s *Service) replay(ctx context.Context, username, password, key string) (R
 	return Registration{User: u, Replayed: true}, nil
 }
 
-// Login checks the credentials and returns a signed token for the account.
-func (s *Service) Login(ctx context.Context, username, password string) (string, User, error) {
+// Login checks the credentials and begins a session: an access token and a refresh token.
+func (s *Service) Login(ctx context.Context, username, password string) (Tokens, User, error) {
 	// Malformed input cannot name a real account: answer like a wrong password, but still
 	// report missing fields, which are a client bug rather than a guess.
 	if username == "" || password == "" {
-		return "", User{}, &InvalidInputError{Field: "username and password", Reason: "are required"}
+		return Tokens{}, User{}, &InvalidInputError{Field: "username and password", Reason: "are required"}
 	}
 	// bcrypt reads only 72 bytes: a longer password would match its first 72.
 	if len(password) > MaxPasswordBytes {
-		return "", User{}, &InvalidInputError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)}
+		return Tokens{}, User{}, &InvalidInputError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)}
 	}
 	u, err := s.store.ByUsername(ctx, username)
 	if errors.Is(err, ErrNotFound) {
 		if _, err := s.hashing.Matches(ctx, s.decoyHash, password); err != nil {
-			return "", User{}, fmt.Errorf("login %s: %w", username, err)
+			return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
 		}
-		return "", User{}, ErrBadCredentials
+		return Tokens{}, User{}, ErrBadCredentials
 	}
 	if err != nil {
-		return "", User{}, fmt.Errorf("login %s: %w", username, err)
+		return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
 	}
 	match, err := s.hashing.Matches(ctx, u.PasswordHash, password)
 	if err != nil {
-		return "", User{}, fmt.Errorf("login %s: %w", username, err)
+		return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
 	}
 	if !match {
-		return "", User{}, ErrBadCredentials
+		return Tokens{}, User{}, ErrBadCredentials
 	}
-	token, err := s.tokens.Issue(auth.Identity{UserID: u.ID, Username: u.Username})
+	tokens, err := s.startSession(ctx, u)
 	if err != nil {
-		return "", User{}, fmt.Errorf("login %s: %w", username, err)
+		return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
 	}
 	s.notifier.UserLoggedIn(u.ID, u.Username)
-	return token, u, nil
+	return tokens, u, nil
 }
 
 // Profile loads the account with the id.

@@ -69,11 +69,14 @@ func TestRegisterLoginProfile(t *testing.T) {
 		t.Fatal("password must be stored as a bcrypt hash")
 	}
 
-	token, logged, err := svc.Login(ctx, "alice", "correct horse")
+	tokens, logged, err := svc.Login(ctx, "alice", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := keys.Verify(token)
+	if tokens.Refresh == "" || tokens.AccessExpiry.IsZero() {
+		t.Fatalf("login answered %+v", tokens)
+	}
+	id, err := keys.Verify(tokens.Access)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +153,14 @@ func (r *recorder) UserRegistered(id uint64, name string) {
 
 func (r *recorder) UserLoggedIn(id uint64, name string) {
 	r.events = append(r.events, fmt.Sprintf("logged in %d %s", id, name))
+}
+
+func (r *recorder) TokensRevoked(id uint64) {
+	r.events = append(r.events, fmt.Sprintf("revoked %d", id))
+}
+
+func (r *recorder) UserDeleted(id uint64) {
+	r.events = append(r.events, fmt.Sprintf("deleted %d", id))
 }
 
 func TestNotifies(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	api "github.com/micro/go-micro/v2/api/proto"
 	merrors "github.com/micro/go-micro/v2/errors"
@@ -74,24 +75,109 @@ func header(req *api.Request, name string) string {
 	return ""
 }
 
-// Login checks credentials: 200 {code, message, token}.
+// Login checks credentials: 200 {code, message, token, token_type, expires_in, refresh_token}.
 func (h *User) Login(ctx context.Context, req *api.Request, rsp *api.Response) error {
 	var in credentials
 	if err := apijson.Decode(ServiceName, req, &in); err != nil {
 		return err
 	}
-	token, _, err := h.accounts.Login(ctx, in.Username, in.Password)
+	tokens, _, err := h.accounts.Login(ctx, in.Username, in.Password)
 	if err != nil {
 		return toMicroError(err)
 	}
-	return apijson.Write(rsp, http.StatusOK, apijson.Field{Name: "token", Value: token})
+	return writeTokens(rsp, tokens)
+}
+
+// writeTokens answers a session's tokens as OAuth 2.0 names them (RFC 6749 §5.1), the access
+// token also as token, its name since the first version.
+func writeTokens(rsp *api.Response, t account.Tokens) error {
+	err := apijson.Write(rsp, http.StatusOK,
+		apijson.Field{Name: "token", Value: t.Access},
+		apijson.Field{Name: "token_type", Value: "Bearer"},
+		apijson.Field{Name: "expires_in", Value: int64(time.Until(t.AccessExpiry).Round(time.Second) / time.Second)},
+		apijson.Field{Name: "refresh_token", Value: t.Refresh})
+	// No cache may keep tokens (RFC 6749 §5.1).
+	rsp.Header["Cache-Control"] = &api.Pair{Key: "Cache-Control", Values: []string{"no-store"}}
+	return err
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// Refresh trades a refresh token: 200 with new tokens, as Login.
+func (h *User) Refresh(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	var in refreshRequest
+	if err := apijson.Decode(ServiceName, req, &in); err != nil {
+		return err
+	}
+	if in.RefreshToken == "" {
+		return toMicroError(&account.InvalidInputError{Field: "refresh_token", Reason: "is required"})
+	}
+	tokens, err := h.accounts.Refresh(ctx, in.RefreshToken)
+	if err != nil {
+		return toMicroError(err)
+	}
+	return writeTokens(rsp, tokens)
+}
+
+// Logout revokes the caller's access token and the given refresh token: 200 {code, message}.
+func (h *User) Logout(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	caller, ok := auth.CallerFrom(ctx)
+	if !ok {
+		return toMicroError(account.ErrNoCaller)
+	}
+	var in refreshRequest
+	if req.GetBody() != "" {
+		if err := apijson.Decode(ServiceName, req, &in); err != nil {
+			return err
+		}
+	}
+	if err := h.accounts.Logout(ctx, caller, in.RefreshToken); err != nil {
+		return toMicroError(err)
+	}
+	return apijson.Write(rsp, http.StatusOK)
+}
+
+type deleteRequest struct {
+	Password string `json:"password"`
+}
+
+// Delete removes the caller's account: 200 {code, message}.
+func (h *User) Delete(ctx context.Context, req *api.Request, rsp *api.Response) error {
+	caller, ok := auth.CallerFrom(ctx)
+	if !ok {
+		return toMicroError(account.ErrNoCaller)
+	}
+	var in deleteRequest
+	if err := apijson.Decode(ServiceName, req, &in); err != nil {
+		return err
+	}
+	if err := h.accounts.Delete(ctx, caller, in.Password); err != nil {
+		return toMicroError(err)
+	}
+	return apijson.Write(rsp, http.StatusOK)
+}
+
+// Revocations lists the revocations recorded since the request's time.
+func (h *User) Revocations(ctx context.Context, req *userpb.RevocationsRequest, rsp *userpb.RevocationsResponse) error {
+	list, now, err := h.accounts.Revocations(ctx, time.UnixMilli(req.GetSinceUnixMs()))
+	if err != nil {
+		return toMicroError(err)
+	}
+	rsp.NowUnixMs = now.UnixMilli()
+	rsp.Revocations = make([]*userpb.Revocation, len(list))
+	for i, r := range list {
+		rsp.Revocations[i] = &userpb.Revocation{TokenId: r.TokenID, UserId: r.UserID, IssuedBefore: r.IssuedBefore, Until: r.Until.Unix()}
+	}
+	return nil
 }
 
 // GetUserInfo returns the profile of the caller the gateway's signed assertion names.
 func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rsp *userpb.GetUserInfoResponse) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
-		return merrors.Unauthorized(ServiceName, "caller identity missing")
+		return toMicroError(account.ErrNoCaller)
 	}
 	u, err := h.accounts.Profile(ctx, caller.UserID)
 	if err != nil {
@@ -111,6 +197,10 @@ func toMicroError(err error) error {
 		return merrors.Conflict(ServiceName, "%s", account.ErrUsernameTaken.Error())
 	case errors.Is(err, account.ErrBadCredentials):
 		return merrors.Unauthorized(ServiceName, "%s", account.ErrBadCredentials.Error())
+	case errors.Is(err, account.ErrBadRefresh), errors.Is(err, account.ErrRefreshReused), errors.Is(err, account.ErrNoCaller):
+		return merrors.Unauthorized(ServiceName, "%s", rootOf(err).Error())
+	case errors.Is(err, account.ErrNotYours):
+		return merrors.Forbidden(ServiceName, "%s", account.ErrNotYours.Error())
 	case errors.Is(err, account.ErrNotFound):
 		return merrors.NotFound(ServiceName, "%s", account.ErrNotFound.Error())
 	case errors.Is(err, account.ErrKeyReused):
@@ -122,4 +212,14 @@ func toMicroError(err error) error {
 		logger.Errorf("internal error: %v", err)
 		return merrors.InternalServerError(ServiceName, "internal error")
 	}
+}
+
+// rootOf is the first of the account errors err wraps, for a message without internal context.
+func rootOf(err error) error {
+	for _, e := range []error{account.ErrBadRefresh, account.ErrRefreshReused, account.ErrNoCaller} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return err
 }

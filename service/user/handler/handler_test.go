@@ -161,3 +161,79 @@ func TestDomainErrorsMapOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionEndpoints: refresh, logout and delete through the handler, good and bad input,
+// and the revocations the gateways read.
+func TestSessionEndpoints(t *testing.T) {
+	accounts, keys := accounttest.NewService(t)
+	h := New(accounts)
+	ctx := context.Background()
+	if err := h.Register(ctx, jsonRequest(`{"username":"fay","password":"password1"}`), &api.Response{}); err != nil {
+		t.Fatal(err)
+	}
+	var login api.Response
+	if err := h.Login(ctx, jsonRequest(`{"username":"fay","password":"password1"}`), &login); err != nil {
+		t.Fatal(err)
+	}
+	var tokens struct {
+		Token        string `json:"token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal([]byte(login.Body), &tokens); err != nil || tokens.TokenType != "Bearer" || tokens.ExpiresIn < 3590 || tokens.RefreshToken == "" {
+		t.Fatalf("login body %s (%v)", login.Body, err)
+	}
+	if login.Header["Cache-Control"].GetValues()[0] != "no-store" {
+		t.Fatal("tokens without Cache-Control: no-store")
+	}
+	caller, err := keys.Verify(tokens.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := auth.WithCaller(ctx, caller)
+
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		call     func(context.Context, *api.Request, *api.Response) error
+		body     string
+		wantCode int32
+	}{
+		{"refresh without a token", ctx, h.Refresh, `{}`, 400},
+		{"refresh with bad JSON", ctx, h.Refresh, `{"refresh_token":`, 400},
+		{"refresh with a made-up token", ctx, h.Refresh, `{"refresh_token":"made-up"}`, 401},
+		{"logout without a caller", ctx, h.Logout, `{}`, 401},
+		{"logout with bad JSON", as, h.Logout, `[`, 400},
+		{"delete without a caller", ctx, h.Delete, `{"password":"password1"}`, 401},
+		{"delete with a wrong password", as, h.Delete, `{"password":"password2"}`, 401},
+		{"delete without a password", as, h.Delete, `{}`, 400},
+		{"refresh", ctx, h.Refresh, `{"refresh_token":"` + tokens.RefreshToken + `"}`, 0},
+		{"refresh with the spent token", ctx, h.Refresh, `{"refresh_token":"` + tokens.RefreshToken + `"}`, 401},
+		{"logout", as, h.Logout, ``, 0},
+		{"delete", as, h.Delete, `{"password":"password1"}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rsp api.Response
+			err := tc.call(tc.ctx, jsonRequest(tc.body), &rsp)
+			if code(err) != tc.wantCode {
+				t.Fatalf("error %v, want code %d", err, tc.wantCode)
+			}
+			if err == nil && rsp.StatusCode != 200 {
+				t.Fatalf("status %d", rsp.StatusCode)
+			}
+		})
+	}
+	var list userpb.RevocationsResponse
+	if err := h.Revocations(ctx, &userpb.RevocationsRequest{}, &list); err != nil {
+		t.Fatal(err)
+	}
+	var token, user bool
+	for _, r := range list.Revocations {
+		token = token || r.TokenId == caller.TokenID
+		user = user || (r.UserId == caller.UserID && r.IssuedBefore > caller.TokenIssuedAt)
+	}
+	if !token || !user || list.NowUnixMs == 0 {
+		t.Fatalf("revocations %v: logout %v, deletion %v", list.Revocations, token, user)
+	}
+}

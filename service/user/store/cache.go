@@ -3,35 +3,46 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
 
 // Cached keeps the accounts it has loaded by id, so that the profile read behind every hello
-// costs a map lookup instead of a query. Accounts never change once created (there is no update
-// or delete), so an entry never goes stale; the cache only bounds its size, forgetting the
+// costs a map lookup instead of a query. Accounts do not change, but they can be deleted: a
+// deletion anywhere reaches every instance as an event (Forget), and, should that news be
+// lost, no entry is believed for longer than maxAge. The cache bounds its size, forgetting the
 // oldest entries first. Lookups by username (logins) and misses go to the store.
 type Cached struct {
 	account.Store
+	maxAge time.Duration
+	now    func() time.Time
+
 	mu    sync.RWMutex
-	byID  map[uint64]account.User
+	byID  map[uint64]cachedUser
 	order []uint64 // insertion order, for eviction
 	next  int
 	size  int
 }
 
-// NewCached caches up to size accounts of s.
-func NewCached(s account.Store, size int) *Cached {
-	return &Cached{Store: s, byID: map[uint64]account.User{}, size: size}
+type cachedUser struct {
+	user     account.User
+	loadedAt time.Time
+}
+
+// NewCached caches up to size accounts of s, each for at most maxAge.
+func NewCached(s account.Store, size int, maxAge time.Duration) *Cached {
+	return &Cached{Store: s, maxAge: maxAge, now: time.Now, byID: map[uint64]cachedUser{}, size: size}
 }
 
 // ByID answers from the cache, or loads and remembers.
 func (c *Cached) ByID(ctx context.Context, id uint64) (account.User, error) {
+	now := c.now()
 	c.mu.RLock()
-	u, ok := c.byID[id]
+	e, ok := c.byID[id]
 	c.mu.RUnlock()
-	if ok {
-		return u, nil
+	if ok && now.Sub(e.loadedAt) < c.maxAge {
+		return e.user, nil
 	}
 	u, err := c.Store.ByID(ctx, id)
 	if err != nil {
@@ -47,7 +58,15 @@ func (c *Cached) ByID(ctx context.Context, id uint64) (account.User, error) {
 			c.order[c.next] = id
 			c.next = (c.next + 1) % c.size
 		}
-		c.byID[id] = u
 	}
+	c.byID[id] = cachedUser{user: u, loadedAt: now}
 	return u, nil
+}
+
+// Forget drops the account with id, if cached; its slot in the eviction order stays until
+// reused.
+func (c *Cached) Forget(id uint64) {
+	c.mu.Lock()
+	delete(c.byID, id)
+	c.mu.Unlock()
 }

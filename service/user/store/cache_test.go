@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
@@ -23,7 +24,7 @@ func (s *countingStore) ByID(_ context.Context, id uint64) (account.User, error)
 
 func TestCached(t *testing.T) {
 	s := &countingStore{}
-	c := NewCached(s, 2)
+	c := NewCached(s, 2, time.Hour)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if u, err := c.ByID(ctx, 1); err != nil || u.ID != 1 {
@@ -50,6 +51,29 @@ func TestCached(t *testing.T) {
 	}
 }
 
+// TestCachedForgetsAndAges: a forgotten account (deleted elsewhere) and one older than the
+// cache's max age are loaded again.
+func TestCachedForgetsAndAges(t *testing.T) {
+	s := &countingStore{}
+	c := NewCached(s, 10, time.Minute)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	c.ByID(ctx, 1)
+	c.Forget(1)
+	c.ByID(ctx, 1)
+	if s.loads != 2 {
+		t.Fatalf("a forgotten account was not loaded again: %d loads", s.loads)
+	}
+	now = now.Add(59 * time.Second)
+	c.ByID(ctx, 1)
+	now = now.Add(2 * time.Second)
+	c.ByID(ctx, 1)
+	if s.loads != 3 {
+		t.Fatalf("%d loads; want one more, after the max age only", s.loads)
+	}
+}
+
 func BenchmarkUserLookup(b *testing.B) {
 	users, err := Open(b.TempDir() + "/users.db")
 	if err != nil {
@@ -60,7 +84,7 @@ func BenchmarkUserLookup(b *testing.B) {
 	if err := users.Create(context.Background(), &u, ""); err != nil {
 		b.Fatal(err)
 	}
-	for name, s := range map[string]account.Store{"store": users, "cached": NewCached(users, 1024)} {
+	for name, s := range map[string]account.Store{"store": users, "cached": NewCached(users, 1024, time.Minute)} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

@@ -52,7 +52,7 @@ const KeyLifetime = 24 * time.Hour
 // Users implements account.Store.
 type Users struct {
 	db        *gorm.DB
-	lastSweep atomic.Int64 // UnixNano of the last sweep of expired idempotency keys
+	lastSweep atomic.Int64 // UnixNano of the last sweep of expired rows
 }
 
 var _ account.Store = (*Users)(nil)
@@ -86,7 +86,7 @@ func Open(dsn string) (*Users, error) {
 	// winner created it and fails on "already exists". Migrating again sees the table.
 	var migrateErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		if migrateErr = db.AutoMigrate(&userRow{}, &idempotencyRow{}); migrateErr == nil {
+		if migrateErr = db.AutoMigrate(&userRow{}, &idempotencyRow{}, &sessionRow{}, &revocationRow{}); migrateErr == nil {
 			break
 		}
 	}
@@ -214,23 +214,11 @@ func (s *Users) Create(ctx context.Context, u *account.User, idempotencyKey stri
 		return fmt.Errorf("insert user %s: %w", u.Username, err)
 	}
 	u.ID, u.CreatedAt = row.ID, row.CreatedAt
-	s.sweepKeys()
+	s.sweep()
 	return nil
 }
 
 func (s *Users) expiry() time.Time { return time.Now().UTC().Add(-KeyLifetime) }
-
-// sweepKeys deletes expired idempotency keys, at most once a minute.
-func (s *Users) sweepKeys() {
-	now := time.Now().UnixNano()
-	last := s.lastSweep.Load()
-	if now-last < int64(time.Minute) || !s.lastSweep.CompareAndSwap(last, now) {
-		return
-	}
-	if err := s.db.Where("created_at < ?", s.expiry()).Delete(&idempotencyRow{}).Error; err != nil {
-		log.Printf("delete expired idempotency keys: %v", err)
-	}
-}
 
 // ByUsername loads the account with exactly this username, else the one with its canonical
 // form.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -306,6 +307,106 @@ func TestMigrationFillsCanonicalNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			again.Close()
+		})
+	}
+}
+
+// TestSessions runs the refresh-token store on every database: rotation spends a token once,
+// even when two rotations race; a revoked family revokes its unexpired access tokens; a deleted
+// account takes its sessions along.
+func TestSessions(t *testing.T) {
+	for name, s := range openStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Now().UTC()
+			u := account.User{Username: "sessions_" + name, PasswordHash: []byte("x")}
+			if err := s.Create(ctx, &u, ""); err != nil {
+				t.Fatal(err)
+			}
+			session := func(hash, access string, accessExpires time.Time) account.Session {
+				return account.Session{Hash: hash, Family: "family1", UserID: u.ID, ExpiresAt: now.Add(time.Hour), AccessID: access, AccessExpires: accessExpires}
+			}
+			if err := s.CreateSession(ctx, session("h1", "a1", now.Add(time.Minute))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SessionByHash(ctx, "nope"); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("unknown hash: %v", err)
+			}
+
+			// Eight rotations of h1 at once: one wins.
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.RotateSession(ctx, "h1", session(fmt.Sprintf("h2-%d", i), fmt.Sprintf("a2-%d", i), now.Add(time.Minute)), now)
+				}()
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, account.ErrSessionUsed):
+					t.Fatalf("rotation: %v", err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("%d of 8 racing rotations spent one token", won)
+			}
+			h1, err := s.SessionByHash(ctx, "h1")
+			if err != nil || h1.Used == nil || h1.Revoked != nil || h1.UserID != u.ID {
+				t.Fatalf("h1 after its rotation: %+v %v", h1, err)
+			}
+
+			// An expired access token of the family needs no revocation.
+			if err := s.CreateSession(ctx, session("h-old", "a-expired", now.Add(-time.Minute))); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RevokeFamily(ctx, "family1", now); err != nil {
+				t.Fatal(err)
+			}
+			list, err := s.RevocationsSince(ctx, now.Add(-time.Minute), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var revoked []string
+			for _, r := range list {
+				revoked = append(revoked, r.TokenID)
+			}
+			if len(revoked) != 2 || !slices.Contains(revoked, "a1") || slices.Contains(revoked, "a-expired") {
+				t.Fatalf("revoked %v; want a1 and the winning rotation's token", revoked)
+			}
+			if err := s.RotateSession(ctx, fmt.Sprintf("h2-%d", slices.Index(errs, nil)), session("h3", "a3", now), now); !errors.Is(err, account.ErrSessionUsed) {
+				t.Fatalf("rotating a revoked session: %v", err)
+			}
+			if list, _ := s.RevocationsSince(ctx, now.Add(time.Hour), now); len(list) != 0 {
+				t.Fatalf("revocations recorded later than asked: %v", list)
+			}
+
+			cut := account.Revocation{UserID: u.ID, IssuedBefore: now.Unix() + 1, Until: now.Add(time.Hour)}
+			if err := s.DeleteUser(ctx, u.ID, cut); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SessionByHash(ctx, "h1"); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("a deleted user's session: %v", err)
+			}
+			if _, err := s.ByID(ctx, u.ID); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("the deleted user: %v", err)
+			}
+			if err := s.DeleteUser(ctx, u.ID, cut); !errors.Is(err, account.ErrNotFound) {
+				t.Fatalf("deleting twice: %v", err)
+			}
+			list, _ = s.RevocationsSince(ctx, time.Time{}, now)
+			if !slices.ContainsFunc(list, func(r account.Revocation) bool { return r.UserID == u.ID && r.IssuedBefore == now.Unix()+1 }) {
+				t.Fatalf("no revocation of the deleted user in %v", list)
+			}
+			// Past their until, revocations are no longer listed.
+			if list, _ := s.RevocationsSince(ctx, time.Time{}, now.Add(2*time.Hour)); len(list) != 0 {
+				t.Fatalf("expired revocations listed: %v", list)
+			}
 		})
 	}
 }

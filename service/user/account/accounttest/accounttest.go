@@ -18,12 +18,33 @@ import (
 // NewService returns the use cases and the keys that sign their tokens; everything is closed
 // when the test ends. bcrypt runs at its minimum cost to keep tests fast.
 func NewService(t testing.TB) (*account.Service, *auth.Keys) {
-	return NewServiceTelling(t, account.Silent{})
+	svc, keys, _ := NewServiceWith(t, Options{})
+	return svc, keys
 }
 
 // NewServiceTelling is NewService with notifier told of registrations and logins.
 func NewServiceTelling(t testing.TB, notifier account.Notifier) (*account.Service, *auth.Keys) {
+	svc, keys, _ := NewServiceWith(t, Options{Notifier: notifier})
+	return svc, keys
+}
+
+// Options change what NewServiceWith builds.
+type Options struct {
+	// Notifier is told of what happens (default: no one).
+	Notifier account.Notifier
+	// RefreshTTL is the refresh tokens' lifetime (default: a day).
+	RefreshTTL time.Duration
+}
+
+// NewServiceWith is NewService as o says, with the store underneath.
+func NewServiceWith(t testing.TB, o Options) (*account.Service, *auth.Keys, *store.Users) {
 	t.Helper()
+	if o.Notifier == nil {
+		o.Notifier = account.Silent{}
+	}
+	if o.RefreshTTL == 0 {
+		o.RefreshTTL = 24 * time.Hour
+	}
 	users, err := store.Open(filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,9 +58,10 @@ func NewServiceTelling(t testing.TB, notifier account.Notifier) (*account.Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.NewService(users, keys, notifier, hashing)
+	svc, err := account.NewService(account.Deps{Store: users, Sessions: users, Tokens: keys, Notifier: o.Notifier,
+		Hashing: hashing, RefreshTTL: o.RefreshTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, keys
+	return svc, keys, users
 }
