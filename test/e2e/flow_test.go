@@ -48,8 +48,11 @@ func TestRegisterLoginHello(t *testing.T) {
 		t.Fatalf("claims %v", claims)
 	}
 	exp, _ := claims.GetExpirationTime()
-	if d := time.Until(exp.Time); d < 71*time.Hour || d > 73*time.Hour {
-		t.Fatalf("token lives %s, want 72h", d)
+	if d := time.Until(exp.Time); d < 14*time.Minute || d > 16*time.Minute || claims["jti"] == nil {
+		t.Fatalf("token lives %s (jti %v), want 15m and an id", d, claims["jti"])
+	}
+	if login.Str("refresh_token") == "" || login.Str("token_type") != "Bearer" || login.Body["expires_in"].(float64) < 800 {
+		t.Fatalf("login answered no session: %s", login.Raw)
 	}
 
 	hello := c.hello(login.Str("token"), "Bob")

@@ -112,7 +112,10 @@ func startStackWith(c stack.Config) (*stack.Stack, error) {
 		}
 		ports[i] = p
 	}
-	c.BinDir, c.ConsulBin, c.JWTSecret, c.Out = binDir, consul, randomSecret(), logs
+	c.BinDir, c.ConsulBin, c.Out = binDir, consul, logs
+	if c.JWTSecret == "" {
+		c.JWTSecret = randomSecret()
+	}
 	// Every test's requests come from 127.0.0.1, which the per-address limits would count as
 	// one very busy client; the abuse tests set the limits they check (later entries win).
 	c.Env = append([]string{"LIMITS_IP_RATE=10000", "LIMITS_IP_BURST=10000", "LIMITS_USERNAME_RATE=1000", "LIMITS_USERNAME_BURST=1000"}, c.Env...)
