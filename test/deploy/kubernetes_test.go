@@ -294,7 +294,7 @@ func checkNetworkPolicies(t *testing.T, m manifests) {
 		callers []string
 	}{
 		{"user", 9090, []string{"gateway", "greeter", "user"}}, // user: events from other instances (http broker)
-		{"greeter", 9090, []string{"gateway", "user"}}, // user: events through the http broker
+		{"greeter", 9090, []string{"gateway", "user"}},         // user: events through the http broker
 		{"config-server", 8888, []string{"gateway", "greeter", "user"}},
 		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server", "consul-acl"}},
 	} {
