@@ -46,9 +46,9 @@ type MicroResult struct {
 	AllocsPerOp float64 `json:"allocs_per_op"`
 }
 
-// microPackages hold the micro benchmarks: token verification, the auth layer, the edge's
-// UTF-8 checks, the breaker wrapper, config merge, user lookup.
-var microPackages = []string{"./internal/auth", "./gateway/jwtauth", "./gateway/edge", "./internal/breaker", "./internal/config", "./service/user/store"}
+// microPackages hold the micro benchmarks: token verification, the auth layer, the revocation
+// check, the edge's UTF-8 checks, the breaker wrapper, config merge, user lookup.
+var microPackages = []string{"./internal/auth", "./gateway/jwtauth", "./gateway/revocation", "./gateway/edge", "./internal/breaker", "./internal/config", "./service/user/store"}
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
 
@@ -115,6 +115,8 @@ func checkTargets(r Report) []Check {
 			add("edge UTF-8 checks ≤ 1 µs and no allocation per request", m.NsPerOp <= 1000 && m.AllocsPerOp == 0, "%.0f ns, %.0f allocs", m.NsPerOp, m.AllocsPerOp)
 		case strings.HasPrefix(m.Name, "BenchmarkVerify"):
 			add("token verification ≤ 20 µs", m.NsPerOp <= 20000, "%.2f µs", m.NsPerOp/1000)
+		case strings.HasPrefix(m.Name, "BenchmarkRevoked"):
+			add("revocation check (100,000 revoked) ≤ 1 µs and no allocation per request", m.NsPerOp <= 1000 && m.AllocsPerOp == 0, "%.0f ns, %.0f allocs", m.NsPerOp, m.AllocsPerOp)
 		}
 	}
 	if r.ReadyS > 0 {

@@ -49,7 +49,7 @@ type Config struct {
 // Settings are the limits' settings; all but max_tracked follow the config server.
 func Settings() []config.Setting {
 	return []config.Setting{
-		{Key: "limits.paths", Default: []string{"/user/login", "/user/register"}, Usage: "routes limited per client IP and per username", Refreshable: true},
+		{Key: "limits.paths", Default: []string{"/user/login", "/user/register", "/user/refresh"}, Usage: "routes limited per client IP and per username (refresh: per IP)", Refreshable: true},
 		{Key: "limits.login_path", Default: "/user/login", Usage: "route whose 401 answers count as failed logins", Refreshable: true},
 		{Key: "limits.ip_rate", Default: 5.0, Usage: "requests a second per client IP on the limited routes", Refreshable: true},
 		{Key: "limits.ip_burst", Default: 30, Usage: "burst of requests per client IP", Refreshable: true},
