@@ -194,7 +194,8 @@ func followRevocations(ctx context.Context, cfg Config, service micro.Service) (
 	list := revocation.NewList()
 	syncer := revocation.NewSyncer(list, fetch, 2*time.Second)
 	if err := syncer.Sync(ctx); err != nil {
-		// The user service may start after the gateway; until then no token can be revoked.
+		// The user service may start after the gateway: until it answers, tokens revoked
+		// before are not known here (and expire within jwt.ttl).
 		log.Printf("revocations: first read failed (%v); reading every %s", err, cfg.Revocation.SyncInterval)
 	}
 	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)

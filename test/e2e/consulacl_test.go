@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,4 +84,44 @@ func TestRogueRegistrationRefused(t *testing.T) {
 			t.Fatalf("the user's token registered the greeter: %v", err)
 		}
 	})
+}
+
+// TestConsulACLTool runs the consul-acl binary (compose's and Kubernetes' bootstrap step)
+// against the shared stack's agent: with the tokens the stack made, it updates them in place
+// and everything keeps working; bad input is refused with a clear error.
+func TestConsulACLTool(t *testing.T) {
+	env := []string{"CONSUL_ADDRESS=" + shared.ConsulAddress, "CONSUL_WAIT=1s"}
+	tokens := []string{}
+	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+		tokens = append(tokens, "CONSUL_TOKEN_"+strings.ToUpper(name)+"="+shared.ConsulTokens[name])
+	}
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(binDir, "consul-acl"))
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(append(append(env, tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken)...)
+	if err != nil || !strings.Contains(out, "5 tokens in place") {
+		t.Fatalf("consul-acl: %v\n%s", err, out)
+	}
+	if n := passingInstances(t, shared, "go.micro.api.user"); n < 1 {
+		t.Fatalf("%d users passing after consul-acl ran again", n)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no management token", append(append([]string{}, env...), tokens...), "consul.management_token is required"},
+		{"a token that is no UUID", append(append(append([]string{}, env...), tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken, "CONSUL_TOKEN_USER=secret"), "token of user: want a UUID"},
+		{"a wrong management token", append(append(append([]string{}, env...), tokens...), "CONSUL_MANAGEMENT_TOKEN=00000000-0000-4000-8000-000000000000"), "403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(tc.env...)
+			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || !strings.Contains(out, tc.want) {
+				t.Fatalf("want exit 1 saying %q, got %v:\n%s", tc.want, err, out)
+			}
+		})
+	}
 }
