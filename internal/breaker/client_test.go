@@ -193,17 +193,39 @@ func TestFallbackWithNothingToOffer(t *testing.T) {
 }
 
 func TestCallerGivingUpDoesNotCount(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	c, req, _ := setup(t, func(context.Context, *string) error {
-		return merrors.New("go.micro.client", "context canceled", http.StatusRequestTimeout)
-	}, nil)
-	for i := 0; i < 10; i++ {
-		var rsp string
-		c.Call(ctx, req, &rsp)
-	}
-	if isOpen(req) {
-		t.Fatal("callers that gave up opened the breaker")
+	timeout := merrors.New("go.micro.client", "context canceled", http.StatusRequestTimeout)
+	for _, tc := range []struct {
+		name     string
+		giveUp   bool
+		wantOpen bool
+	}{
+		// The caller gives up as the answer comes back: the answer is the client's "context
+		// canceled" (whether hystrix sees the cancellation first or the answer, neither counts).
+		{"the caller gave up mid-call", true, false},
+		// The same answer to a caller still waiting is the dependency's failure.
+		{"the call timed out on its own", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cancel context.CancelFunc
+			c, req, _ := setup(t, func(ctx context.Context, _ *string) error {
+				if tc.giveUp {
+					cancel()
+				}
+				return timeout
+			}, nil)
+			open := openAfter(t, req, 20, func() {
+				var ctx context.Context
+				ctx, cancel = context.WithCancel(context.Background())
+				defer cancel()
+				var rsp string
+				if err := c.Call(ctx, req, &rsp); err == nil {
+					t.Fatal("want the timeout back")
+				}
+			})
+			if open != tc.wantOpen {
+				t.Fatalf("open %v, want %v", open, tc.wantOpen)
+			}
+		})
 	}
 }
 
