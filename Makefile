@@ -18,7 +18,7 @@ IMAGE_SERVICES := configserver user greeter gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test unit e2e bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
+.PHONY: help run build test cross unit e2e bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -41,7 +41,7 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 # test: every check CI runs — generated code fresh, formatting, vet, known vulnerabilities, unit and end-to-end tests
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
-test: proto-check fmt-check vet vulncheck consul consul-template deploy-check
+test: proto-check fmt-check vet cross vulncheck consul consul-template deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
@@ -61,6 +61,11 @@ vulncheck: $(BIN)/govulncheck
 
 $(BIN)/govulncheck: go.mod
 	$(GO) build -o $(BIN)/ golang.org/x/vuln/cmd/govulncheck
+
+# cross: everything builds for macOS and Windows too (make run works on macOS; nothing Linux-only outside files with build tags)
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
 
 # unit: the tests that need no running processes (fast)
 unit:

@@ -51,10 +51,7 @@ func (w *lockedWriter) writeLine(prefix, line string) {
 func startProcess(name string, out *lockedWriter, bin string, args, env []string) (*Process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	// Each child gets its own process group, so a Ctrl-C in the terminal reaches only us and we
-	// stop the children in order (services deregister before Consul goes). The child dies with
-	// us even if we are killed without a chance to clean up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -113,7 +110,8 @@ func (p *Process) Stop(grace time.Duration) error {
 		return err
 	}
 	if err := p.cmd.Process.Signal(p.stopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("stop %s: %w", p.Name, err)
+		// Windows delivers no SIGTERM: the process is killed instead.
+		p.cmd.Process.Kill()
 	}
 	select {
 	case <-p.done:

@@ -83,8 +83,11 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 	}
 	open := newLoad(s.GatewayURL, token)
 	open.run(50, 2*time.Second, 0, nil)
-	if _, failed, degraded, _, p99 := open.report(t, "breaker open"); failed != 0 || degraded != 100 || p99 > 50*time.Millisecond {
-		t.Fatalf("with the breaker open: %d failed, %d of 100 degraded, p99 %s (want all degraded, p99 under 50ms)", failed, degraded, p99)
+	// An open breaker answers without calling: far sooner than the greeter's 1 s call timeout
+	// that a closed one would wait out for a dead service (a quarter of it leaves room for a
+	// loaded machine).
+	if sent, failed, degraded, _, p99 := open.report(t, "breaker open"); sent == 0 || failed != 0 || degraded != sent || p99 > 250*time.Millisecond {
+		t.Fatalf("with the breaker open: %d failed, %d of %d degraded, p99 %s (want all degraded, p99 under 250ms)", failed, degraded, sent, p99)
 	}
 	if browser != nil {
 		browser.waitFor(t, cardSelector, "state", "OPEN")
@@ -200,9 +203,10 @@ func TestConsulOutage(t *testing.T) {
 	}
 	for _, name := range stack.ServiceNames {
 		t.Logf("%s registered again %s after Consul came back", name, registered[name].Round(time.Millisecond))
-		// Every service re-registers every 5 s; allow for the agent's own start.
-		if registered[name] > 7*time.Second {
-			t.Errorf("%s took %s to register again; its interval is 5s", name, registered[name])
+		// Every service checks its registration every 5 s: it must be back within two checks,
+		// not only when some later event makes it register.
+		if registered[name] > 10*time.Second {
+			t.Errorf("%s took %s to register again; it checks every 5s", name, registered[name])
 		}
 	}
 	c := newClient(t, s.GatewayURL)

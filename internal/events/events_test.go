@@ -1,0 +1,134 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/micro/go-micro/v2/broker"
+	"github.com/micro/go-micro/v2/broker/memory"
+)
+
+// eventually polls ok until it holds or 5 s pass.
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5s: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+type received struct {
+	mu     sync.Mutex
+	events []UserEvent
+}
+
+func (r *received) add(e UserEvent) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *received) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+func TestPublishAndSubscribe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bus := Start(ctx, memory.NewBroker())
+	defer bus.Close()
+	var logins, revoked received
+	bus.Subscribe(ctx, UserLoggedIn, logins.add)
+	bus.Subscribe(ctx, TokensRevoked, revoked.add)
+	<-bus.connected
+	// Subscriptions are made in the background once connected: publish until one arrives.
+	eventually(t, "the first login event", func() bool {
+		bus.UserLoggedIn(7, "alice")
+		return logins.len() > 0
+	})
+	bus.TokensRevoked(7)
+	bus.UserDeleted(7)
+	eventually(t, "the revocation event", func() bool { return revoked.len() == 1 })
+	logins.mu.Lock()
+	first := logins.events[0]
+	logins.mu.Unlock()
+	if first.UserID != 7 || first.Username != "alice" || first.At.IsZero() {
+		t.Fatalf("event %+v", first)
+	}
+	if bus.Dropped() != 0 {
+		t.Fatalf("%d events dropped", bus.Dropped())
+	}
+}
+
+// TestUndecodableEventsAreIgnored: a subscriber survives a body that is not an event.
+func TestUndecodableEventsAreIgnored(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := memory.NewBroker()
+	bus := Start(ctx, b)
+	defer bus.Close()
+	var got received
+	bus.Subscribe(ctx, UserDeleted, got.add)
+	<-bus.connected
+	eventually(t, "a good event after garbage", func() bool {
+		b.Publish(UserDeleted, &broker.Message{Body: []byte("not json")})
+		bus.UserDeleted(3)
+		return got.len() > 0
+	})
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	for _, e := range got.events {
+		if e.UserID != 3 {
+			t.Fatalf("garbage became an event: %+v", e)
+		}
+	}
+}
+
+// downBroker never connects.
+type downBroker struct{ broker.Broker }
+
+func (downBroker) Connect() error { return errors.New("connection refused") }
+func (downBroker) String() string { return "down" }
+
+// TestPublishNeverBlocks: with the broker unreachable, publishing returns at once and the
+// events are counted as dropped, never queued without bound.
+func TestPublishNeverBlocks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bus := Start(ctx, downBroker{})
+	began := time.Now()
+	for i := 0; i < 3*queueSize; i++ {
+		bus.UserLoggedIn(uint64(i), "bob")
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("%d publishes took %s", 3*queueSize, took)
+	}
+	eventually(t, "every event dropped", func() bool { return bus.Dropped() == 3*queueSize })
+	if err := bus.Close(); err != nil {
+		t.Fatalf("closing a bus that never connected: %v", err)
+	}
+}
+
+func TestNewBroker(t *testing.T) {
+	for _, tc := range []struct {
+		address, want string
+		err           bool
+	}{
+		{"", "http", false},
+		{"nats://127.0.0.1:4222", "nats", false},
+		{"http://127.0.0.1:4222", "", true},
+	} {
+		b, err := NewBroker(Config{Address: tc.address, Listen: "127.0.0.1:0"}, nil)
+		if (err != nil) != tc.err || (err == nil && b.String() != tc.want) {
+			t.Errorf("%q: %v, %v", tc.address, b, err)
+		}
+	}
+}
