@@ -26,6 +26,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
@@ -160,7 +161,7 @@ func run(args []string) error {
 	left := make(chan error, 1)
 	go func() {
 		left <- registration.Keep(announced, registration.Config{
-			ConsulAddress: cfg.Registry.Address, ConsulToken: cfg.Registry.Token, Name: "gateway", Address: advertised,
+			ConsulAddress: cfg.Registry.Address, ConsulToken: cfg.Registry.Token, Name: names.Gateway, Address: advertised,
 			HealthPath: "/health", CheckInterval: 2 * time.Second, Healthy: func() bool { return true },
 		}, 5*time.Second)
 	}()
@@ -179,7 +180,7 @@ func run(args []string) error {
 // serving (a gateway that starts must not let a logged-out token through), then every
 // revocation.sync_interval and whenever an auth.revoked event arrives.
 func followRevocations(ctx context.Context, cfg Config, service micro.Service) (*revocation.List, func() error, error) {
-	users := userpb.NewUserService(userServiceName, service.Client())
+	users := userpb.NewUserService(names.User, service.Client())
 	fetch := func(ctx context.Context, sinceMs int64) ([]revocation.Entry, int64, error) {
 		rsp, err := users.Revocations(ctx, &userpb.RevocationsRequest{SinceUnixMs: sinceMs})
 		if err != nil {
@@ -207,6 +208,3 @@ func followRevocations(ctx context.Context, cfg Config, service micro.Service) (
 	go syncer.Run(ctx, cfg.Revocation.SyncInterval)
 	return list, bus.Close, nil
 }
-
-// userServiceName is the user service's registry name.
-const userServiceName = "go.micro.api.user"

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
-	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 )
 

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
-	"github.com/gomicro-stack/gomicro-stack/gateway/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
 

@@ -3,16 +3,13 @@ package breaker
 import (
 	"context"
 	"embed"
-	"errors"
-	"fmt"
 	"io/fs"
 	"log"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/httpserve"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 
@@ -48,22 +45,16 @@ func ServeStream(ctx context.Context, address string, pprof bool) error {
 	if address == "" {
 		return nil
 	}
-	listener, err := net.Listen("tcp", address)
-	if err != nil {
-		return fmt.Errorf("breaker stream: %w", err)
-	}
 	handler, stop := StreamHandler(pprof)
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	bound, err := httpserve.Serve(ctx, "breaker stream", address, handler)
+	if err != nil {
+		stop()
+		return err
+	}
 	go func() {
 		<-ctx.Done()
 		stop()
-		server.Close() // event streams never end by themselves
 	}()
-	log.Printf("breaker dashboard on http://%s/ (stream: /hystrix.stream)", listener.Addr())
-	go func() {
-		if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("breaker stream: %v", err)
-		}
-	}()
+	log.Printf("breaker dashboard on http://%s/ (stream: /hystrix.stream)", bound)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // RegistryKey is the setting that names the Consul agent used to discover the config server.
@@ -79,7 +80,7 @@ func BootstrapSettings(application string) []Setting {
 		{Key: "config.name", Default: application, Usage: "application name asked of the config server"},
 		{Key: "config.enabled", Default: true, Usage: "boot from the config server (false: flags, environment and defaults only)"},
 		{Key: "config.fail_fast", Default: false, Usage: "exit when the config server cannot be reached, after the retries, instead of starting on defaults"},
-		{Key: "config.service_id", Default: "config-server", Usage: "the config server's name in Consul"},
+		{Key: "config.service_id", Default: names.ConfigServer, Usage: "the config server's name in Consul"},
 		{Key: "config.timeout", Default: 5 * time.Second, Usage: "time limit of one request to the config server"},
 		{Key: "config.refresh_interval", Default: 30 * time.Second, Usage: "how often refreshable settings are polled (0: never)"},
 		{Key: "config.username", Default: "", Usage: "basic auth user for the config server"},

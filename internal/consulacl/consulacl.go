@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // Grant is one binary's token: it may register the services named in Writes and read the
@@ -32,18 +34,15 @@ type Grant struct {
 	Secret string
 }
 
-// BrokerService is the name go-micro's HTTP broker registers subscribers under: whoever
-// subscribes to events (or, with the HTTP broker, publishes replies) needs to write it.
-const BrokerService = "micro.http.broker"
-
 // Grants are the tokens of the stack's binaries, by binary name, with the secrets in secrets
-// (by the same names); reader is the read-only token of tools and load balancers.
+// (by the same names); reader is the read-only token of tools and load balancers. Whoever
+// subscribes to events through go-micro's http broker registers under names.HTTPBroker.
 func Grants(secrets map[string]string) ([]Grant, error) {
 	writes := map[string][]string{
-		"configserver": {"config-server"},
-		"user":         {"go.micro.api.user", BrokerService},
-		"greeter":      {"go.micro.api.greeter", BrokerService},
-		"gateway":      {"gateway", BrokerService},
+		"configserver": {names.ConfigServer},
+		"user":         {names.User, names.HTTPBroker},
+		"greeter":      {names.Greeter, names.HTTPBroker},
+		"gateway":      {names.Gateway, names.HTTPBroker},
 		"reader":       nil,
 	}
 	var grants []Grant

@@ -5,8 +5,6 @@ package metrics
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/httpserve"
 )
 
 // Config says where to serve.
@@ -115,14 +114,8 @@ func Serve(ctx context.Context, c Config) error {
 	if c.Address == "" {
 		return nil
 	}
-	listener, err := net.Listen("tcp", c.Address)
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
 	mux := http.NewServeMux()
 	Mount(mux, c.PProf)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(listener)
-	go func() { <-ctx.Done(); srv.Close() }()
-	return nil
+	_, err := httpserve.Serve(ctx, "metrics", c.Address, mux)
+	return err
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // Config says where the binaries are and which ports and files the system uses.
@@ -102,7 +103,7 @@ type Stack struct {
 }
 
 // ServiceNames are the registry names of the processes the stack registers in Consul.
-var ServiceNames = []string{"config-server", "go.micro.api.user", "go.micro.api.greeter", "gateway"}
+var ServiceNames = []string{names.ConfigServer, names.User, names.Greeter, names.Gateway}
 
 // Start launches the system and returns once /greeter/hello is routable end to end. On error
 // everything started so far is stopped again.
@@ -211,7 +212,7 @@ func (s *Stack) startConfigServer() error {
 		if rsp.StatusCode != http.StatusOK {
 			return fmt.Errorf("config server health: %s", rsp.Status)
 		}
-		if n, err := s.PassingInConsul(client, "config-server"); err != nil || n == 0 {
+		if n, err := s.PassingInConsul(client, names.ConfigServer); err != nil || n == 0 {
 			return fmt.Errorf("no passing config-server in Consul yet (%v)", err)
 		}
 		return nil
@@ -402,7 +403,7 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 				return fmt.Errorf("%s exited: %v", p.Name, err)
 			}
 		}
-		for name, want := range map[string]int{"go.micro.api.user": len(s.Users), "go.micro.api.greeter": len(s.Greeters)} {
+		for name, want := range map[string]int{names.User: len(s.Users), names.Greeter: len(s.Greeters)} {
 			if n, err := s.PassingInConsul(client, name); err != nil || n < want {
 				return fmt.Errorf("%d of %d %s instances passing in Consul (%v)", n, want, name, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
@@ -23,7 +24,7 @@ import (
 )
 
 // ServiceName is the config server's name in Consul.
-const ServiceName = "config-server"
+const ServiceName = names.ConfigServer
 
 // Config is the config server's configuration: flags, environment and defaults only.
 type Config struct {

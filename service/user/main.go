@@ -19,6 +19,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/handler"
@@ -41,10 +42,6 @@ type Config struct {
 	Metrics      metrics.Config      `mapstructure:"metrics"`
 }
 
-// greeterName is the greeter's registry name: it calls User.GetUserInfo with the identity the
-// gateway signed for it.
-const greeterName = "go.micro.api.greeter"
-
 func settings() []config.Setting {
 	own := []config.Setting{
 		{Key: "database.dsn", Default: "var/user.db", Usage: "SQLite file path, or a postgres:// URL for PostgreSQL"},
@@ -54,7 +51,7 @@ func settings() []config.Setting {
 		{Key: "password.workers", Default: 0, Usage: "passwords hashed at once; more wait, or get 503 at once if they could not finish in time (0: one per CPU)"},
 	}
 	// The greeter forwards the identity the gateway signed for it.
-	own = append(append(append(append(own, auth.Settings(true)...), auth.VerifierSettings(handler.ServiceName, greeterName)...), events.Settings()...), metrics.Settings("")...)
+	own = append(append(append(append(own, auth.Settings(true)...), auth.VerifierSettings(handler.ServiceName, names.Greeter)...), events.Settings()...), metrics.Settings("")...)
 	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
 }
 

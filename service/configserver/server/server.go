@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
 )
@@ -339,14 +340,15 @@ func writeRepoError(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, map[string]any{"code": status, "message": message})
+	envelope.Write(w, status, message)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		log.Printf("encode response: %v", err)
-		status, body = http.StatusInternalServerError, []byte(`{"code":500,"message":"cannot encode the response"}`)
+		envelope.Write(w, http.StatusInternalServerError, "cannot encode the response")
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -5,21 +5,20 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	api "github.com/micro/go-micro/v2/api/proto"
-	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
 
 // ServiceName is the greeter's registry name.
-const ServiceName = "go.micro.api.greeter"
+const ServiceName = names.Greeter
 
 // Greeter serves Greeter.Hello.
 type Greeter struct {
@@ -66,18 +65,11 @@ func (h *Greeter) Hello(ctx context.Context, req *api.Request, rsp *api.Response
 }
 
 // toMicroError is the one place where greeting errors become go-micro errors with HTTP codes.
-func toMicroError(err error) error {
-	switch {
-	case errors.Is(err, greeting.ErrInvalidName):
-		return merrors.BadRequest(ServiceName, "%s", greeting.ErrInvalidName.Error())
-	case errors.Is(err, greeting.ErrNotAuthenticated):
-		return merrors.Unauthorized(ServiceName, "%s", greeting.ErrNotAuthenticated.Error())
-	case errors.Is(err, greeting.ErrUnknownCaller):
-		return merrors.NotFound(ServiceName, "%s", greeting.ErrUnknownCaller.Error())
-	case errors.Is(err, greeting.ErrDirectoryUnavailable):
-		return merrors.New(ServiceName, greeting.ErrDirectoryUnavailable.Error(), http.StatusServiceUnavailable)
-	default:
-		logger.Errorf("internal error: %v", err)
-		return merrors.InternalServerError(ServiceName, "internal error")
-	}
+func toMicroError(err error) error { return rpcerror.Translate(ServiceName, err, errorRules) }
+
+var errorRules = []rpcerror.Rule{
+	{Is: greeting.ErrInvalidName, Code: http.StatusBadRequest},
+	{Is: greeting.ErrNotAuthenticated, Code: http.StatusUnauthorized},
+	{Is: greeting.ErrUnknownCaller, Code: http.StatusNotFound},
+	{Is: greeting.ErrDirectoryUnavailable, Code: http.StatusServiceUnavailable},
 }

@@ -12,12 +12,13 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
 
 // ServiceName is the registry name of the user service.
-const ServiceName = "go.micro.api.user"
+const ServiceName = names.User
 
 // Directory looks callers up in the user service.
 type Directory struct {

@@ -10,18 +10,18 @@ import (
 	"time"
 
 	api "github.com/micro/go-micro/v2/api/proto"
-	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
 
 // ServiceName is the user service's registry name.
-const ServiceName = "go.micro.api.user"
+const ServiceName = names.User
 
 // User serves the User endpoints.
 type User struct {
@@ -187,39 +187,27 @@ func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rs
 	return nil
 }
 
-// toMicroError is the one place where account errors become go-micro errors with HTTP codes.
-func toMicroError(err error) error {
-	var invalid *account.InvalidInputError
-	switch {
-	case errors.As(err, &invalid):
-		return merrors.BadRequest(ServiceName, "%s", invalid.Error())
-	case errors.Is(err, account.ErrUsernameTaken):
-		return merrors.Conflict(ServiceName, "%s", account.ErrUsernameTaken.Error())
-	case errors.Is(err, account.ErrBadCredentials):
-		return merrors.Unauthorized(ServiceName, "%s", account.ErrBadCredentials.Error())
-	case errors.Is(err, account.ErrBadRefresh), errors.Is(err, account.ErrRefreshReused), errors.Is(err, account.ErrNoCaller):
-		return merrors.Unauthorized(ServiceName, "%s", rootOf(err).Error())
-	case errors.Is(err, account.ErrNotYours):
-		return merrors.Forbidden(ServiceName, "%s", account.ErrNotYours.Error())
-	case errors.Is(err, account.ErrNotFound):
-		return merrors.NotFound(ServiceName, "%s", account.ErrNotFound.Error())
-	case errors.Is(err, account.ErrKeyReused):
-		return merrors.New(ServiceName, account.ErrKeyReused.Error(), http.StatusUnprocessableEntity)
-	case errors.Is(err, account.ErrBusy):
-		return breaker.Shedding(ServiceName, "%s", account.ErrBusy.Error())
-	default:
-		// Details stay in our log; the client learns only that it was our fault.
-		logger.Errorf("internal error: %v", err)
-		return merrors.InternalServerError(ServiceName, "internal error")
-	}
+// errorRules map account errors to go-micro errors with HTTP codes.
+var errorRules = []rpcerror.Rule{
+	{As: invalidInput, Code: http.StatusBadRequest},
+	{Is: account.ErrUsernameTaken, Code: http.StatusConflict},
+	{Is: account.ErrBadCredentials, Code: http.StatusUnauthorized},
+	{Is: account.ErrBadRefresh, Code: http.StatusUnauthorized},
+	{Is: account.ErrRefreshReused, Code: http.StatusUnauthorized},
+	{Is: account.ErrNoCaller, Code: http.StatusUnauthorized},
+	{Is: account.ErrNotYours, Code: http.StatusForbidden},
+	{Is: account.ErrNotFound, Code: http.StatusNotFound},
+	{Is: account.ErrKeyReused, Code: http.StatusUnprocessableEntity},
+	// Shedding load is not a failure of the service: breakers do not count it.
+	{Is: account.ErrBusy, Code: http.StatusServiceUnavailable, Status: breaker.StatusShedding},
 }
 
-// rootOf is the first of the account errors err wraps, for a message without internal context.
-func rootOf(err error) error {
-	for _, e := range []error{account.ErrBadRefresh, account.ErrRefreshReused, account.ErrNoCaller} {
-		if errors.Is(err, e) {
-			return e
-		}
+func invalidInput(err error) (string, bool) {
+	var invalid *account.InvalidInputError
+	if errors.As(err, &invalid) {
+		return invalid.Error(), true
 	}
-	return err
+	return "", false
 }
+
+func toMicroError(err error) error { return rpcerror.Translate(ServiceName, err, errorRules) }

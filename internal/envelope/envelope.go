@@ -1,6 +1,7 @@
-// Package envelope writes the gateway's error answers: an HTTP status with the JSON body
-// {"code": <status>, "message": "..."}. Translate turns every error a handler below the gateway
-// produced (go-micro error JSON, plain text) into that form, so clients see one shape only.
+// Package envelope writes the stack's HTTP error answers, the gateway's and the config
+// server's: an HTTP status with the JSON body {"code": <status>, "message": "..."}. Translate
+// turns every error a handler below the gateway produced (go-micro error JSON, plain text) into
+// that form, so clients see one shape only.
 package envelope
 
 import (
@@ -25,6 +26,7 @@ func Write(w http.ResponseWriter, status int, message string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("Content-Encoding")
 	w.WriteHeader(status)
 	w.Write(body)
