@@ -11,8 +11,8 @@ import (
 	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
-	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 )
 
 // Verifier checks a token and says whom it speaks for.

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
-	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 )
 
 // Config is the limits' settings.
