@@ -8,9 +8,11 @@ ARG GO_VERSION=1.26.8
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 # Modules first: this layer stays cached until go.mod or go.sum change. A module that a
-# replace points at inside the repository (the etcd stub) is part of that graph.
+# replace points at inside the repository (the etcd stub, the consul registry) is part of that
+# graph.
 COPY go.mod go.sum ./
 COPY third_party/etcd-stub/go.mod third_party/etcd-stub/
+COPY third_party/go-plugins-consul/go.mod third_party/go-plugins-consul/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG SERVICE

@@ -44,6 +44,7 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 test: proto-check fmt-check vet cross vulncheck consul consul-template deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 	cd third_party/etcd-stub && $(GO) test -count=1 ./...
+	cd third_party/go-plugins-consul && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
 
 # bench: the full path against the machine's limits (about 6 minutes): writes BENCHMARKS.md and bench/results/*.json

@@ -11,7 +11,6 @@ require (
 	github.com/gorilla/handlers v1.4.2
 	github.com/hashicorp/consul/api v1.28.2
 	github.com/micro/go-micro/v2 v2.9.1
-	github.com/micro/go-plugins/broker/nats/v2 v2.9.1
 	github.com/micro/go-plugins/registry/consul/v2 v2.9.1
 	github.com/mitchellh/mapstructure v1.5.0
 	github.com/prometheus/client_golang v1.25.0
@@ -129,6 +128,9 @@ require (
 // go-micro v2 builds its etcd registry in, whose etcd v3.3 client needs grpc < v1.30; the
 // stub (see its README) stands in for it, so grpc can be current. Consul is the registry here.
 replace github.com/coreos/etcd => ./third_party/etcd-stub
+
+// The consul registry without its registration in go-micro's command line (see its README).
+replace github.com/micro/go-plugins/registry/consul/v2 => ./third_party/go-plugins-consul
 
 tool (
 	github.com/golang/protobuf/protoc-gen-go

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/handlers"
-	"github.com/micro/go-micro/v2"
+	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/registry"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/apiserver"
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
@@ -115,20 +116,19 @@ func run(args []string) error {
 		return err
 	}
 	microsvc.LogTo(os.Stderr)
-	// Hello and Login may be tried again on another node after a failure mid-call; Register
-	// only when the call cannot have run.
-	serviceOptions := cfg.ClientOptions("Greeter.Hello", "User.Login")
 	// Every call to a service runs as a hystrix command {service}.{endpoint}, without fallbacks:
 	// an open breaker answers 503 at once instead of queueing clients on a dead service.
 	if err := breaker.SetDefaults(cfg.Breaker); err != nil {
 		return err
 	}
-	// The gateway is a client only: this service is never run, so it serves and registers no
-	// RPC endpoint of its own.
-	service := micro.NewService(append(serviceOptions, micro.Name(apiserver.Namespace), micro.WrapClient(breaker.NewClientWrapper(nil)))...)
-	api, closeRouter := apiserver.NewHandler(service.Client(), service.Options().Registry)
+	// The gateway is a client only: it serves and registers no RPC endpoint of its own. Hello,
+	// Login and Revocations may be tried again on another node after a failure mid-call;
+	// Register only when the call cannot have run.
+	registry := cfg.NewRegistry()
+	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations"}, breaker.NewClientWrapper(nil))
+	api, closeRouter := apiserver.NewHandler(rpc, registry)
 	defer closeRouter()
-	revoked, stopFollowing, err := followRevocations(ctx, cfg, service)
+	revoked, stopFollowing, err := followRevocations(ctx, cfg, rpc, registry)
 	if err != nil {
 		return err
 	}
@@ -179,8 +179,8 @@ func run(args []string) error {
 // followRevocations keeps a list of the revoked tokens from the user service: read before
 // serving (a gateway that starts must not let a logged-out token through), then every
 // revocation.sync_interval and whenever an auth.revoked event arrives.
-func followRevocations(ctx context.Context, cfg Config, service micro.Service) (*revocation.List, func() error, error) {
-	users := userpb.NewUserService(names.User, service.Client())
+func followRevocations(ctx context.Context, cfg Config, rpc client.Client, reg registry.Registry) (*revocation.List, func() error, error) {
+	users := userpb.NewUserService(names.User, rpc)
 	fetch := func(ctx context.Context, sinceMs int64) ([]revocation.Entry, int64, error) {
 		rsp, err := users.Revocations(ctx, &userpb.RevocationsRequest{SinceUnixMs: sinceMs})
 		if err != nil {
@@ -199,7 +199,7 @@ func followRevocations(ctx context.Context, cfg Config, service micro.Service) (
 		// before are not known here (and expire within jwt.ttl).
 		log.Printf("revocations: first read failed (%v); reading every %s", err, cfg.Revocation.SyncInterval)
 	}
-	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	brk, err := events.NewBroker(cfg.Broker, reg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/micro/go-micro/v2/broker"
 	httpbroker "github.com/micro/go-micro/v2/broker/http"
+	natsbroker "github.com/micro/go-micro/v2/broker/nats"
 	"github.com/micro/go-micro/v2/registry"
-	natsbroker "github.com/micro/go-plugins/broker/nats/v2"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )

@@ -1,7 +1,6 @@
 package microsvc
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"os"
@@ -9,51 +8,114 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/micro/go-micro/v2"
+	"github.com/micro/go-micro/v2/broker/memory"
+	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/registry"
+	"github.com/micro/go-micro/v2/server"
+	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
 
-// Service is a go-micro service that stops gracefully.
+// Service is a go-micro gRPC server registered in Consul, with the client it calls others
+// through; it stops gracefully. It is built from go-micro's server, client and registry
+// packages, not with micro.NewService: that package imports go-micro's command line, which
+// links every plugin it can select (etcd, a git runtime, a JWT library with a known
+// vulnerability) and starts a default broker listening on every interface.
 type Service struct {
-	micro.Service
+	server   server.Server
+	client   client.Client
 	config   Config
 	registry *healthyOnly
-	stop     context.CancelFunc
 }
 
-// New builds a go-micro service named name; idempotent names the endpoints it calls that may
-// be retried after a failure mid-call (see RetryPolicy). extra options (wrappers, handlers)
-// follow the shared ones, so a service can override any of them.
-func New(name string, c Config, idempotent []string, extra ...micro.Option) (*Service, error) {
+// Option adds wrappers to a Service.
+type Option func(*options)
+
+type options struct {
+	handlerWrappers []server.HandlerWrapper
+	clientWrappers  []client.Wrapper
+}
+
+// WrapHandler wraps every call the service serves (after the metrics wrapper, in the order
+// given: the first is outermost).
+func WrapHandler(w server.HandlerWrapper) Option {
+	return func(o *options) { o.handlerWrappers = append(o.handlerWrappers, w) }
+}
+
+// WrapClient wraps every call the service makes (around the retries: the first is outermost).
+func WrapClient(w client.Wrapper) Option {
+	return func(o *options) { o.clientWrappers = append(o.clientWrappers, w) }
+}
+
+// New builds the service named name, listening on c.Server.Address and registered in Consul
+// with c's TTL and interval; idempotent names the endpoints it calls that may be retried after
+// a failure mid-call (see RetryPolicy).
+func New(name string, c Config, idempotent []string, opts ...Option) (*Service, error) {
 	if c.Server.ShutdownDelay < 0 || c.Server.DrainTimeout <= 0 {
 		return nil, fmt.Errorf("server.shutdown_delay (%s) must not be negative and server.drain_timeout (%s) must be positive (see StopSettings)",
 			c.Server.ShutdownDelay, c.Server.DrainTimeout)
 	}
-	opts, reg, err := c.options(idempotent)
-	if err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	// After the shared options: micro.Server there replaces the server the name is set on.
-	opts = append(opts, micro.Name(name), micro.Context(ctx), micro.HandleSignal(false),
-		micro.WrapHandler(metrics.HandlerWrapper(name)))
-	return &Service{Service: micro.NewService(append(opts, extra...)...), config: c, registry: reg, stop: stop}, nil
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	reg := c.NewRegistry().(*healthyOnly)
+	serverOptions := []server.Option{
+		server.Name(name), server.Address(c.Server.Address), server.Registry(reg),
+		server.RegisterTTL(c.Registry.TTL), server.RegisterInterval(c.Registry.Interval),
+		// Stop waits for the calls in flight.
+		server.Wait(nil),
+		// The server would connect a broker for subscriptions it does not have (go-micro's
+		// default listens on every interface); events have a broker of their own.
+		server.Broker(memory.NewBroker()),
+		server.WrapHandler(metrics.HandlerWrapper(name)),
+	}
+	for _, w := range o.handlerWrappers {
+		serverOptions = append(serverOptions, server.WrapHandler(w))
+	}
+	return &Service{
+		server:   grpcserver.NewServer(serverOptions...),
+		client:   NewClient(reg, idempotent, o.clientWrappers...),
+		config:   c,
+		registry: reg,
+	}, nil
 }
+
+// Server is where the service's handlers are registered.
+func (s *Service) Server() server.Server { return s.server }
+
+// Client calls other services.
+func (s *Service) Client() client.Client { return s.client }
+
+// Registry is the Consul registry the service is in.
+func (s *Service) Registry() registry.Registry { return s.registry }
 
 // Run serves until SIGTERM or SIGINT, then stops in the order that loses no call (see
 // Config.RunStopping), leaving Consul by deregistering the service.
 func (s *Service) Run() error {
+	stopped := make(chan struct{})
+	serve := func() error {
+		if err := s.server.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", s.server.Options().Name, err)
+		}
+		<-stopped
+		// Stop deregisters (again: leaving is idempotent), waits for the calls in flight and
+		// closes the listener.
+		return s.server.Stop()
+	}
 	leave := func() {
 		s.registry.leaving.Store(true)
-		if server, ok := s.Server().(interface{ Deregister() error }); ok {
+		if server, ok := s.server.(interface{ Deregister() error }); ok {
 			if err := server.Deregister(); err != nil {
 				log.Printf("leave the registry: %v", err)
 			}
 		}
 	}
-	// s.stop ends go-micro's Run: it waits for in-flight handlers, then stops the gRPC server.
-	return s.config.RunStopping(s.Service.Run, leave, s.stop)
+	return s.config.RunStopping(serve, leave, func() { close(stopped) })
 }
 
 // RunStopping runs serve until SIGTERM or SIGINT, then stops in the order that loses no call:

@@ -11,10 +11,9 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
-	"github.com/micro/go-micro/v2"
+	"github.com/micro/go-micro/v2/client"
+	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	"github.com/micro/go-micro/v2/registry"
-	"github.com/micro/go-micro/v2/server"
-	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 	"github.com/micro/go-plugins/registry/consul/v2"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -151,39 +150,13 @@ func (r *healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*re
 	return withNodes, nil
 }
 
-// Options are the go-micro options that apply c: registry, listen address, TTL and interval,
-// round-robin balancing that skips nodes refusing connections, retries (see RetryPolicy) with
-// idempotent naming the endpoints that may be retried after a failure mid-call, and a server
-// that counts in-flight calls so that a stop can drain them.
-func (c Config) Options(idempotent ...string) ([]micro.Option, error) {
-	opts, _, err := c.options(idempotent)
-	return opts, err
-}
-
-// ClientOptions are the go-micro options of a binary that only calls services: the registry,
-// balancing and retries of Options, without a server.
-func (c Config) ClientOptions(idempotent ...string) []micro.Option {
-	return clientOptions(c.NewRegistry(), idempotent)
-}
-
-func clientOptions(reg registry.Registry, idempotent []string) []micro.Option {
-	return []micro.Option{
-		micro.Registry(reg),
-		micro.Selector(NewSelector(reg)),
-		micro.WrapClient(RetryWrapper(idempotent...)),
+// NewClient is a gRPC client through the registry reg: round-robin balancing that skips nodes
+// refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
+// that may be retried after a failure mid-call. wrappers wrap it, the first outermost.
+func NewClient(reg registry.Registry, idempotent []string, wrappers ...client.Wrapper) client.Client {
+	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg))))
+	for i := len(wrappers) - 1; i >= 0; i-- {
+		c = wrappers[i](c)
 	}
-}
-
-func (c Config) options(idempotent []string) ([]micro.Option, *healthyOnly, error) {
-	if err := c.Validate(); err != nil {
-		return nil, nil, err
-	}
-	reg := c.NewRegistry().(*healthyOnly)
-	// The server first: micro.Registry sets the registry on the server it finds.
-	opts := append([]micro.Option{micro.Server(grpcserver.NewServer(server.Wait(nil)))}, clientOptions(reg, idempotent)...)
-	return append(opts,
-		micro.Address(c.Server.Address),
-		micro.RegisterTTL(c.Registry.TTL),
-		micro.RegisterInterval(c.Registry.Interval),
-	), reg, nil
+	return c
 }

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/micro/go-micro/v2"
-
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -83,14 +81,14 @@ func run(args []string) error {
 		return err
 	}
 	service, err := microsvc.New(handler.ServiceName, cfg.Config, []string{"User.GetUserInfo"},
-		micro.WrapClient(breaker.NewClientWrapper(fallbacks)), micro.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+		microsvc.WrapClient(breaker.NewClientWrapper(fallbacks)), microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}
 	if err := breaker.ServeStream(ctx, cfg.Breaker.StreamAddress, cfg.Metrics.PProf); err != nil {
 		return err
 	}
-	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	brk, err := events.NewBroker(cfg.Broker, service.Registry())
 	if err != nil {
 		return err
 	}

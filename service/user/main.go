@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/micro/go-micro/v2"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -95,11 +94,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, micro.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}
-	brk, err := events.NewBroker(cfg.Broker, service.Options().Registry)
+	brk, err := events.NewBroker(cfg.Broker, service.Registry())
 	if err != nil {
 		return err
 	}

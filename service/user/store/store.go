@@ -65,11 +65,18 @@ func Open(dsn string) (*Users, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := gorm.Open(dialector, &gorm.Config{
+	gormConfig := &gorm.Config{
 		TranslateError: true,
 		Logger:         logger.Default.LogMode(logger.Silent),
 		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-	})
+	}
+	db, err := gorm.Open(dialector, gormConfig)
+	// Instances opening one new SQLite file together contend for the lock that switching it to
+	// WAL takes, which busy_timeout does not cover: try again for a while.
+	for deadline := time.Now().Add(10 * time.Second); err != nil && strings.Contains(err.Error(), "database is locked") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		db, err = gorm.Open(dialector, gormConfig)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
 	}
@@ -84,11 +91,13 @@ func Open(dsn string) (*Users, error) {
 	}
 	// Instances starting together race to create the table: the loser checked before the
 	// winner created it and fails on "already exists". Migrating again sees the table.
+	// (A busy SQLite file is tried again too.)
 	var migrateErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 1; attempt <= 10; attempt++ {
 		if migrateErr = db.AutoMigrate(&userRow{}, &idempotencyRow{}, &sessionRow{}, &revocationRow{}); migrateErr == nil {
 			break
 		}
+		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
 	}
 	if migrateErr != nil {
 		return nil, fmt.Errorf("migrate database %s: %w", redact(dsn), migrateErr)
