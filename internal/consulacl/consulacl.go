@@ -182,12 +182,12 @@ func NewSecret() (string, error) {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
 
-// AgentConfig is the HCL that turns ACLs on in an agent, deny by default, with management as
-// the initial management token (the one Apply runs with).
+// AgentConfig is the HCL that turns ACLs on in a dev agent, deny by default, with management as
+// the initial management token (the one Apply runs with). It keeps no token on disk (a dev
+// agent would write acl-tokens.json where it was started): Apply runs after every start.
 func AgentConfig(management string) string {
 	return fmt.Sprintf(`acl { enabled = true
   default_policy = "deny"
   down_policy = "extend-cache"
-  enable_token_persistence = true
   tokens { initial_management = %q } }`, management)
 }
