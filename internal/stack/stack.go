@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -445,14 +447,50 @@ func (s *Stack) Stop() error {
 	return errors.Join(errs...)
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+// FreePort returns a TCP port on 127.0.0.1 that is free now and that no other caller in this
+// process has been given. It is chosen below the kernel's ephemeral range: a port the kernel
+// handed out for ":0" could be handed out again, to any process that binds ":0" (a gRPC server,
+// a broker) before the one it was meant for, which then fails with "address already in use".
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := ephemeralLow()
+	givenMu.Lock()
+	defer givenMu.Unlock()
+	for range 1000 {
+		port := firstPort + rand.IntN(low-firstPort)
+		if given[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		given[port] = true
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port between %d and %d", firstPort, low)
+}
+
+// firstPort is the lowest port FreePort gives out.
+const firstPort = 20000
+
+var (
+	givenMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default where it
+// cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if fields := strings.Fields(string(b)); len(fields) == 2 {
+			if low, err := strconv.Atoi(fields[0]); err == nil && low > firstPort+1000 {
+				return low
+			}
+		}
+	}
+	return 32768
 }
 
 // FindConsul returns a consul executable: CONSUL_BIN, then one on PATH, then bin/consul under
