@@ -80,6 +80,9 @@ func (g Grant) Rules() string {
 // management token, and gives the agent a token of its own (a node identity), so that it can
 // keep its node in the catalog under the default "deny".
 func Apply(client *api.Client, grants []Grant) error {
+	if len(grants) == 0 {
+		return errors.New("no grants to apply")
+	}
 	acl := client.ACL()
 	for _, g := range grants {
 		policy, err := upsertPolicy(acl, "gomicro-"+g.Name, g.Rules())

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/micro/go-micro/v2/broker/memory"
 	"github.com/micro/go-micro/v2/client"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-micro/v2/server"
@@ -21,7 +20,7 @@ import (
 // through; it stops gracefully. It is built from go-micro's server, client and registry
 // packages, not with micro.NewService: that package imports go-micro's command line, which
 // links every plugin it can select (etcd, a git runtime, a JWT library with a known
-// vulnerability) and starts a default broker listening on every interface.
+// vulnerability).
 type Service struct {
 	server   server.Server
 	client   client.Client
@@ -69,9 +68,6 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 		server.RegisterTTL(c.Registry.TTL), server.RegisterInterval(c.Registry.Interval),
 		// Stop waits for the calls in flight.
 		server.Wait(nil),
-		// The server would connect a broker for subscriptions it does not have (go-micro's
-		// default listens on every interface); events have a broker of their own.
-		server.Broker(memory.NewBroker()),
 		server.WrapHandler(metrics.HandlerWrapper(name)),
 	}
 	for _, w := range o.handlerWrappers {

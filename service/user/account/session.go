@@ -202,7 +202,12 @@ func (s *Service) Logout(ctx context.Context, caller auth.Identity, refreshToken
 			}
 		}
 	}
-	r := Revocation{TokenID: caller.TokenID, Until: time.Unix(caller.TokenExpires, 0)}
+	// Until the token expires; an identity that does not say when: as long as any could live.
+	until := time.Unix(caller.TokenExpires, 0)
+	if caller.TokenExpires == 0 {
+		until = s.now().Add(s.tokens.TTL() + time.Minute)
+	}
+	r := Revocation{TokenID: caller.TokenID, Until: until}
 	if err := s.sessions.Revoke(ctx, r); err != nil {
 		return fmt.Errorf("logout of user %d: %w", caller.UserID, err)
 	}

@@ -182,6 +182,14 @@ func TestLogout(t *testing.T) {
 	if err := svc.Logout(ctx, id, tokens.Refresh); err != nil {
 		t.Fatalf("second logout: %v", err)
 	}
+	// An identity that does not say when its token expires is revoked for as long as a token
+	// can live, not until 1970.
+	if err := svc.Logout(ctx, auth.Identity{UserID: otherID.UserID, TokenID: "no-expiry"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if revoked, _ := revokedIDs(t, svc); !slices.Contains(revoked, "no-expiry") {
+		t.Fatalf("a token without an expiry was not revoked: %v", revoked)
+	}
 }
 
 func TestDelete(t *testing.T) {

@@ -63,8 +63,8 @@ func (c *Cached) ByID(ctx context.Context, id uint64) (account.User, error) {
 	return u, nil
 }
 
-// Forget drops the account with id, if cached; its slot in the eviction order stays until
-// reused.
+// Forget drops the account with id, if cached. Its slot in the eviction order stays: should the
+// account be cached again, evicting that old slot drops it early, which costs one query.
 func (c *Cached) Forget(id uint64) {
 	c.mu.Lock()
 	delete(c.byID, id)
