@@ -76,7 +76,7 @@ unit:
 e2e: consul consul-template
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
 
-# proto: regenerate the committed *.pb.go and *.pb.micro.go from proto/
+# proto: regenerate the committed *.pb.go, *.pb.micro.go, *.pb.validate.go and api/openapi.yaml from proto/
 proto: tools
 	scripts/protogen.sh
 
@@ -87,8 +87,8 @@ proto-check: tools
 	  echo "NOTICE: protoc not found, generated code NOT checked (apt-get install protobuf-compiler)"; exit 0; \
 	fi; \
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
-	  mkdir -p $$tmp/proto && scripts/protogen.sh $$tmp/proto && \
-	  for f in $$(cd $$tmp && find proto -name '*.go'); do \
+	  scripts/protogen.sh $$tmp && \
+	  for f in $$(cd $$tmp && find proto api -name '*.go' -o -name '*.yaml'); do \
 	    cmp -s $$tmp/$$f $$f || { echo "$$f is stale: run make proto"; diff -u $$f $$tmp/$$f | head -20; exit 1; }; \
 	  done && \
 	  for f in $$(find proto -name '*.pb*.go'); do \
@@ -128,10 +128,12 @@ OVERLAY ?= dev
 k8s-render:
 	@cd test/deploy && $(GO) run ./render ../../deploy/kubernetes/overlays/$(OVERLAY)
 
-# tools: build protoc-gen-go and protoc-gen-micro at the versions go.mod pins
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro
-$(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro: go.mod
-	$(GO) build -o $(BIN)/ github.com/golang/protobuf/protoc-gen-go github.com/micro/micro/v2/cmd/protoc-gen-micro
+# tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, and our protoc-gen-openapi
+tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi
+$(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate: go.mod
+	$(GO) build -o $(BIN)/ github.com/golang/protobuf/protoc-gen-go github.com/micro/micro/v2/cmd/protoc-gen-micro github.com/envoyproxy/protoc-gen-validate
+$(BIN)/protoc-gen-openapi: go.mod $(wildcard tools/protoc-gen-openapi/*.go internal/apispec/*.go proto/api/*.go)
+	$(GO) build -o $(BIN)/ ./tools/protoc-gen-openapi
 
 # clean: remove built binaries (bin/consul is kept in ~/.cache/gomicro-stack) and local data (var/)
 clean:

@@ -16,11 +16,15 @@ import (
 	"github.com/micro/go-micro/v2/client"
 	"github.com/micro/go-micro/v2/registry"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	apidoc "github.com/gomicro-stack/gomicro-stack/api"
 	"github.com/gomicro-stack/gomicro-stack/gateway/apiserver"
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
 	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
+	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -29,6 +33,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
+	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
@@ -57,11 +62,21 @@ type Config struct {
 	Metrics      metrics.Config       `mapstructure:"metrics"`
 }
 
-func settings() []config.Setting {
+// apiFiles are the proto files whose routes the gateway serves.
+var apiFiles = []protoreflect.FileDescriptor{userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto}
+
+func settings(routes []apispec.Route) []config.Setting {
+	var paths, public []string
+	for _, r := range routes {
+		paths = append(paths, r.Path)
+		if r.Public {
+			public = append(public, r.Path)
+		}
+	}
 	own := append(apiserver.Settings(), []config.Setting{
 		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"},
-		{Key: "gateway.routes", Default: []string{"/user/register", "/user/login", "/user/refresh", "/user/logout", "/user/delete", "/greeter/hello"}, Usage: "public paths; all others answer 404"},
-		{Key: "gateway.open_paths", Default: []string{"/user/register", "/user/login", "/user/refresh"}, Usage: "paths that need no token"},
+		{Key: "gateway.routes", Default: paths, Usage: "the routes served (default: every route of proto/); all other paths answer 404"},
+		{Key: "gateway.open_paths", Default: public, Usage: "paths that need no token (default: the routes proto/ marks public)"},
 		{Key: "revocation.sync_interval", Default: 5 * time.Second, Usage: "how often revoked tokens are read from the user service (an event makes it at once)"},
 		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
 		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
@@ -84,9 +99,16 @@ func main() {
 func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "gateway", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
+	routes, err := apispec.Routes(apiFiles...)
 	if err != nil {
+		return err
+	}
+	var cfg Config
+	source, err := config.Load(ctx, config.App{Name: "gateway", Settings: settings(routes), Remote: true, Usage: os.Stderr}, args, &cfg)
+	if err != nil {
+		return err
+	}
+	if routes, err = served(routes, cfg.Gateway.Routes); err != nil {
 		return err
 	}
 	if err := cfg.HTTP.Validate(cfg.Breaker.Timeout); err != nil {
@@ -126,8 +148,10 @@ func run(args []string) error {
 	// Register only when the call cannot have run.
 	registry := cfg.NewRegistry()
 	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations"}, breaker.NewClientWrapper(nil))
-	api, closeRouter := apiserver.NewHandler(rpc, registry)
-	defer closeRouter()
+	api, err := apiserver.NewHandler(rpc, routes)
+	if err != nil {
+		return err
+	}
 	revoked, stopFollowing, err := followRevocations(ctx, cfg, rpc, registry)
 	if err != nil {
 		return err
@@ -135,13 +159,14 @@ func run(args []string) error {
 	defer stopFollowing()
 	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
 	// request, then the limits, then authentication.
-	handler := jwtauth.Middleware(keys, revoked, signer, apiserver.Audience, cfg.Gateway.OpenPaths)(api)
+	handler := jwtauth.Middleware(keys, revoked, signer, api.Audience, cfg.Gateway.OpenPaths)(api)
 	handler = limits.Middleware(limiter)(handler)
 	handler = edge.Middleware(edge.Config{
 		Routes:         cfg.Gateway.Routes,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		CORSOrigins:    cfg.Gateway.CORSOrigins,
+		OpenAPI:        apidoc.OpenAPI,
 	})(handler)
 	if cfg.Gateway.AccessLog {
 		handler = handlers.CombinedLoggingHandler(os.Stdout, handler)
@@ -174,6 +199,23 @@ func run(args []string) error {
 		}
 	}
 	return cfg.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
+}
+
+// served are the routes listed in gateway.routes, each of which must be a route of proto/.
+func served(routes []apispec.Route, listed []string) ([]apispec.Route, error) {
+	byPath := map[string]apispec.Route{}
+	for _, r := range routes {
+		byPath[r.Path] = r
+	}
+	var out []apispec.Route
+	for _, p := range listed {
+		r, ok := byPath[edge.CleanPath(p)]
+		if !ok {
+			return nil, fmt.Errorf("gateway.routes: %s is no route of proto/ (%d are)", p, len(routes))
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // followRevocations keeps a list of the revoked tokens from the user service: read before

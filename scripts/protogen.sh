@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Generates the Go code for every proto/<name>/<name>.proto into OUT (default: proto/, in place).
-# `make proto` writes in place; `make proto-check` writes to a scratch folder and diffs, so stale
-# committed code fails the build.
+# Generates, from proto/, the Go code (messages, go-micro clients and handlers, validation) into
+# OUT/proto and the OpenAPI document into OUT/api/openapi.yaml; OUT defaults to the repository
+# (in place). `make proto` writes in place; `make proto-check` writes to a scratch folder and
+# diffs, so stale committed code fails the build.
 set -euo pipefail
-out=${1:-proto}
 root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root}
 cd "$root"
-micro=$(go list -m -f '{{.Dir}}' github.com/micro/go-micro/v2)
-# api.proto has no go_package option; map it to its Go package by hand.
-m=Mapi/proto/api.proto=github.com/micro/go-micro/v2/api/proto
-for file in proto/*/*.proto; do
-  protoc -I proto -I "$micro" \
-    --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-micro=bin/protoc-gen-micro \
-    --go_out="$m,paths=source_relative:$out" --micro_out="$m,paths=source_relative:$out" \
-    "${file#proto/}"
+# validate/validate.proto comes from the protoc-gen-validate module go.mod pins.
+pgv=$(go list -m -f '{{.Dir}}' github.com/envoyproxy/protoc-gen-validate)
+mkdir -p "$out/proto" "$out/api"
+files=$(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+include=(-I proto -I third_party/proto -I "$pgv")
+# One protoc run for every file, so that the OpenAPI document covers every service.
+protoc "${include[@]}" \
+  --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-validate=bin/protoc-gen-validate \
+  --plugin=protoc-gen-openapi=bin/protoc-gen-openapi \
+  --go_out="paths=source_relative:$out/proto" --validate_out="lang=go,paths=source_relative:$out/proto" \
+  --openapi_out="$out/api" $files
+# protoc-gen-micro takes one Go package per run.
+for file in $files; do
+  if grep -q '^service ' "proto/$file"; then
+    protoc "${include[@]}" --plugin=protoc-gen-micro=bin/protoc-gen-micro --micro_out="paths=source_relative:$out/proto" "$file"
+  fi
 done

@@ -1,7 +1,7 @@
-// Package apiserver is the gateway's HTTP server: go-micro's api handler (each request becomes a
-// go.api.Request to go.micro.api.{service} {Service}.{Method}, routed through the registry),
-// served by an http.Server of our own with timeouts and a connection cap, which micro's
-// `api` command does not set (a slowloris client could hold its connections forever).
+// Package apiserver is the gateway's HTTP server: the typed RPC handler (each route of the
+// proto files becomes a call with its protobuf request, see Handler), served by an http.Server
+// of our own with timeouts and a connection cap, which micro's `api` command does not set (a
+// slowloris client could hold its connections forever).
 package apiserver
 
 import (
@@ -10,74 +10,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path"
-	"strings"
 	"time"
 
-	"github.com/micro/go-micro/v2/api/handler"
-	apihandler "github.com/micro/go-micro/v2/api/handler/api"
-	"github.com/micro/go-micro/v2/api/resolver"
-	"github.com/micro/go-micro/v2/api/router"
-	regrouter "github.com/micro/go-micro/v2/api/router/registry"
-	"github.com/micro/go-micro/v2/client"
-	"github.com/micro/go-micro/v2/registry"
 	"golang.org/x/net/netutil"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
-
-// Namespace prefixes the service names the gateway calls: /user/login → go.micro.api.user.
-const Namespace = "go.micro.api"
-
-// Resolver maps a path /{service}/{method} to service {Namespace}.{service}, endpoint
-// {Service}.{Method} (dashes become camel case: /user/get-info → User.GetInfo), as micro's
-// "micro" resolver does for two segments. Other shapes are not found: the gateway's public
-// routes are all of this shape, and the edge has refused any other path already.
-type Resolver struct{}
-
-// Resolve implements resolver.Resolver.
-func (Resolver) Resolve(r *http.Request) (*resolver.Endpoint, error) {
-	service, method, ok := strings.Cut(strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/"), "/")
-	if !ok || service == "" || method == "" || strings.Contains(method, "/") {
-		return nil, resolver.ErrNotFound
-	}
-	return &resolver.Endpoint{Name: Namespace + "." + service, Method: camel(service) + "." + camel(method)}, nil
-}
-
-// Audience is the service a request goes to (go.micro.api.greeter), for whom the gateway signs
-// the caller's identity; "" for a path that names none.
-func Audience(r *http.Request) string {
-	ep, err := Resolver{}.Resolve(r)
-	if err != nil {
-		return ""
-	}
-	return ep.Name
-}
-
-// String implements resolver.Resolver.
-func (Resolver) String() string { return "gomicro-stack" }
-
-func camel(s string) string {
-	var b strings.Builder
-	for _, word := range strings.Split(s, "-") {
-		if word != "" {
-			b.WriteString(strings.ToUpper(word[:1]))
-			b.WriteString(word[1:])
-		}
-	}
-	return b.String()
-}
-
-// NewHandler returns go-micro's api handler calling services through c, found in reg; close
-// stops the router's registry watch.
-func NewHandler(c client.Client, reg registry.Registry) (h http.Handler, close func() error) {
-	rt := regrouter.NewRouter(
-		router.WithHandler(apihandler.Handler),
-		router.WithResolver(Resolver{}),
-		router.WithRegistry(reg),
-	)
-	return apihandler.NewHandler(handler.WithNamespace(Namespace), handler.WithRouter(rt), handler.WithClient(c)), rt.Close
-}
 
 // Config is the HTTP server's limits.
 type Config struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,9 @@ import (
 
 // HealthPath answers {"status":"UP"} without authentication.
 const HealthPath = "/health"
+
+// OpenAPIPath serves the API's OpenAPI document without authentication.
+const OpenAPIPath = "/openapi.yaml"
 
 // Config is the edge's behaviour.
 type Config struct {
@@ -33,6 +37,8 @@ type Config struct {
 	// CORSOrigins are the origins browsers may call from. "*" allows any origin without
 	// credentials; listed origins are echoed with credentials allowed. Empty: no CORS headers.
 	CORSOrigins []string
+	// OpenAPI is the document served at OpenAPIPath (nil: none).
+	OpenAPI []byte
 }
 
 // CleanPath is the path as routing sees it: cleaned of dot segments and double slashes.
@@ -51,6 +57,7 @@ func Middleware(c Config) func(http.Handler) http.Handler {
 		h = onlyRoutes(routes, h)
 		h = cors(c.CORSOrigins, h)
 		h = health(h)
+		h = document(OpenAPIPath, "application/yaml", c.OpenAPI, h)
 		return observe(routes, envelope.Translate(h))
 	}
 }
@@ -63,7 +70,7 @@ func observe(routes map[string]bool, next http.Handler) http.Handler {
 		sw := NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		route := CleanPath(r.URL.Path)
-		if !routes[route] && route != HealthPath {
+		if !routes[route] && route != HealthPath && route != OpenAPIPath {
 			route = "other"
 		}
 		metrics.Observe("gateway", route, sw.Status, time.Since(began))
@@ -99,6 +106,24 @@ func health(next http.Handler) http.Handler {
 		if CleanPath(r.URL.Path) == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"UP"}`))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// document serves content at path to GET and HEAD, when there is content.
+func document(path, contentType string, content []byte, next http.Handler) http.Handler {
+	if content == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if CleanPath(r.URL.Path) == path && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Content-Type", contentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+			if r.Method == http.MethodGet {
+				w.Write(content)
+			}
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -164,15 +189,15 @@ func readBody(limit int64, next http.Handler) http.Handler {
 			envelope.Write(w, http.StatusBadRequest, problem)
 			return
 		}
-		dropUnforwardable(r.Header)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// malformed says what is wrong with a request that services cannot be sent, or "" when
-// nothing is. Everything the gateway forwards travels in protobuf string fields (path, query,
-// headers, body), which must be UTF-8: a request with one invalid byte anywhere used to fail
-// on the gateway's side, after routing, and count against the service's breaker.
+// malformed says what is wrong with a request that is not well-formed text, or "" when nothing
+// is. What reaches a service travels in protobuf string fields (the body's, a header's such as
+// Idempotency-Key), which must be UTF-8: a request with one invalid byte used to fail on the
+// gateway's side, after routing, and count against the service's breaker. No client has a
+// reason to send invalid UTF-8 elsewhere either, so the whole request is held to it.
 func malformed(r *http.Request, body []byte) string {
 	if !utf8.ValidString(r.URL.Path) || !utf8.ValidString(r.Host) {
 		return "the path is not valid UTF-8"
@@ -210,39 +235,6 @@ func malformed(r *http.Request, body []byte) string {
 		}
 	}
 	return ""
-}
-
-// dropUnforwardable removes the header fields gRPC metadata cannot carry: a name outside
-// [0-9a-z-_.] once lower-cased (X-Odd!), or a value outside printable ASCII (a tab, "café").
-// go-micro forwards every header to the service as metadata, and grpc refuses the whole call
-// for one such field; no service of ours reads them, so they stop here.
-func dropUnforwardable(h http.Header) {
-	for name, values := range h {
-		if !metadataKey(name) || !printable(values) {
-			delete(h, name)
-		}
-	}
-}
-
-func metadataKey(name string) bool {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return name != ""
-}
-
-func printable(values []string) bool {
-	for _, v := range values {
-		for i := 0; i < len(v); i++ {
-			if v[i] < 0x20 || v[i] > 0x7e {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func isForm(contentType string) bool {

@@ -1,91 +1,195 @@
-// Package apijson converts between the micro api gateway's Request/Response messages and the
-// JSON bodies our public endpoints speak. Every success body carries {"code": 0, "message": "ok"};
-// failures are go-micro errors, which the gateway turns into {"code", "message"} envelopes.
+// Package apijson is the JSON of the public API: a request body decoded into its protobuf
+// request message, a reply message encoded as the body clients read. The mapping is proto3's
+// JSON (protojson) with the fields' proto names (snake_case), but for three choices that keep
+// the JSON of the first version:
+//   - every successful body starts with "code": 0 and "message": "ok";
+//   - 64-bit integers are JSON numbers, not strings (an id or a count stays a number);
+//   - every field is written, zero or not, except message fields that are unset (so a
+//     google.protobuf.*Value field is absent or its plain value) and header fields.
+//
+// Fields with the gomicro.api.header option travel as HTTP headers, never in the body.
 package apijson
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
-	stderrors "errors"
+	"errors"
 	"fmt"
-	"mime"
-	"net/http"
+	"strconv"
 	"strings"
+	"unicode"
 
-	api "github.com/micro/go-micro/v2/api/proto"
-	"github.com/micro/go-micro/v2/errors"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 )
 
-// Decode checks that req is a POST with a JSON object body and decodes it into dst.
-// serviceID names the service in the go-micro error it returns for bad input.
-func Decode(serviceID string, req *api.Request, dst any) error {
-	if req.GetMethod() != http.MethodPost {
-		return errors.New(serviceID, "use POST with a JSON body", http.StatusMethodNotAllowed)
-	}
-	if !isJSON(req) {
-		return errors.New(serviceID, "send the body as JSON with Content-Type: application/json", http.StatusUnsupportedMediaType)
-	}
-	body := strings.TrimSpace(req.GetBody())
-	if body == "" {
-		return errors.BadRequest(serviceID, "request body must be a JSON object")
-	}
-	dec := json.NewDecoder(strings.NewReader(body))
-	if err := dec.Decode(dst); err != nil {
-		return errors.BadRequest(serviceID, "malformed JSON body: %s", describe(err))
-	}
-	if dec.More() {
-		return errors.BadRequest(serviceID, "malformed JSON body: more than one JSON value")
-	}
-	return nil
-}
+// ErrMalformed wraps every reason Decode refuses a body.
+var ErrMalformed = errors.New("malformed JSON body")
 
-func isJSON(req *api.Request) bool {
-	for key, pair := range req.GetHeader() {
-		if !strings.EqualFold(key, "Content-Type") {
+var decoder = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// Decode reads body, a JSON object (or nothing, read as {}), into req; unknown fields are
+// ignored, as they always were. Fields that travel as headers cannot be set from the body:
+// header(name) gives their values.
+func Decode(body []byte, req proto.Message, header func(name string) string) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if body[0] != '{' {
+		return fmt.Errorf("%w: want a JSON object", ErrMalformed)
+	}
+	if err := decoder.Unmarshal(body, req); err != nil {
+		return fmt.Errorf("%w: %s", ErrMalformed, describe(err))
+	}
+	m := req.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		name := apispec.Header(f)
+		if name == "" {
 			continue
 		}
-		for _, v := range pair.GetValues() {
-			if mt, _, err := mime.ParseMediaType(v); err == nil && mt == "application/json" {
-				return true
-			}
+		m.Clear(f)
+		if v := header(name); v != "" && f.Kind() == protoreflect.StringKind && !f.IsList() {
+			m.Set(f, protoreflect.ValueOfString(v))
 		}
 	}
-	return false
-}
-
-func describe(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if stderrors.As(err, &typeErr) && typeErr.Field != "" {
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type.Kind())
-	}
-	return err.Error()
-}
-
-// Write fills rsp with status and a JSON body made of {"code": 0, "message": "ok"} followed by
-// fields, in order.
-func Write(rsp *api.Response, status int, fields ...Field) error {
-	var buf bytes.Buffer
-	buf.WriteString(`{"code":0,"message":"ok"`)
-	for _, f := range fields {
-		value, err := json.Marshal(f.Value)
-		if err != nil {
-			return fmt.Errorf("encode field %s: %w", f.Name, err)
-		}
-		key, _ := json.Marshal(f.Name)
-		buf.WriteByte(',')
-		buf.Write(key)
-		buf.WriteByte(':')
-		buf.Write(value)
-	}
-	buf.WriteByte('}')
-	rsp.StatusCode = int32(status)
-	rsp.Header = map[string]*api.Pair{"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}}}
-	rsp.Body = buf.String()
 	return nil
 }
 
-// Field is one named value of a success body.
-type Field struct {
-	Name  string
-	Value any
+// describe is protojson's error without its "proto:" prefix (whose spacing protobuf-go varies
+// on purpose).
+func describe(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "proto:")
+	return strings.TrimLeftFunc(msg, unicode.IsSpace)
+}
+
+// Encode is the body of a successful answer with reply.
+func Encode(reply proto.Message) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"code":0,"message":"ok"`)
+	if err := writeFields(&buf, reply.ProtoReflect(), true); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// Headers are the header fields of reply that are set, by header name.
+func Headers(reply proto.Message) map[string]string {
+	var out map[string]string
+	m := reply.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		name := apispec.Header(f)
+		if name == "" || !m.Has(f) || f.IsList() || f.Kind() == protoreflect.MessageKind {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = fmt.Sprint(m.Get(f).Interface())
+	}
+	return out
+}
+
+// writeFields writes the fields of m, each preceded by a comma when comma is true.
+func writeFields(buf *bytes.Buffer, m protoreflect.Message, comma bool) error {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if apispec.Header(f) != "" || (f.Kind() == protoreflect.MessageKind && !f.IsList() && !m.Has(f)) {
+			continue
+		}
+		if comma {
+			buf.WriteByte(',')
+		}
+		comma = true
+		key, _ := json.Marshal(string(f.Name()))
+		buf.Write(key)
+		buf.WriteByte(':')
+		if err := writeValue(buf, f, m.Get(f)); err != nil {
+			return fmt.Errorf("field %s: %w", f.FullName(), err)
+		}
+	}
+	return nil
+}
+
+func writeValue(buf *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	switch {
+	case f.IsMap():
+		return errors.New("map fields are not part of the API")
+	case f.IsList():
+		list := v.List()
+		buf.WriteByte('[')
+		for i := 0; i < list.Len(); i++ {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeSingle(buf, f, list.Get(i)); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	return writeSingle(buf, f, v)
+}
+
+func writeSingle(buf *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value) error {
+	switch f.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		m := v.Message()
+		if IsWrapper(f.Message()) {
+			inner := f.Message().Fields().ByNumber(1)
+			return writeSingle(buf, inner, m.Get(inner))
+		}
+		buf.WriteByte('{')
+		if err := writeFields(buf, m, false); err != nil {
+			return err
+		}
+		buf.WriteByte('}')
+	case protoreflect.StringKind:
+		s, _ := json.Marshal(v.String())
+		buf.Write(s)
+	case protoreflect.BoolKind:
+		buf.WriteString(strconv.FormatBool(v.Bool()))
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		buf.WriteString(strconv.FormatInt(v.Int(), 10))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		buf.WriteString(strconv.FormatUint(v.Uint(), 10))
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		n, err := json.Marshal(v.Float())
+		if err != nil {
+			return err // NaN and infinities have no JSON number
+		}
+		buf.Write(n)
+	case protoreflect.EnumKind:
+		name := strconv.Itoa(int(v.Enum()))
+		if ev := f.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			name = string(ev.Name())
+		}
+		s, _ := json.Marshal(name)
+		buf.Write(s)
+	case protoreflect.BytesKind:
+		buf.WriteByte('"')
+		buf.WriteString(base64.StdEncoding.EncodeToString(v.Bytes()))
+		buf.WriteByte('"')
+	default:
+		return fmt.Errorf("kind %s is not part of the API", f.Kind())
+	}
+	return nil
+}
+
+// IsWrapper says whether m is one of google.protobuf's wrappers of a single value
+// (UInt64Value, BoolValue, ...), which the JSON writes as that value.
+func IsWrapper(m protoreflect.MessageDescriptor) bool {
+	return m.ParentFile().Path() == "google/protobuf/wrappers.proto"
 }

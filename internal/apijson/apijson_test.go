@@ -1,77 +1,91 @@
 package apijson
 
 import (
-	"encoding/json"
+	"errors"
 	"testing"
 
-	api "github.com/micro/go-micro/v2/api/proto"
-	"github.com/micro/go-micro/v2/errors"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
-type credentials struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
+func noHeaders(string) string { return "" }
 
 func TestDecode(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		method   string
-		ctype    string
-		body     string
-		wantCode int32
-		want     credentials
+		name      string
+		body      string
+		header    func(string) string
+		want      *userpb.RegisterRequest
+		malformed bool
 	}{
-		{"ok", "POST", "application/json", `{"username":"alice","password":"secret123"}`, 0, credentials{"alice", "secret123"}},
-		{"unknown fields are ignored", "POST", "application/json", `{"username":"a","extra":1}`, 0, credentials{Username: "a"}},
-		{"GET", "GET", "application/json", `{}`, 405, credentials{}},
-		{"empty body", "POST", "application/json", ``, 400, credentials{}},
-		{"blank body", "POST", "application/json", "  \n", 400, credentials{}},
-		{"truncated", "POST", "application/json", `{"username":`, 400, credentials{}},
-		{"array", "POST", "application/json", `[1,2]`, 400, credentials{}},
-		{"wrong type", "POST", "application/json", `{"username":5}`, 400, credentials{}},
-		{"two values", "POST", "application/json", `{} {}`, 400, credentials{}},
-		{"not json", "POST", "application/json", `username=alice`, 400, credentials{}},
-		{"json with charset", "POST", "application/json; charset=utf-8", `{"username":"a"}`, 0, credentials{Username: "a"}},
-		{"form content type", "POST", "application/x-www-form-urlencoded", `{"username":"a"}`, 415, credentials{}},
-		{"no content type", "POST", "", `{"username":"a"}`, 415, credentials{}},
+		{"ok", `{"username":"alice","password":"secret123"}`, noHeaders, &userpb.RegisterRequest{Username: "alice", Password: "secret123"}, false},
+		{"unknown fields are ignored", `{"username":"a","extra":{"deep":[1]}}`, noHeaders, &userpb.RegisterRequest{Username: "a"}, false},
+		{"empty body reads as {}", ``, noHeaders, &userpb.RegisterRequest{}, false},
+		{"blank body reads as {}", "  \n", noHeaders, &userpb.RegisterRequest{}, false},
+		{"null field", `{"username":null}`, noHeaders, &userpb.RegisterRequest{}, false},
+		{"header field from its header", `{"username":"a"}`, func(n string) string {
+			if n == "Idempotency-Key" {
+				return "k-1"
+			}
+			return ""
+		}, &userpb.RegisterRequest{Username: "a", IdempotencyKey: "k-1"}, false},
+		{"header field never from the body", `{"username":"a","idempotency_key":"from-body"}`, noHeaders, &userpb.RegisterRequest{Username: "a"}, false},
+		{"truncated", `{"username":`, noHeaders, nil, true},
+		{"array", `[1,2]`, noHeaders, nil, true},
+		{"string", `"x"`, noHeaders, nil, true},
+		{"wrong type", `{"username":5}`, noHeaders, nil, true},
+		{"two values", `{} {}`, noHeaders, nil, true},
+		{"not JSON", `username=alice`, noHeaders, nil, true},
+		{"duplicate field", `{"username":"a","username":"b"}`, noHeaders, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got credentials
-			req := &api.Request{Method: tc.method, Body: tc.body, Header: map[string]*api.Pair{}}
-			if tc.ctype != "" {
-				req.Header["Content-Type"] = &api.Pair{Key: "Content-Type", Values: []string{tc.ctype}}
-			}
-			err := Decode("test", req, &got)
-			if tc.wantCode == 0 {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got != tc.want {
-					t.Fatalf("got %+v, want %+v", got, tc.want)
+			var got userpb.RegisterRequest
+			err := Decode([]byte(tc.body), &got, tc.header)
+			if tc.malformed {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("err %v, want malformed", err)
 				}
 				return
 			}
-			if code := errors.Parse(err.Error()).Code; code != tc.wantCode {
-				t.Fatalf("got code %d (%v), want %d", code, err, tc.wantCode)
+			if err != nil || !proto.Equal(&got, tc.want) {
+				t.Fatalf("got %v (%v), want %v", &got, err, tc.want)
 			}
 		})
 	}
 }
 
-func TestWrite(t *testing.T) {
-	var rsp api.Response
-	if err := Write(&rsp, 201, Field{"id", 3}, Field{"username", "a\"b"}); err != nil {
-		t.Fatal(err)
+func TestEncode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply proto.Message
+		want  string
+	}{
+		// Zero values are written, and 64-bit integers are numbers: the JSON of the first version.
+		{"register", &userpb.RegisterReply{Id: 1 << 60, Username: "alice", Replayed: true}, `{"code":0,"message":"ok","id":1152921504606846976,"username":"alice"}`},
+		{"zero values", &userpb.TokenReply{}, `{"code":0,"message":"ok","token":"","token_type":"","expires_in":0,"refresh_token":""}`},
+		{"no fields", &userpb.LogoutReply{}, `{"code":0,"message":"ok"}`},
+		{"wrappers are their value or absent", &greeterpb.HelloReply{Username: "d", Logins: wrapperspb.Int64(0)}, `{"code":0,"message":"ok","username":"d","greeting":"","setting_message":"","logins":0}`},
+		{"escaping", &userpb.RegisterReply{Username: "<\"\n>"}, `{"code":0,"message":"ok","id":0,"username":"\u003c\"\n\u003e"}`},
+		{"lists and nested messages", &userpb.RevocationsResponse{Revocations: []*userpb.Revocation{{TokenId: "t", UserId: 2}}, NowUnixMs: 3},
+			`{"code":0,"message":"ok","revocations":[{"token_id":"t","user_id":2,"issued_before":0,"until":0}],"now_unix_ms":3}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Encode(tc.reply)
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("got %s (%v)\nwant %s", got, err, tc.want)
+			}
+		})
 	}
-	if rsp.StatusCode != 201 || rsp.Header["Content-Type"].Values[0] != "application/json" {
-		t.Fatalf("status/header: %+v", &rsp)
+}
+
+func TestHeaders(t *testing.T) {
+	if h := Headers(&userpb.RegisterReply{Replayed: true}); h["Idempotent-Replayed"] != "true" || len(h) != 1 {
+		t.Fatalf("replayed: %v", h)
 	}
-	want := `{"code":0,"message":"ok","id":3,"username":"a\"b"}`
-	if rsp.Body != want {
-		t.Fatalf("body %s, want %s", rsp.Body, want)
-	}
-	if !json.Valid([]byte(rsp.Body)) {
-		t.Fatal("invalid JSON")
+	if h := Headers(&userpb.RegisterReply{}); len(h) != 0 {
+		t.Fatalf("not replayed: %v", h)
 	}
 }

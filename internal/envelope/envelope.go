@@ -14,15 +14,22 @@ import (
 	"github.com/micro/go-micro/v2/logger"
 )
 
-// Body is the JSON of an error answer.
+// Body is the JSON of an error answer (proto/api's gomicro.api.Error).
 type Body struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// Reason is a gomicro.api.Reason name, where a service or the API's rules gave one.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Write answers status with {"code": status, "message": message}.
 func Write(w http.ResponseWriter, status int, message string) {
-	body, _ := json.Marshal(Body{Code: status, Message: message})
+	WriteReason(w, status, message, "")
+}
+
+// WriteReason answers status with {"code": status, "message": message, "reason": reason}.
+func WriteReason(w http.ResponseWriter, status int, message, reason string) {
+	body, _ := json.Marshal(Body{Code: status, Message: message, Reason: reason})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -37,18 +44,39 @@ type microError struct {
 	ID     string `json:"id"`
 	Code   int    `json:"code"`
 	Detail string `json:"detail"`
+	Status string `json:"status"`
 }
 
-// Describe decides the status and message a client sees for an error answer with the given
-// status and body.
-func Describe(status int, body []byte) (int, string) {
+// Describe decides the status, message and reason a client sees for an error answer with the
+// given status and body.
+func Describe(status int, body []byte) (int, string, string) {
 	var me microError
 	if json.Unmarshal(bytes.TrimSpace(body), &me) != nil || (me.ID == "" && me.Detail == "") {
 		if already, ok := asEnvelope(body); ok {
-			return status, already
+			return status, already.Message, already.Reason
 		}
-		return status, strings.ToLower(http.StatusText(status))
+		return status, strings.ToLower(http.StatusText(status)), ""
 	}
+	code, message := describeMicro(me)
+	reason := ""
+	if code == me.Code && isReason(me.Status) {
+		reason = me.Status
+	}
+	return code, message, reason
+}
+
+// isReason says whether s looks like a gomicro.api.Reason name (UPPER_SNAKE), as services put
+// in a go-micro error's status; other statuses ("Bad Request") are go-micro's own.
+func isReason(s string) bool {
+	for _, c := range s {
+		if !('A' <= c && c <= 'Z' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func describeMicro(me microError) (int, string) {
 	switch me.ID {
 	case "go.micro.client":
 		// The gateway's own client could not get an answer: the backend is down, unknown to the
@@ -79,15 +107,16 @@ func Describe(status int, body []byte) (int, string) {
 	return code, me.Detail
 }
 
-func asEnvelope(body []byte) (string, bool) {
+func asEnvelope(body []byte) (Body, bool) {
 	var b struct {
 		Code    *int    `json:"code"`
 		Message *string `json:"message"`
+		Reason  string  `json:"reason"`
 	}
 	if json.Unmarshal(body, &b) != nil || b.Code == nil || b.Message == nil {
-		return "", false
+		return Body{}, false
 	}
-	return *b.Message, true
+	return Body{Code: *b.Code, Message: *b.Message, Reason: b.Reason}, true
 }
 
 // RetryAfterUnavailable is the Retry-After of a 503 answer, in seconds.
@@ -103,7 +132,7 @@ func Translate(next http.Handler) http.Handler {
 		c := &catcher{ResponseWriter: w}
 		next.ServeHTTP(c, r)
 		if c.failed {
-			status, message := Describe(c.status, c.body.Bytes())
+			status, message, reason := Describe(c.status, c.body.Bytes())
 			if status >= 500 {
 				// The client sees a short message; the operator needs the cause.
 				logger.Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
@@ -113,7 +142,7 @@ func Translate(next http.Handler) http.Handler {
 				// than one that hammers.
 				w.Header().Set("Retry-After", RetryAfterUnavailable)
 			}
-			Write(w, status, message)
+			WriteReason(w, status, message, reason)
 		}
 	})
 }

@@ -73,6 +73,8 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 	for _, w := range o.handlerWrappers {
 		serverOptions = append(serverOptions, server.WrapHandler(w))
 	}
+	// Innermost: no handler runs on a request that breaks its proto's rules, whoever sent it.
+	serverOptions = append(serverOptions, server.WrapHandler(ValidateRequests(name)))
 	return &Service{
 		server:   grpcserver.NewServer(serverOptions...),
 		client:   NewClient(reg, idempotent, o.clientWrappers...),

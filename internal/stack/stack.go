@@ -376,8 +376,8 @@ func consulLeader(addr string) error {
 	return nil
 }
 
-// waitRoutable polls until both services answer through the gateway: a login without a
-// password must come back 400 from the user service, and a hello on behalf of an account that
+// waitRoutable polls until both services answer through the gateway: a made-up refresh token
+// must come back 401 from the user service, and a hello on behalf of an account that
 // does not exist must come back "user not found", which only the user service can say after the
 // auth plugin and the greeter let it through.
 func (s *Stack) waitRoutable(timeout time.Duration) error {
@@ -395,7 +395,7 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 		status            int
 		message           string
 	}{
-		{"/user/login", `{"username":"readiness-probe"}`, "", http.StatusBadRequest, "username and password are required"},
+		{"/user/refresh", `{"refresh_token":"readiness-probe"}`, "", http.StatusUnauthorized, "refresh token is not valid; please login"},
 		{"/greeter/hello", `{"name":"probe"}`, token, http.StatusNotFound, "user not found"},
 	}
 	client := &http.Client{Timeout: 2 * time.Second}

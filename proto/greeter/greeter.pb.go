@@ -9,10 +9,13 @@
 package greeter
 
 import (
-	proto "github.com/micro/go-micro/v2/api/proto"
+	_ "github.com/envoyproxy/protoc-gen-validate/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -23,26 +26,189 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type HelloRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name: 1 to 64 printable characters, no surrounding spaces.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloRequest) Reset() {
+	*x = HelloRequest{}
+	mi := &file_greeter_greeter_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloRequest) ProtoMessage() {}
+
+func (x *HelloRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_greeter_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
+func (*HelloRequest) Descriptor() ([]byte, []int) {
+	return file_greeter_greeter_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *HelloRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// HelloReply: the fields of wrapper types are absent from the JSON when unset (a degraded
+// answer has no id and no logins; a full one has no degraded).
+type HelloReply struct {
+	state    protoimpl.MessageState  `protogen:"open.v1"`
+	Id       *wrapperspb.UInt64Value `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Username string                  `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Greeting string                  `protobuf:"bytes,3,opt,name=greeting,proto3" json:"greeting,omitempty"`
+	// setting_message is the configured greetings.string.
+	SettingMessage string `protobuf:"bytes,4,opt,name=setting_message,json=settingMessage,proto3" json:"setting_message,omitempty"`
+	// logins counts the caller's logins since the greeter started.
+	Logins *wrapperspb.Int64Value `protobuf:"bytes,5,opt,name=logins,proto3" json:"logins,omitempty"`
+	// degraded: the user service could not answer; the profile comes from the token alone.
+	Degraded      *wrapperspb.BoolValue `protobuf:"bytes,6,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloReply) Reset() {
+	*x = HelloReply{}
+	mi := &file_greeter_greeter_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloReply) ProtoMessage() {}
+
+func (x *HelloReply) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_greeter_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
+func (*HelloReply) Descriptor() ([]byte, []int) {
+	return file_greeter_greeter_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *HelloReply) GetId() *wrapperspb.UInt64Value {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *HelloReply) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *HelloReply) GetGreeting() string {
+	if x != nil {
+		return x.Greeting
+	}
+	return ""
+}
+
+func (x *HelloReply) GetSettingMessage() string {
+	if x != nil {
+		return x.SettingMessage
+	}
+	return ""
+}
+
+func (x *HelloReply) GetLogins() *wrapperspb.Int64Value {
+	if x != nil {
+		return x.Logins
+	}
+	return nil
+}
+
+func (x *HelloReply) GetDegraded() *wrapperspb.BoolValue {
+	if x != nil {
+		return x.Degraded
+	}
+	return nil
+}
+
 var File_greeter_greeter_proto protoreflect.FileDescriptor
 
 const file_greeter_greeter_proto_rawDesc = "" +
 	"\n" +
-	"\x15greeter/greeter.proto\x12\agreeter\x1a\x13api/proto/api.proto27\n" +
-	"\aGreeter\x12,\n" +
-	"\x05Hello\x12\x0f.go.api.Request\x1a\x10.go.api.Response\"\x00B>Z<github.com/gomicro-stack/gomicro-stack/proto/greeter;greeterb\x06proto3"
+	"\x15greeter/greeter.proto\x12\agreeter\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17validate/validate.proto\"S\n" +
+	"\fHelloRequest\x12C\n" +
+	"\x04name\x18\x01 \x01(\tB/\xfaB,r*\x10\x01\x18@2$^[^\\p{C}\\s](?:[^\\p{C}]*[^\\p{C}\\s])?$R\x04name\"\x88\x02\n" +
+	"\n" +
+	"HelloReply\x12,\n" +
+	"\x02id\x18\x01 \x01(\v2\x1c.google.protobuf.UInt64ValueR\x02id\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
+	"\bgreeting\x18\x03 \x01(\tR\bgreeting\x12'\n" +
+	"\x0fsetting_message\x18\x04 \x01(\tR\x0esettingMessage\x123\n" +
+	"\x06logins\x18\x05 \x01(\v2\x1b.google.protobuf.Int64ValueR\x06logins\x126\n" +
+	"\bdegraded\x18\x06 \x01(\v2\x1a.google.protobuf.BoolValueR\bdegraded2Y\n" +
+	"\aGreeter\x12N\n" +
+	"\x05Hello\x12\x15.greeter.HelloRequest\x1a\x13.greeter.HelloReply\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/greeter/helloB>Z<github.com/gomicro-stack/gomicro-stack/proto/greeter;greeterb\x06proto3"
 
+var (
+	file_greeter_greeter_proto_rawDescOnce sync.Once
+	file_greeter_greeter_proto_rawDescData []byte
+)
+
+func file_greeter_greeter_proto_rawDescGZIP() []byte {
+	file_greeter_greeter_proto_rawDescOnce.Do(func() {
+		file_greeter_greeter_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_greeter_greeter_proto_rawDesc), len(file_greeter_greeter_proto_rawDesc)))
+	})
+	return file_greeter_greeter_proto_rawDescData
+}
+
+var file_greeter_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_greeter_greeter_proto_goTypes = []any{
-	(*proto.Request)(nil),  // 0: go.api.Request
-	(*proto.Response)(nil), // 1: go.api.Response
+	(*HelloRequest)(nil),           // 0: greeter.HelloRequest
+	(*HelloReply)(nil),             // 1: greeter.HelloReply
+	(*wrapperspb.UInt64Value)(nil), // 2: google.protobuf.UInt64Value
+	(*wrapperspb.Int64Value)(nil),  // 3: google.protobuf.Int64Value
+	(*wrapperspb.BoolValue)(nil),   // 4: google.protobuf.BoolValue
 }
 var file_greeter_greeter_proto_depIdxs = []int32{
-	0, // 0: greeter.Greeter.Hello:input_type -> go.api.Request
-	1, // 1: greeter.Greeter.Hello:output_type -> go.api.Response
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: greeter.HelloReply.id:type_name -> google.protobuf.UInt64Value
+	3, // 1: greeter.HelloReply.logins:type_name -> google.protobuf.Int64Value
+	4, // 2: greeter.HelloReply.degraded:type_name -> google.protobuf.BoolValue
+	0, // 3: greeter.Greeter.Hello:input_type -> greeter.HelloRequest
+	1, // 4: greeter.Greeter.Hello:output_type -> greeter.HelloReply
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_greeter_greeter_proto_init() }
@@ -56,12 +222,13 @@ func file_greeter_greeter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_greeter_greeter_proto_rawDesc), len(file_greeter_greeter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_greeter_greeter_proto_goTypes,
 		DependencyIndexes: file_greeter_greeter_proto_depIdxs,
+		MessageInfos:      file_greeter_greeter_proto_msgTypes,
 	}.Build()
 	File_greeter_greeter_proto = out.File
 	file_greeter_greeter_proto_goTypes = nil

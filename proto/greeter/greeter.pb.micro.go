@@ -7,8 +7,10 @@ package greeter
 
 import (
 	fmt "fmt"
+	_ "github.com/envoyproxy/protoc-gen-validate/validate"
 	proto "github.com/golang/protobuf/proto"
-	proto1 "github.com/micro/go-micro/v2/api/proto"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/protobuf/types/known/wrapperspb"
 	math "math"
 )
 
@@ -39,14 +41,24 @@ var _ server.Option
 // Api Endpoints for Greeter service
 
 func NewGreeterEndpoints() []*api.Endpoint {
-	return []*api.Endpoint{}
+	return []*api.Endpoint{
+		&api.Endpoint{
+			Name:    "Greeter.Hello",
+			Path:    []string{"/greeter/hello"},
+			Method:  []string{"POST"},
+			Body:    "*",
+			Handler: "rpc",
+		},
+	}
 }
 
 // Client API for Greeter service
 
 type GreeterService interface {
-	// Hello takes a JSON body {name} and answers {code, message, id, username, greeting, setting_message}.
-	Hello(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error)
+	// Hello greets name on behalf of the caller, with the caller's profile from the user service
+	// and the configured message. When the user service cannot answer, the profile is what the
+	// caller's token says (no id, no logins) and degraded is true.
+	Hello(ctx context.Context, in *HelloRequest, opts ...client.CallOption) (*HelloReply, error)
 }
 
 type greeterService struct {
@@ -61,9 +73,9 @@ func NewGreeterService(name string, c client.Client) GreeterService {
 	}
 }
 
-func (c *greeterService) Hello(ctx context.Context, in *proto1.Request, opts ...client.CallOption) (*proto1.Response, error) {
+func (c *greeterService) Hello(ctx context.Context, in *HelloRequest, opts ...client.CallOption) (*HelloReply, error) {
 	req := c.c.NewRequest(c.name, "Greeter.Hello", in)
-	out := new(proto1.Response)
+	out := new(HelloReply)
 	err := c.c.Call(ctx, req, out, opts...)
 	if err != nil {
 		return nil, err
@@ -74,18 +86,27 @@ func (c *greeterService) Hello(ctx context.Context, in *proto1.Request, opts ...
 // Server API for Greeter service
 
 type GreeterHandler interface {
-	// Hello takes a JSON body {name} and answers {code, message, id, username, greeting, setting_message}.
-	Hello(context.Context, *proto1.Request, *proto1.Response) error
+	// Hello greets name on behalf of the caller, with the caller's profile from the user service
+	// and the configured message. When the user service cannot answer, the profile is what the
+	// caller's token says (no id, no logins) and degraded is true.
+	Hello(context.Context, *HelloRequest, *HelloReply) error
 }
 
 func RegisterGreeterHandler(s server.Server, hdlr GreeterHandler, opts ...server.HandlerOption) error {
 	type greeter interface {
-		Hello(ctx context.Context, in *proto1.Request, out *proto1.Response) error
+		Hello(ctx context.Context, in *HelloRequest, out *HelloReply) error
 	}
 	type Greeter struct {
 		greeter
 	}
 	h := &greeterHandler{hdlr}
+	opts = append(opts, api.WithEndpoint(&api.Endpoint{
+		Name:    "Greeter.Hello",
+		Path:    []string{"/greeter/hello"},
+		Method:  []string{"POST"},
+		Body:    "*",
+		Handler: "rpc",
+	}))
 	return s.Handle(s.NewHandler(&Greeter{h}, opts...))
 }
 
@@ -93,6 +114,6 @@ type greeterHandler struct {
 	GreeterHandler
 }
 
-func (h *greeterHandler) Hello(ctx context.Context, in *proto1.Request, out *proto1.Response) error {
+func (h *greeterHandler) Hello(ctx context.Context, in *HelloRequest, out *HelloReply) error {
 	return h.GreeterHandler.Hello(ctx, in, out)
 }

@@ -8,10 +8,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	api "github.com/micro/go-micro/v2/api/proto"
 	"github.com/micro/go-micro/v2/client"
 	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	merrors "github.com/micro/go-micro/v2/errors"
@@ -45,8 +45,7 @@ func TestDirectDialCannotForgeIdentity(t *testing.T) {
 	greeters := greeterpb.NewGreeterService("go.micro.api.greeter", rpc)
 	userAt := client.WithAddress(addressOf(t, "go.micro.api.user"))
 	greeterAt := client.WithAddress(addressOf(t, "go.micro.api.greeter"))
-	hello := &api.Request{Method: "POST", Body: `{"name":"Bob"}`, Header: map[string]*api.Pair{
-		"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}}}}
+	hello := &greeterpb.HelloRequest{Name: "Bob"}
 
 	for _, tc := range []struct {
 		name string
@@ -66,6 +65,12 @@ func TestDirectDialCannotForgeIdentity(t *testing.T) {
 		if code := merrors.Parse(errString(err)).Code; code != http.StatusUnauthorized {
 			t.Errorf("greeter, %s: %+v, %v; want 401", tc.name, rsp, err)
 		}
+	}
+	// A caller inside gets no further with a request that breaks the proto's rules: the
+	// service checks them too, before its handler.
+	_, err = users.Register(context.Background(), &userpb.RegisterRequest{Username: "ab", Password: strings.Repeat("p", 73)}, userAt)
+	if e := merrors.Parse(errString(err)); e.Code != http.StatusBadRequest || e.Status != "INVALID_ARGUMENT" || !strings.Contains(e.Detail, "password:") {
+		t.Errorf("direct register breaking two rules: %+v; want 400 INVALID_ARGUMENT naming both", e)
 	}
 	// Through the gateway, the same person is greeted as themself.
 	if a := c.hello(c.login("direct_victim_e2e", "password-direct_victim_e2e").Str("token"), "Bob"); a.Status != 200 || a.Str("username") != "direct_victim_e2e" {

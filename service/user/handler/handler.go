@@ -1,21 +1,18 @@
 // Package handler is the user service's transport: it implements the generated go-micro
-// handler, converting between protobuf/JSON and the account package, and maps domain errors to
-// go-micro errors in one place.
+// handler, converting between the protobuf messages and the account package, and maps domain
+// errors to reasons in one place. (The gateway turns JSON into the messages and back, and
+// the proto's validation rules are checked before a handler runs: microsvc.)
 package handler
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
-	api "github.com/micro/go-micro/v2/api/proto"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
-	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
@@ -33,130 +30,59 @@ var _ userpb.UserHandler = (*User)(nil)
 // New returns the handler over the account use cases.
 func New(accounts *account.Service) *User { return &User{accounts: accounts} }
 
-type credentials struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// Register creates an account: 201 {code, message, id, username}.
-func (h *User) Register(ctx context.Context, req *api.Request, rsp *api.Response) error {
-	var in credentials
-	if err := apijson.Decode(ServiceName, req, &in); err != nil {
-		return err
-	}
-	key := header(req, IdempotencyKeyHeader)
-	r, err := h.accounts.Register(ctx, in.Username, in.Password, key)
+// Register creates an account: 201 {id, username}; a replayed answer says so in a header.
+func (h *User) Register(ctx context.Context, in *userpb.RegisterRequest, out *userpb.RegisterReply) error {
+	r, err := h.accounts.Register(ctx, in.GetUsername(), in.GetPassword(), in.GetIdempotencyKey())
 	if err != nil {
 		return toMicroError(err)
 	}
-	if err := apijson.Write(rsp, http.StatusCreated,
-		apijson.Field{Name: "id", Value: r.ID},
-		apijson.Field{Name: "username", Value: r.Username}); err != nil {
-		return err
-	}
-	if r.Replayed {
-		rsp.Header[ReplayedHeader] = &api.Pair{Key: ReplayedHeader, Values: []string{"true"}}
-	}
+	out.Id, out.Username, out.Replayed = r.ID, r.Username, r.Replayed
 	return nil
 }
 
-// IdempotencyKeyHeader carries a client's key for a registration: a retry with the same key
-// gets the first answer. ReplayedHeader marks such a repeated answer.
-const (
-	IdempotencyKeyHeader = "Idempotency-Key"
-	ReplayedHeader       = "Idempotent-Replayed"
-)
-
-// header is the first value of the request header name (as net/http spells it), or "".
-func header(req *api.Request, name string) string {
-	if p := req.GetHeader()[name]; p != nil && len(p.GetValues()) > 0 {
-		return p.GetValues()[0]
-	}
-	return ""
-}
-
-// Login checks credentials: 200 {code, message, token, token_type, expires_in, refresh_token}.
-func (h *User) Login(ctx context.Context, req *api.Request, rsp *api.Response) error {
-	var in credentials
-	if err := apijson.Decode(ServiceName, req, &in); err != nil {
-		return err
-	}
-	tokens, _, err := h.accounts.Login(ctx, in.Username, in.Password)
+// Login checks credentials and answers a session's tokens.
+func (h *User) Login(ctx context.Context, in *userpb.LoginRequest, out *userpb.TokenReply) error {
+	tokens, _, err := h.accounts.Login(ctx, in.GetUsername(), in.GetPassword())
 	if err != nil {
 		return toMicroError(err)
 	}
-	return writeTokens(rsp, tokens)
+	fillTokens(out, tokens)
+	return nil
 }
 
-// writeTokens answers a session's tokens as OAuth 2.0 names them (RFC 6749 §5.1), the access
-// token also as token, its name since the first version.
-func writeTokens(rsp *api.Response, t account.Tokens) error {
-	err := apijson.Write(rsp, http.StatusOK,
-		apijson.Field{Name: "token", Value: t.Access},
-		apijson.Field{Name: "token_type", Value: "Bearer"},
-		apijson.Field{Name: "expires_in", Value: int64(time.Until(t.AccessExpiry).Round(time.Second) / time.Second)},
-		apijson.Field{Name: "refresh_token", Value: t.Refresh})
-	// No cache may keep tokens (RFC 6749 §5.1).
-	rsp.Header["Cache-Control"] = &api.Pair{Key: "Cache-Control", Values: []string{"no-store"}}
-	return err
+func fillTokens(out *userpb.TokenReply, t account.Tokens) {
+	out.Token = t.Access
+	out.TokenType = "Bearer"
+	out.ExpiresIn = int64(time.Until(t.AccessExpiry).Round(time.Second) / time.Second)
+	out.RefreshToken = t.Refresh
 }
 
-type refreshRequest struct {
-	RefreshToken string `json:"refresh_token"`
-}
-
-// Refresh trades a refresh token: 200 with new tokens, as Login.
-func (h *User) Refresh(ctx context.Context, req *api.Request, rsp *api.Response) error {
-	var in refreshRequest
-	if err := apijson.Decode(ServiceName, req, &in); err != nil {
-		return err
-	}
-	if in.RefreshToken == "" {
-		return toMicroError(&account.InvalidInputError{Field: "refresh_token", Reason: "is required"})
-	}
-	tokens, err := h.accounts.Refresh(ctx, in.RefreshToken)
+// Refresh trades a refresh token for new tokens, as Login answers them.
+func (h *User) Refresh(ctx context.Context, in *userpb.RefreshRequest, out *userpb.TokenReply) error {
+	tokens, err := h.accounts.Refresh(ctx, in.GetRefreshToken())
 	if err != nil {
 		return toMicroError(err)
 	}
-	return writeTokens(rsp, tokens)
+	fillTokens(out, tokens)
+	return nil
 }
 
-// Logout revokes the caller's access token and the given refresh token: 200 {code, message}.
-func (h *User) Logout(ctx context.Context, req *api.Request, rsp *api.Response) error {
+// Logout revokes the caller's access token and the given refresh token.
+func (h *User) Logout(ctx context.Context, in *userpb.LogoutRequest, _ *userpb.LogoutReply) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
 		return toMicroError(account.ErrNoCaller)
 	}
-	var in refreshRequest
-	if req.GetBody() != "" {
-		if err := apijson.Decode(ServiceName, req, &in); err != nil {
-			return err
-		}
-	}
-	if err := h.accounts.Logout(ctx, caller, in.RefreshToken); err != nil {
-		return toMicroError(err)
-	}
-	return apijson.Write(rsp, http.StatusOK)
+	return toMicroError(h.accounts.Logout(ctx, caller, in.GetRefreshToken()))
 }
 
-type deleteRequest struct {
-	Password string `json:"password"`
-}
-
-// Delete removes the caller's account: 200 {code, message}.
-func (h *User) Delete(ctx context.Context, req *api.Request, rsp *api.Response) error {
+// Delete removes the caller's account.
+func (h *User) Delete(ctx context.Context, in *userpb.DeleteRequest, _ *userpb.DeleteReply) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
 		return toMicroError(account.ErrNoCaller)
 	}
-	var in deleteRequest
-	if err := apijson.Decode(ServiceName, req, &in); err != nil {
-		return err
-	}
-	if err := h.accounts.Delete(ctx, caller, in.Password); err != nil {
-		return toMicroError(err)
-	}
-	return apijson.Write(rsp, http.StatusOK)
+	return toMicroError(h.accounts.Delete(ctx, caller, in.GetPassword()))
 }
 
 // Revocations lists the revocations recorded since the request's time.
@@ -187,19 +113,19 @@ func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rs
 	return nil
 }
 
-// errorRules map account errors to go-micro errors with HTTP codes.
+// errorRules give the reason of each account error.
 var errorRules = []rpcerror.Rule{
-	{As: invalidInput, Code: http.StatusBadRequest},
-	{Is: account.ErrUsernameTaken, Code: http.StatusConflict},
-	{Is: account.ErrBadCredentials, Code: http.StatusUnauthorized},
-	{Is: account.ErrBadRefresh, Code: http.StatusUnauthorized},
-	{Is: account.ErrRefreshReused, Code: http.StatusUnauthorized},
-	{Is: account.ErrNoCaller, Code: http.StatusUnauthorized},
-	{Is: account.ErrNotYours, Code: http.StatusForbidden},
-	{Is: account.ErrNotFound, Code: http.StatusNotFound},
-	{Is: account.ErrKeyReused, Code: http.StatusUnprocessableEntity},
+	{As: invalidInput, Reason: apipb.Reason_INVALID_ARGUMENT},
+	{Is: account.ErrUsernameTaken, Reason: apipb.Reason_USERNAME_TAKEN},
+	{Is: account.ErrBadCredentials, Reason: apipb.Reason_BAD_CREDENTIALS},
+	{Is: account.ErrBadRefresh, Reason: apipb.Reason_BAD_REFRESH_TOKEN},
+	{Is: account.ErrRefreshReused, Reason: apipb.Reason_BAD_REFRESH_TOKEN},
+	{Is: account.ErrNoCaller, Reason: apipb.Reason_UNAUTHENTICATED},
+	{Is: account.ErrNotYours, Reason: apipb.Reason_PERMISSION_DENIED},
+	{Is: account.ErrNotFound, Reason: apipb.Reason_NOT_FOUND},
+	{Is: account.ErrKeyReused, Reason: apipb.Reason_IDEMPOTENCY_KEY_REUSED},
 	// Shedding load is not a failure of the service: breakers do not count it.
-	{Is: account.ErrBusy, Code: http.StatusServiceUnavailable, Status: breaker.StatusShedding},
+	{Is: account.ErrBusy, Reason: apipb.Reason_OVERLOADED},
 }
 
 func invalidInput(err error) (string, bool) {
@@ -210,4 +136,10 @@ func invalidInput(err error) (string, bool) {
 	return "", false
 }
 
-func toMicroError(err error) error { return rpcerror.Translate(ServiceName, err, errorRules) }
+// toMicroError is err as the service answers it (nil stays nil).
+func toMicroError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return rpcerror.Translate(ServiceName, err, errorRules)
+}

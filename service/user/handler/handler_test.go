@@ -2,19 +2,15 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
-	api "github.com/micro/go-micro/v2/api/proto"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
-	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
@@ -26,12 +22,6 @@ func newHandler(t *testing.T) *User {
 	return New(accounts)
 }
 
-func jsonRequest(body string) *api.Request {
-	return &api.Request{Method: "POST", Body: body, Header: map[string]*api.Pair{
-		"Content-Type": {Key: "Content-Type", Values: []string{"application/json"}},
-	}}
-}
-
 func code(err error) int32 {
 	if err == nil {
 		return 0
@@ -39,70 +29,80 @@ func code(err error) int32 {
 	return merrors.Parse(err.Error()).Code
 }
 
+func credentials(username, password string) (*userpb.RegisterRequest, *userpb.LoginRequest) {
+	return &userpb.RegisterRequest{Username: username, Password: password}, &userpb.LoginRequest{Username: username, Password: password}
+}
+
 func TestRegisterAndLogin(t *testing.T) {
 	h := newHandler(t)
 	ctx := context.Background()
+	register := func(u, p string) error {
+		in, _ := credentials(u, p)
+		var out userpb.RegisterReply
+		err := h.Register(ctx, in, &out)
+		if err == nil && (out.Id == 0 || out.Username != u || out.Replayed) {
+			return fmt.Errorf("reply %+v", &out)
+		}
+		return err
+	}
+	login := func(u, p string) error {
+		_, in := credentials(u, p)
+		var out userpb.TokenReply
+		err := h.Login(ctx, in, &out)
+		if err == nil && (out.Token == "" || out.TokenType != "Bearer" || out.ExpiresIn < 3590 || out.RefreshToken == "") {
+			return fmt.Errorf("reply %+v", &out)
+		}
+		return err
+	}
 	for _, tc := range []struct {
-		name     string
-		call     func(context.Context, *api.Request, *api.Response) error
-		body     string
-		wantCode int32
-		wantHTTP int32
+		name       string
+		call       func() error
+		wantCode   int32
+		wantReason string
 	}{
-		{"register", h.Register, `{"username":"dora","password":"password1"}`, 0, 201},
-		{"register again", h.Register, `{"username":"dora","password":"password2"}`, 409, 0},
-		{"register bad name", h.Register, `{"username":"d","password":"password1"}`, 400, 0},
-		{"register bad JSON", h.Register, `{"username":`, 400, 0},
-		{"login", h.Login, `{"username":"dora","password":"password1"}`, 0, 200},
-		{"login wrong password", h.Login, `{"username":"dora","password":"password2"}`, 401, 0},
-		{"login unknown user", h.Login, `{"username":"nobody","password":"password1"}`, 401, 0},
-		{"login missing password", h.Login, `{"username":"dora"}`, 400, 0},
+		{"register", func() error { return register("dora", "password1") }, 0, ""},
+		{"register again", func() error { return register("dora", "password2") }, 409, "USERNAME_TAKEN"},
+		{"register again in another case", func() error { return register("DORA", "password2") }, 409, "USERNAME_TAKEN"},
+		// The domain keeps its rules whoever calls (the proto's are checked before, by microsvc).
+		{"register bad name", func() error { return register("d", "password1") }, 400, "INVALID_ARGUMENT"},
+		{"login", func() error { return login("dora", "password1") }, 0, ""},
+		{"login wrong password", func() error { return login("dora", "password2") }, 401, "BAD_CREDENTIALS"},
+		{"login unknown user", func() error { return login("nobody", "password1") }, 401, "BAD_CREDENTIALS"},
+		{"login missing password", func() error { return login("dora", "") }, 400, "INVALID_ARGUMENT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var rsp api.Response
-			err := tc.call(ctx, jsonRequest(tc.body), &rsp)
+			err := tc.call()
 			if code(err) != tc.wantCode {
 				t.Fatalf("error %v, want code %d", err, tc.wantCode)
 			}
-			if err != nil {
-				if id := merrors.Parse(err.Error()).Id; id != ServiceName {
-					t.Fatalf("error id %q", id)
-				}
-				return
-			}
-			if rsp.StatusCode != tc.wantHTTP {
-				t.Fatalf("status %d", rsp.StatusCode)
-			}
-			var body map[string]any
-			if err := json.Unmarshal([]byte(rsp.Body), &body); err != nil {
-				t.Fatal(err)
-			}
-			if body["code"] != 0.0 || body["message"] != "ok" || strings.Contains(rsp.Body, "password") {
-				t.Fatalf("body %s", rsp.Body)
+			if e := merrors.Parse(errString(err)); err != nil && (e.Id != ServiceName || e.Status != tc.wantReason) {
+				t.Fatalf("error %+v, want id %s reason %s", e, ServiceName, tc.wantReason)
 			}
 		})
 	}
 }
 
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 func TestGetUserInfo(t *testing.T) {
 	h := newHandler(t)
-	var reg api.Response
-	if err := h.Register(context.Background(), jsonRequest(`{"username":"erin","password":"password1"}`), &reg); err != nil {
+	var created userpb.RegisterReply
+	if err := h.Register(context.Background(), &userpb.RegisterRequest{Username: "erin", Password: "password1"}, &created); err != nil {
 		t.Fatal(err)
 	}
-	var created struct {
-		ID uint64 `json:"id"`
-	}
-	json.Unmarshal([]byte(reg.Body), &created)
-
 	for _, tc := range []struct {
 		name     string
 		ctx      context.Context
 		wantCode int32
 	}{
-		{"caller the gateway signed for", auth.WithCaller(context.Background(), auth.Identity{UserID: created.ID, Username: "erin"}), 0},
+		{"caller the gateway signed for", auth.WithCaller(context.Background(), auth.Identity{UserID: created.Id, Username: "erin"}), 0},
 		// Unsigned metadata names nobody (auth.HandlerWrapper alone turns an assertion into a caller).
-		{"unsigned identity metadata", metadata.NewContext(context.Background(), metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.ID, 10)}), 401},
+		{"unsigned identity metadata", metadata.NewContext(context.Background(), metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.Id, 10)}), 401},
 		{"no identity", context.Background(), 401},
 		{"unknown user", auth.WithCaller(context.Background(), auth.Identity{UserID: 999999, Username: "ghost"}), 404},
 	} {
@@ -112,34 +112,27 @@ func TestGetUserInfo(t *testing.T) {
 			if code(err) != tc.wantCode {
 				t.Fatalf("error %v, want code %d", err, tc.wantCode)
 			}
-			if err == nil && (rsp.Id != created.ID || rsp.Username != "erin" || rsp.CreatedAt == 0) {
+			if err == nil && (rsp.Id != created.Id || rsp.Username != "erin" || rsp.CreatedAt == 0) {
 				t.Fatalf("profile %+v", &rsp)
 			}
 		})
 	}
 }
 
-func TestIdempotencyKeyHeader(t *testing.T) {
+func TestIdempotencyKey(t *testing.T) {
 	h := newHandler(t)
 	ctx := context.Background()
-	withKey := func(key string) *api.Request {
-		req := jsonRequest(`{"username":"gina","password":"password1"}`)
-		req.Header[IdempotencyKeyHeader] = &api.Pair{Key: IdempotencyKeyHeader, Values: []string{key}}
-		return req
+	withKey := func(username, key string) *userpb.RegisterRequest {
+		return &userpb.RegisterRequest{Username: username, Password: "password1", IdempotencyKey: key}
 	}
-	var first, again api.Response
-	if err := h.Register(ctx, withKey("k-1"), &first); err != nil || first.Header[ReplayedHeader] != nil {
-		t.Fatalf("first: %v %v", err, first.Header)
+	var first, again userpb.RegisterReply
+	if err := h.Register(ctx, withKey("gina", "k-1"), &first); err != nil || first.Replayed {
+		t.Fatalf("first: %v %+v", err, &first)
 	}
-	if err := h.Register(ctx, withKey("k-1"), &again); err != nil || again.StatusCode != 201 || again.Body != first.Body {
-		t.Fatalf("retry: %v %d %s, want the first answer %s", err, again.StatusCode, again.Body, first.Body)
+	if err := h.Register(ctx, withKey("gina", "k-1"), &again); err != nil || again.Id != first.Id || !again.Replayed {
+		t.Fatalf("retry: %v %+v, want the first answer %+v, replayed", err, &again, &first)
 	}
-	if p := again.Header[ReplayedHeader]; p == nil || p.Values[0] != "true" {
-		t.Fatalf("retry not marked as replayed: %v", again.Header)
-	}
-	reused := jsonRequest(`{"username":"hank","password":"password1"}`)
-	reused.Header[IdempotencyKeyHeader] = withKey("k-1").Header[IdempotencyKeyHeader]
-	if err := h.Register(ctx, reused, &api.Response{}); code(err) != 422 {
+	if err := h.Register(ctx, withKey("hank", "k-1"), &userpb.RegisterReply{}); code(err) != 422 {
 		t.Fatalf("key reused for another request: %v, want 422", err)
 	}
 }
@@ -150,15 +143,18 @@ func TestDomainErrorsMapOnce(t *testing.T) {
 		code   int32
 		status string
 	}{
-		{account.ErrBusy, 503, breaker.StatusShedding},
-		{account.ErrKeyReused, 422, ""},
-		{fmt.Errorf("login x: %w", account.ErrBusy), 503, breaker.StatusShedding},
-		{errors.New("disk on fire"), 500, "Internal Server Error"},
+		{account.ErrBusy, 503, "OVERLOADED"},
+		{account.ErrKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{fmt.Errorf("login x: %w", account.ErrBusy), 503, "OVERLOADED"},
+		{errors.New("disk on fire"), 500, "INTERNAL"},
 	} {
 		e := merrors.Parse(toMicroError(tc.err).Error())
-		if e.Code != tc.code || (tc.status != "" && e.Status != tc.status) || e.Id != ServiceName {
+		if e.Code != tc.code || e.Status != tc.status || e.Id != ServiceName {
 			t.Errorf("%v: %+v, want code %d status %q", tc.err, e, tc.code, tc.status)
 		}
+	}
+	if toMicroError(nil) != nil {
+		t.Error("no error became one")
 	}
 }
 
@@ -168,59 +164,49 @@ func TestSessionEndpoints(t *testing.T) {
 	accounts, keys := accounttest.NewService(t)
 	h := New(accounts)
 	ctx := context.Background()
-	if err := h.Register(ctx, jsonRequest(`{"username":"fay","password":"password1"}`), &api.Response{}); err != nil {
+	if err := h.Register(ctx, &userpb.RegisterRequest{Username: "fay", Password: "password1"}, &userpb.RegisterReply{}); err != nil {
 		t.Fatal(err)
 	}
-	var login api.Response
-	if err := h.Login(ctx, jsonRequest(`{"username":"fay","password":"password1"}`), &login); err != nil {
+	var tokens userpb.TokenReply
+	if err := h.Login(ctx, &userpb.LoginRequest{Username: "fay", Password: "password1"}, &tokens); err != nil {
 		t.Fatal(err)
-	}
-	var tokens struct {
-		Token        string `json:"token"`
-		TokenType    string `json:"token_type"`
-		ExpiresIn    int64  `json:"expires_in"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal([]byte(login.Body), &tokens); err != nil || tokens.TokenType != "Bearer" || tokens.ExpiresIn < 3590 || tokens.RefreshToken == "" {
-		t.Fatalf("login body %s (%v)", login.Body, err)
-	}
-	if login.Header["Cache-Control"].GetValues()[0] != "no-store" {
-		t.Fatal("tokens without Cache-Control: no-store")
 	}
 	caller, err := keys.Verify(tokens.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	as := auth.WithCaller(ctx, caller)
-
+	refresh := func(token string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			return h.Refresh(ctx, &userpb.RefreshRequest{RefreshToken: token}, &userpb.TokenReply{})
+		}
+	}
+	logout := func(ctx context.Context) error { return h.Logout(ctx, &userpb.LogoutRequest{}, &userpb.LogoutReply{}) }
+	deleteWith := func(password string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			return h.Delete(ctx, &userpb.DeleteRequest{Password: password}, &userpb.DeleteReply{})
+		}
+	}
 	for _, tc := range []struct {
 		name     string
 		ctx      context.Context
-		call     func(context.Context, *api.Request, *api.Response) error
-		body     string
+		call     func(context.Context) error
 		wantCode int32
 	}{
-		{"refresh without a token", ctx, h.Refresh, `{}`, 400},
-		{"refresh with bad JSON", ctx, h.Refresh, `{"refresh_token":`, 400},
-		{"refresh with a made-up token", ctx, h.Refresh, `{"refresh_token":"made-up"}`, 401},
-		{"logout without a caller", ctx, h.Logout, `{}`, 401},
-		{"logout with bad JSON", as, h.Logout, `[`, 400},
-		{"delete without a caller", ctx, h.Delete, `{"password":"password1"}`, 401},
-		{"delete with a wrong password", as, h.Delete, `{"password":"password2"}`, 401},
-		{"delete without a password", as, h.Delete, `{}`, 400},
-		{"refresh", ctx, h.Refresh, `{"refresh_token":"` + tokens.RefreshToken + `"}`, 0},
-		{"refresh with the spent token", ctx, h.Refresh, `{"refresh_token":"` + tokens.RefreshToken + `"}`, 401},
-		{"logout", as, h.Logout, ``, 0},
-		{"delete", as, h.Delete, `{"password":"password1"}`, 0},
+		{"refresh without a token", ctx, refresh(""), 401},
+		{"refresh with a made-up token", ctx, refresh("made-up"), 401},
+		{"logout without a caller", ctx, logout, 401},
+		{"delete without a caller", ctx, deleteWith("password1"), 401},
+		{"delete with a wrong password", as, deleteWith("password2"), 401},
+		{"delete without a password", as, deleteWith(""), 400},
+		{"refresh", ctx, refresh(tokens.RefreshToken), 0},
+		{"refresh with the spent token", ctx, refresh(tokens.RefreshToken), 401},
+		{"logout", as, logout, 0},
+		{"delete", as, deleteWith("password1"), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var rsp api.Response
-			err := tc.call(tc.ctx, jsonRequest(tc.body), &rsp)
-			if code(err) != tc.wantCode {
+			if err := tc.call(tc.ctx); code(err) != tc.wantCode {
 				t.Fatalf("error %v, want code %d", err, tc.wantCode)
-			}
-			if err == nil && rsp.StatusCode != 200 {
-				t.Fatalf("status %d", rsp.StatusCode)
 			}
 		})
 	}
