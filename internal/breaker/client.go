@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
 // Fallback answers a call whose dependency failed: the breaker is open, the call timed out, was
@@ -90,18 +91,25 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 	}
 }
 
-// countsAsFailure says whether err is the dependency's fault. A 4xx answer is about the request;
-// a caller that gave up (its own context ended) says nothing about the dependency either, nor
-// does a request the client could not even send (see notSent), nor a live dependency that
-// refused the call to stay within its capacity (see Shedding): counting those would let any
-// client open the breaker for everyone.
+// countsAsFailure says whether err is the dependency's fault, by its class and code (never its
+// text). A 4xx answer is about the request; a caller that gave up (its own context ended) says
+// nothing about the dependency either, nor does a request the client could not even send
+// (rpcerror.NotSent), nor a live dependency that refused the call to stay within its capacity
+// (reason OVERLOADED, see Shedding): counting those would let any client open the breaker for
+// everyone.
 func countsAsFailure(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || notSent(err) {
+	if ctx.Err() != nil {
 		return false
 	}
-	e := merrors.Parse(err.Error())
+	class, e := rpcerror.ClassOf(err)
+	switch class {
+	case rpcerror.NotSent, rpcerror.Canceled:
+		return false
+	case rpcerror.Unreachable, rpcerror.Lost, rpcerror.TimedOut:
+		return true
+	}
 	switch {
-	case e.Status == StatusShedding && e.Id != clientID:
+	case e.Status == StatusShedding:
 		return false
 	case e.Code == http.StatusRequestTimeout, e.Code == http.StatusTooManyRequests:
 		return true
@@ -113,35 +121,13 @@ func countsAsFailure(ctx context.Context, err error) bool {
 }
 
 // clientID is the go-micro error id of failures the calling side reports itself.
-const clientID = "go.micro.client"
-
-// unsendable are the messages with which grpc refuses, on the calling side, a request it
-// cannot put on the wire: a protobuf string field holding invalid UTF-8, metadata that is not
-// printable ASCII (newer grpc releases check it). go-micro hands them on as a 500 from
-// go.micro.client with grpc's text, so the text is all there is to go on.
-var unsendable = []string{
-	"grpc: error while marshaling",
-	"contains illegal characters",
-	"contains value with non-printable ASCII characters",
-}
-
-// notSent says the call failed before anything reached the dependency, because of what the
-// request held.
-func notSent(err error) bool {
-	msg := err.Error()
-	for _, s := range unsendable {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
+const clientID = rpcerror.ClientID
 
 // asRequestError gives a request that could not be sent the 400 it deserves: the caller built
 // it from what its own client sent.
 func asRequestError(err error) error {
-	if notSent(err) {
-		return merrors.BadRequest(clientID, "the request cannot be encoded: %s", merrors.Parse(err.Error()).Detail)
+	if class, e := rpcerror.ClassOf(err); class == rpcerror.NotSent {
+		return merrors.BadRequest(clientID, "the request cannot be encoded: %s", e.Detail)
 	}
 	return err
 }

@@ -19,6 +19,8 @@ import (
 	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"google.golang.org/grpc"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
 // stubClient answers every call with answer; the wrapper under test is what is real here.
@@ -85,7 +87,7 @@ func TestFailuresOpenTheBreakerAndTheFallbackAnswers(t *testing.T) {
 		return nil
 	}}
 	c, req, stub := setup(t, func(context.Context, *string) error {
-		return merrors.InternalServerError("go.micro.client", "connection refused")
+		return rpcerror.ClientError(rpcerror.Unreachable, "connection refused")
 	}, fallbacks)
 	// hystrix counts asynchronously: call until the breaker opens, within a deadline.
 	for deadline := time.Now().Add(5 * time.Second); !isOpen(req); {
@@ -110,7 +112,7 @@ func TestFailuresOpenTheBreakerAndTheFallbackAnswers(t *testing.T) {
 
 func TestWithoutFallbackErrorsHaveCodes(t *testing.T) {
 	c, req, _ := setup(t, func(context.Context, *string) error {
-		return merrors.InternalServerError("go.micro.client", "connection refused")
+		return rpcerror.ClientError(rpcerror.Unreachable, "connection refused")
 	}, nil)
 	for deadline := time.Now().Add(5 * time.Second); !isOpen(req); {
 		if time.Now().After(deadline) {
@@ -183,7 +185,7 @@ func TestTimeoutUsesTheCallDeadline(t *testing.T) {
 func TestFallbackWithNothingToOffer(t *testing.T) {
 	cause := errors.New("no identity to fall back on")
 	c, req, _ := setup(t, func(context.Context, *string) error {
-		return merrors.InternalServerError("go.micro.client", "connection refused")
+		return rpcerror.ClientError(rpcerror.Unreachable, "connection refused")
 	}, Fallbacks{"Svc.Do": func(context.Context, client.Request, interface{}, error) error { return cause }})
 	var rsp string
 	var outcome Outcome
@@ -319,7 +321,7 @@ func TestUnsendableRequestsDoNotCount(t *testing.T) {
 	if err := Apply([]string{CommandName(service, "Test.Do")}, c, Config{}); err != nil {
 		t.Fatal(err)
 	}
-	rpc := NewClientWrapper(nil)(grpcclient.NewClient())
+	rpc := NewClientWrapper(nil)(grpcclient.NewClient(rpcerror.ClassifyFailures()))
 	req := rpc.NewRequest(service, "Test.Do", &api.Request{Body: "{\"name\":\"\xff\"}"})
 	if openAfter(t, req, 20, func() {
 		err := rpc.Call(context.Background(), req, &api.Response{}, client.WithAddress(listener.Addr().String()))

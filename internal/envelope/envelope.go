@@ -59,7 +59,9 @@ func Describe(status int, body []byte) (int, string, string) {
 	}
 	code, message := describeMicro(me)
 	reason := ""
-	if code == me.Code && isReason(me.Status) {
+	// A service's reason passes on; the client's own statuses (UNREACHABLE, ...) are for
+	// breakers and retries, not for clients.
+	if code == me.Code && me.ID != "go.micro.client" && me.ID != "grpc" && isReason(me.Status) {
 		reason = me.Status
 	}
 	return code, message, reason
@@ -88,13 +90,13 @@ func describeMicro(me microError) (int, string) {
 			return me.Code, "malformed request"
 		}
 		return http.StatusServiceUnavailable, "service unavailable"
-	case "go.micro.api":
-		// The api handler failed before calling: a form it could not parse, or a route the
-		// registry has no instance for.
-		if strings.HasPrefix(me.Detail, "Error parsing form") {
-			return http.StatusBadRequest, "malformed form body"
+	case "grpc":
+		// The service's gRPC server answered by itself (no such method, a message over its
+		// limit): its words are about our wiring, not for clients.
+		if text := http.StatusText(me.Code); text != "" {
+			return me.Code, strings.ToLower(text)
 		}
-		return http.StatusServiceUnavailable, "service unavailable"
+		return http.StatusInternalServerError, "internal error"
 	}
 	code := me.Code
 	if code < 400 || code > 599 {

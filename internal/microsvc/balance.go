@@ -2,14 +2,14 @@ package microsvc
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/micro/go-micro/v2/client"
 	"github.com/micro/go-micro/v2/client/selector"
-	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/registry"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
 // Retries is how many times a call is tried again, on another node when there is one.
@@ -84,22 +84,16 @@ func (s *skipDown) Mark(service string, node *registry.Node, err error) {
 	s.Selector.Mark(service, node, err)
 }
 
-// unreachable says the call failed at the connection: nothing reached the node (refused) or the
-// node vanished under the call (reset, closing transport).
+// unreachable says the call failed at the connection: nothing reached the node, or the node
+// vanished under the call.
 func unreachable(err error) bool {
-	return refused(err) || strings.Contains(err.Error(), "connection reset") ||
-		strings.Contains(err.Error(), "transport is closing") || strings.Contains(err.Error(), "broken pipe") ||
-		strings.Contains(err.Error(), "code = Unavailable")
+	class, _ := rpcerror.ClassOf(err)
+	return class == rpcerror.Unreachable || class == rpcerror.Lost
 }
 
-// refused says the call cannot have reached the node.
-func refused(err error) bool {
-	return strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no route to host")
-}
-
-// RetryPolicy retries a call, on another node, when it cannot have run (the connection was
-// refused), and for idempotent endpoints also when the node failed under it or did not answer
-// in time. Answers about the request (4xx) and errors from the handler are never retried.
+// RetryPolicy retries a call, on another node, when it cannot have run (nothing reached the
+// node), and for idempotent endpoints also when the node failed under it or did not answer in
+// time. Answers about the request (4xx) and errors from the handler are never retried.
 func RetryPolicy(idempotent ...string) client.RetryFunc {
 	safe := map[string]bool{}
 	for _, e := range idempotent {
@@ -109,12 +103,13 @@ func RetryPolicy(idempotent ...string) client.RetryFunc {
 		if err == nil || ctx.Err() != nil {
 			return false, nil
 		}
-		if refused(err) {
+		switch class, _ := rpcerror.ClassOf(err); class {
+		case rpcerror.Unreachable:
 			return true, nil
+		case rpcerror.Lost, rpcerror.TimedOut:
+			return safe[req.Endpoint()], nil
 		}
-		e := merrors.Parse(err.Error())
-		transport := e.Id == "go.micro.client" || e.Id == ""
-		return safe[req.Endpoint()] && transport && (unreachable(err) || e.Code == 408 || e.Code == 500 || e.Code == 503), nil
+		return false, nil
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-micro/v2/registry/memory"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
 func TestSelectorSkipsNodesThatRefuse(t *testing.T) {
@@ -29,7 +31,7 @@ func TestSelectorSkipsNodesThatRefuse(t *testing.T) {
 	if seen := picks(); seen["a"] == 0 || seen["b"] == 0 {
 		t.Fatalf("both nodes must be picked: %v", seen)
 	}
-	refusedErr := merrors.InternalServerError("go.micro.client", "connection error: dial tcp 127.0.0.1:1: connect: connection refused")
+	refusedErr := rpcerror.ClientError(rpcerror.Unreachable, "connection error: dial tcp 127.0.0.1:1: connect: connection refused")
 	sel.Mark("svc", &registry.Node{Id: "a"}, refusedErr)
 	if seen := picks(); seen["a"] != 0 {
 		t.Fatalf("a refused and must be skipped: %v", seen)
@@ -52,9 +54,9 @@ func TestRetryPolicy(t *testing.T) {
 	policy := RetryPolicy("User.GetUserInfo")
 	c := client.NewClient()
 	safe, unsafe := c.NewRequest("svc", "User.GetUserInfo", nil), c.NewRequest("svc", "User.Register", nil)
-	refused := merrors.InternalServerError("go.micro.client", "connection error: connect: connection refused")
-	reset := merrors.InternalServerError("go.micro.client", "rpc error: code = Unavailable desc = transport is closing")
-	timeout := merrors.New("go.micro.client", "deadline exceeded", 408)
+	refused := rpcerror.ClientError(rpcerror.Unreachable, "connection error: connect: connection refused")
+	reset := rpcerror.ClientError(rpcerror.Lost, "transport is closing")
+	timeout := rpcerror.ClientError(rpcerror.TimedOut, "deadline exceeded")
 	for _, tc := range []struct {
 		name  string
 		req   client.Request
@@ -69,6 +71,9 @@ func TestRetryPolicy(t *testing.T) {
 		{"timeout, unsafe", unsafe, timeout, false},
 		{"answer about the request", safe, merrors.NotFound("go.micro.api.user", "user not found"), false},
 		{"handler error", safe, merrors.InternalServerError("go.micro.api.user", "internal error"), false},
+		{"not sent: the request's fault", safe, rpcerror.ClientError(rpcerror.NotSent, "grpc: error while marshaling"), false},
+		// The words do not decide: a handler's error saying "connection refused" is its answer.
+		{"handler error in the words of a refusal", unsafe, merrors.InternalServerError("go.micro.api.user", "connection refused"), false},
 		{"no error", safe, nil, false},
 	} {
 		retry, err := policy(context.Background(), tc.req, 0, tc.err)

@@ -17,6 +17,7 @@ import (
 	"github.com/micro/go-plugins/registry/consul/v2"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
 // Config holds the settings every service shares.
@@ -154,7 +155,7 @@ func (r *healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*re
 // refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
 // that may be retried after a failure mid-call. wrappers wrap it, the first outermost.
 func NewClient(reg registry.Registry, idempotent []string, wrappers ...client.Wrapper) client.Client {
-	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg))))
+	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg)), rpcerror.ClassifyFailures()))
 	for i := len(wrappers) - 1; i >= 0; i-- {
 		c = wrappers[i](c)
 	}
