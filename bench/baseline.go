@@ -118,7 +118,7 @@ func serveBareGreeter(address, userAddress string) error {
 
 // serveBareFront verifies the token as our gateway does and calls the greeter.
 func serveBareFront(address, greeterAddress, secret string) error {
-	keys, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
+	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func run() error {
 		return err
 	}
 	fmt.Println("bare chain baseline ...")
-	keys, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
+	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		return err
 	}

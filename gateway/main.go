@@ -37,35 +37,40 @@ import (
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
-// Config is the gateway's configuration.
+// Config is the gateway's configuration: each field declares its setting (config.Declare). The
+// limits and the token secrets follow the config server; the rest applies at start.
 type Config struct {
-	microsvc.Config `mapstructure:",squash"`
-	HTTP            struct {
+	HTTP struct {
 		apiserver.Config `mapstructure:",squash"`
-		Advertise        string `mapstructure:"advertise"`
+		Advertise        string `mapstructure:"advertise" usage:"host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"`
 	} `mapstructure:"http"`
 	Gateway struct {
-		Routes       []string `mapstructure:"routes"`
-		OpenPaths    []string `mapstructure:"open_paths"`
-		MaxBodyBytes int64    `mapstructure:"max_body_bytes"`
-		CORSOrigins  []string `mapstructure:"cors_origins"`
-		AccessLog    bool     `mapstructure:"access_log"`
+		// Routes and OpenPaths default to what proto/ declares (see defaults).
+		Routes       []string `mapstructure:"routes" usage:"the routes served (default: every route of proto/); all other paths answer 404"`
+		OpenPaths    []string `mapstructure:"open_paths" usage:"paths that need no token (default: the routes proto/ marks public)"`
+		MaxBodyBytes int64    `mapstructure:"max_body_bytes" default:"1048576" usage:"largest request body; larger gets 413"`
+		CORSOrigins  []string `mapstructure:"cors_origins" usage:"browser origins allowed by CORS (* = any, without credentials)"`
+		AccessLog    bool     `mapstructure:"access_log" usage:"write an access log line per request to stdout (costs throughput)"`
 	} `mapstructure:"gateway"`
-	Limits     limits.Config `mapstructure:"limits"`
 	Revocation struct {
-		SyncInterval time.Duration `mapstructure:"sync_interval"`
+		SyncInterval time.Duration `mapstructure:"sync_interval" default:"5s" usage:"how often revoked tokens are read from the user service (an event makes it at once)"`
 	} `mapstructure:"revocation"`
-	Broker       events.Config        `mapstructure:"broker"`
-	JWT          auth.Config          `mapstructure:"jwt"`
-	InternalAuth auth.AssertionConfig `mapstructure:"internal_auth"`
-	Breaker      breaker.Config       `mapstructure:"breaker"`
-	Metrics      metrics.Config       `mapstructure:"metrics"`
+	Limits                limits.Config        `mapstructure:"limits"`
+	JWT                   auth.VerifyConfig    `mapstructure:"jwt"`
+	InternalAuth          auth.AssertionConfig `mapstructure:"internal_auth"`
+	Breaker               breaker.Config       `mapstructure:"breaker"`
+	Metrics               metrics.Config       `mapstructure:"metrics"`
+	Broker                events.Config        `mapstructure:"broker"`
+	microsvc.ClientConfig `mapstructure:",squash"`
 }
 
 // apiFiles are the proto files whose routes the gateway serves.
 var apiFiles = []protoreflect.FileDescriptor{userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto}
 
-func settings(routes []apispec.Route) []config.Setting {
+// defaults are the defaults the gateway computes: the routes and the open paths from proto/,
+// and a longer breaker timeout, since its calls carry the services' own calls and their
+// breakers' timeouts (1 s).
+func defaults(routes []apispec.Route) map[string]any {
 	var paths, public []string
 	for _, r := range routes {
 		paths = append(paths, r.Path)
@@ -73,20 +78,7 @@ func settings(routes []apispec.Route) []config.Setting {
 			public = append(public, r.Path)
 		}
 	}
-	own := append(apiserver.Settings(), []config.Setting{
-		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"},
-		{Key: "gateway.routes", Default: paths, Usage: "the routes served (default: every route of proto/); all other paths answer 404"},
-		{Key: "gateway.open_paths", Default: public, Usage: "paths that need no token (default: the routes proto/ marks public)"},
-		{Key: "revocation.sync_interval", Default: 5 * time.Second, Usage: "how often revoked tokens are read from the user service (an event makes it at once)"},
-		{Key: "gateway.max_body_bytes", Default: 1 << 20, Usage: "largest request body; larger gets 413"},
-		{Key: "gateway.cors_origins", Default: []string{}, Usage: "browser origins allowed by CORS (* = any, without credentials)"},
-		{Key: "gateway.access_log", Default: false, Usage: "write an access log line per request to stdout (costs throughput)"},
-	}...)
-	// The gateway's calls carry the services' own calls and their breakers' timeouts (1 s), so
-	// its breakers wait longer. They apply at start only.
-	own = append(append(append(append(own, limits.Settings()...), auth.Settings(false)...), auth.AssertionSettings()...), breaker.Settings(5*time.Second, false)...)
-	own = append(append(own, metrics.Settings("")...), events.Settings()...)
-	return append(own, append(microsvc.ClientSettings(), microsvc.StopSettings()...)...)
+	return map[string]any{"gateway.routes": paths, "gateway.open_paths": public, "breaker.timeout": 5 * time.Second}
 }
 
 func main() {
@@ -104,7 +96,7 @@ func run(args []string) error {
 		return err
 	}
 	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "gateway", Settings: settings(routes), Remote: true, Usage: os.Stderr}, args, &cfg)
+	source, err := config.Load(ctx, config.App{Name: "gateway", Defaults: defaults(routes), Remote: true, Usage: os.Stderr}, args, &cfg)
 	if err != nil {
 		return err
 	}
@@ -118,7 +110,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := auth.NewKeys(cfg.JWT)
+	keys, err := auth.NewKeys(auth.Config{VerifyConfig: cfg.JWT})
 	if err != nil {
 		return err
 	}
@@ -128,7 +120,7 @@ func run(args []string) error {
 		if err := s.Decode(&next); err != nil {
 			return err
 		}
-		return errors.Join(limiter.Update(next.Limits), keys.Update(next.JWT))
+		return errors.Join(limiter.Update(next.Limits), keys.Update(auth.Config{VerifyConfig: next.JWT}))
 	})
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
 		return err
@@ -146,7 +138,7 @@ func run(args []string) error {
 	// The gateway is a client only: it serves and registers no RPC endpoint of its own. Hello,
 	// Login and Revocations may be tried again on another node after a failure mid-call;
 	// Register only when the call cannot have run.
-	registry := cfg.NewRegistry()
+	registry := cfg.Registry.NewRegistry()
 	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations"}, breaker.NewClientWrapper(nil))
 	api, err := apiserver.NewHandler(rpc, routes)
 	if err != nil {
@@ -198,7 +190,7 @@ func run(args []string) error {
 			log.Printf("leave Consul: %v", err)
 		}
 	}
-	return cfg.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
+	return cfg.Server.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
 }
 
 // served are the routes listed in gateway.routes, each of which must be a route of proto/.

@@ -13,44 +13,29 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
 
-// Config is the HTTP server's limits.
+// Config is the HTTP server's limits; they apply at start.
 type Config struct {
 	// Address is the listen address.
-	Address string `mapstructure:"address"`
+	Address string `mapstructure:"address" default:":8080" usage:"HTTP listen address"`
 	// ReadHeaderTimeout bounds the time to send the request line and headers.
-	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout" default:"5s" usage:"longest time a client may take to send the request headers"`
 	// ReadTimeout bounds the time to send the whole request, body included.
-	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	ReadTimeout time.Duration `mapstructure:"read_timeout" default:"10s" usage:"longest time a client may take to send a whole request"`
 	// WriteTimeout bounds the time from the end of the headers to the end of the answer; it
 	// must be longer than the longest call behind it.
-	WriteTimeout time.Duration `mapstructure:"write_timeout"`
-	// IdleTimeout closes a keep-alive connection that carries no request for this long.
-	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout" default:"15s" usage:"longest time from the request headers to the end of the answer (above breaker.timeout)"`
+	// IdleTimeout closes a keep-alive connection that carries no request for this long. nginx
+	// keeps idle upstream connections for 60 s by default; closing ours later means nginx
+	// never sends on a connection the gateway is closing.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout" default:"75s" usage:"idle keep-alive connections are closed after this"`
 	// MaxHeaderBytes bounds the request line and headers. The edge answers requests over it
 	// with a JSON 431; the server itself cuts off at twice as much (with a plain-text 431),
 	// so that no client makes it hold more.
-	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	MaxHeaderBytes int `mapstructure:"max_header_bytes" default:"32768" usage:"largest request line and headers; larger gets 431"`
 	// MaxConnections caps the connections open at once; more wait in the kernel's backlog.
-	MaxConnections int `mapstructure:"max_connections"`
-}
-
-// Settings are the HTTP server's settings; they apply at start.
-func Settings() []config.Setting {
-	return []config.Setting{
-		{Key: "http.address", Default: ":8080", Usage: "HTTP listen address"},
-		{Key: "http.read_header_timeout", Default: 5 * time.Second, Usage: "longest time a client may take to send the request headers"},
-		{Key: "http.read_timeout", Default: 10 * time.Second, Usage: "longest time a client may take to send a whole request"},
-		{Key: "http.write_timeout", Default: 15 * time.Second, Usage: "longest time from the request headers to the end of the answer (above breaker.timeout)"},
-		// nginx keeps idle upstream connections for 60 s by default; closing ours later means
-		// nginx never sends on a connection the gateway is closing.
-		{Key: "http.idle_timeout", Default: 75 * time.Second, Usage: "idle keep-alive connections are closed after this"},
-		{Key: "http.max_header_bytes", Default: 32 << 10, Usage: "largest request line and headers; larger gets 431"},
-		{Key: "http.max_connections", Default: 4096, Usage: "connections open at once; more wait to be accepted"},
-	}
+	MaxConnections int `mapstructure:"max_connections" default:"4096" usage:"connections open at once; more wait to be accepted"`
 }
 
 // Validate reports limits that cannot work, given the longest call behind the server.

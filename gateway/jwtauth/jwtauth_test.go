@@ -15,7 +15,7 @@ import (
 
 func newKeys(t testing.TB, secret string) *auth.Keys {
 	t.Helper()
-	k, err := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Hour})
+	k, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,50 +18,31 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 )
 
 // Config is the limits' settings.
 type Config struct {
 	// Paths are the limited routes; LoginPath is the one whose 401s are failed logins.
-	Paths     []string `mapstructure:"paths"`
-	LoginPath string   `mapstructure:"login_path"`
+	Paths     []string `mapstructure:"paths" default:"/user/login,/user/register,/user/refresh" refresh:"true" usage:"routes limited per client IP and per username (refresh: per IP)"`
+	LoginPath string   `mapstructure:"login_path" default:"/user/login" refresh:"true" usage:"route whose 401 answers count as failed logins"`
 	// IPRate requests a second per client IP, with bursts of IPBurst.
-	IPRate  float64 `mapstructure:"ip_rate"`
-	IPBurst int     `mapstructure:"ip_burst"`
+	IPRate  float64 `mapstructure:"ip_rate" default:"5.0" refresh:"true" usage:"requests a second per client IP on the limited routes"`
+	IPBurst int     `mapstructure:"ip_burst" default:"30" refresh:"true" usage:"burst of requests per client IP"`
 	// UsernameRate requests a second per username, with bursts of UsernameBurst.
-	UsernameRate  float64 `mapstructure:"username_rate"`
-	UsernameBurst int     `mapstructure:"username_burst"`
+	UsernameRate  float64 `mapstructure:"username_rate" default:"0.5" refresh:"true" usage:"requests a second per username on the limited routes"`
+	UsernameBurst int     `mapstructure:"username_burst" default:"10" refresh:"true" usage:"burst of requests per username"`
 	// LoginFailures failed logins lock the username for LockIncrement, 2×LockIncrement after
 	// twice as many, and so on up to LockMax; failures are forgotten FailureReset after the last.
-	LoginFailures int           `mapstructure:"login_failures"`
-	LockIncrement time.Duration `mapstructure:"lock_increment"`
-	LockMax       time.Duration `mapstructure:"lock_max"`
-	FailureReset  time.Duration `mapstructure:"failure_reset"`
+	LoginFailures int           `mapstructure:"login_failures" default:"10" refresh:"true" usage:"failed logins for a username before it is locked (then again every as many)"`
+	LockIncrement time.Duration `mapstructure:"lock_increment" default:"30s" refresh:"true" usage:"a lock lasts this much longer each time login_failures more fail"`
+	LockMax       time.Duration `mapstructure:"lock_max" default:"15m" refresh:"true" usage:"longest lock"`
+	FailureReset  time.Duration `mapstructure:"failure_reset" default:"12h" refresh:"true" usage:"failed logins are forgotten this long after the last one"`
 	// TrustedProxies are the addresses (CIDR or IP) whose X-Forwarded-For is believed: the
 	// client is the last address in it that is not a trusted proxy.
-	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	TrustedProxies []string `mapstructure:"trusted_proxies" refresh:"true" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. nginx)"`
 	// MaxTracked bounds the IPs and usernames held in memory, each.
-	MaxTracked int `mapstructure:"max_tracked"`
-}
-
-// Settings are the limits' settings; all but max_tracked follow the config server.
-func Settings() []config.Setting {
-	return []config.Setting{
-		{Key: "limits.paths", Default: []string{"/user/login", "/user/register", "/user/refresh"}, Usage: "routes limited per client IP and per username (refresh: per IP)", Refreshable: true},
-		{Key: "limits.login_path", Default: "/user/login", Usage: "route whose 401 answers count as failed logins", Refreshable: true},
-		{Key: "limits.ip_rate", Default: 5.0, Usage: "requests a second per client IP on the limited routes", Refreshable: true},
-		{Key: "limits.ip_burst", Default: 30, Usage: "burst of requests per client IP", Refreshable: true},
-		{Key: "limits.username_rate", Default: 0.5, Usage: "requests a second per username on the limited routes", Refreshable: true},
-		{Key: "limits.username_burst", Default: 10, Usage: "burst of requests per username", Refreshable: true},
-		{Key: "limits.login_failures", Default: 10, Usage: "failed logins for a username before it is locked (then again every as many)", Refreshable: true},
-		{Key: "limits.lock_increment", Default: 30 * time.Second, Usage: "a lock lasts this much longer each time login_failures more fail", Refreshable: true},
-		{Key: "limits.lock_max", Default: 15 * time.Minute, Usage: "longest lock", Refreshable: true},
-		{Key: "limits.failure_reset", Default: 12 * time.Hour, Usage: "failed logins are forgotten this long after the last one", Refreshable: true},
-		{Key: "limits.trusted_proxies", Default: []string{}, Usage: "CIDRs of proxies whose X-Forwarded-For names the client (e.g. nginx)", Refreshable: true},
-		{Key: "limits.max_tracked", Default: 100_000, Usage: "client IPs and usernames tracked, each (memory bound)"},
-	}
+	MaxTracked int `mapstructure:"max_tracked" default:"100000" usage:"client IPs and usernames tracked, each (memory bound)"`
 }
 
 // Validate reports settings that cannot work.

@@ -14,12 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
-
-// Namespace prefixes the registry names of the services behind the gateway: the RPCs of
-// proto package user are served by go.micro.api.user.
-const Namespace = "go.micro.api"
 
 // Route is one public RPC as HTTP sees it.
 type Route struct {
@@ -44,7 +41,7 @@ func RouteOf(m protoreflect.MethodDescriptor) (Route, bool, error) {
 		return Route{}, false, nil
 	}
 	r := Route{
-		Service:  Namespace + "." + string(m.ParentFile().Package()),
+		Service:  names.Namespace + "." + string(m.ParentFile().Package()),
 		Endpoint: string(m.Parent().Name()) + "." + string(m.Name()),
 		Status:   http.StatusOK,
 		Public:   proto.GetExtension(opts, apipb.E_Public).(bool),

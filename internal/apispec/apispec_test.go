@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
@@ -30,6 +31,11 @@ func TestRoutesComeFromTheProto(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("routes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, r := range routes {
+		if r.Service != names.User && r.Service != names.Greeter {
+			t.Errorf("%s routes to %s, which internal/names does not name", r.Path, r.Service)
+		}
 	}
 	// The same file twice routes every path twice: refused.
 	if _, err := Routes(userpb.File_user_user_proto, userpb.File_user_user_proto); err == nil {

@@ -18,8 +18,6 @@ import (
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/metadata"
 	"github.com/micro/go-micro/v2/server"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
 
 // HeaderAssertion carries the gateway's signed word on who the caller is: an EdDSA JWT that
@@ -34,31 +32,16 @@ const assertionIssuer = "gomicro-stack-gateway"
 // AssertionConfig is the gateway's side: the private key it signs with.
 type AssertionConfig struct {
 	// PrivateKey is an Ed25519 seed (32 bytes), base64.
-	PrivateKey string        `mapstructure:"private_key"`
-	TTL        time.Duration `mapstructure:"ttl"`
-}
-
-// AssertionSettings are the gateway's assertion settings.
-func AssertionSettings() []config.Setting {
-	return []config.Setting{
-		{Key: "internal_auth.private_key", Default: "", Usage: "Ed25519 key (32-byte seed, base64) that signs the caller's identity for the services (required; tools/keygen makes one)", Secret: true},
-		{Key: "internal_auth.ttl", Default: 60 * time.Second, Usage: "lifetime of a signed identity"},
-	}
+	PrivateKey string        `mapstructure:"private_key" secret:"true" usage:"Ed25519 key (32-byte seed, base64) that signs the caller's identity for the services (required; tools/keygen makes one)"`
+	TTL        time.Duration `mapstructure:"ttl" default:"60s" usage:"lifetime of a signed identity"`
 }
 
 // VerifierConfig is a service's side: the public keys it accepts (several during a rotation)
 // and the audiences: its own name and those of the services allowed to forward to it.
 type VerifierConfig struct {
-	PublicKeys []string `mapstructure:"public_keys"`
-	Audiences  []string `mapstructure:"audiences"`
-}
-
-// VerifierSettings are a service's assertion settings; audiences defaults to its own name.
-func VerifierSettings(audiences ...string) []config.Setting {
-	return []config.Setting{
-		{Key: "internal_auth.public_keys", Default: []string{}, Usage: "Ed25519 public keys (base64) whose signed identities are accepted: the gateway's, and during a rotation the next one too (required)"},
-		{Key: "internal_auth.audiences", Default: audiences, Usage: "audiences accepted: this service's name and those of services that forward the identity to it"},
-	}
+	PublicKeys []string `mapstructure:"public_keys" usage:"Ed25519 public keys (base64) whose signed identities are accepted: the gateway's, and during a rotation the next one too (required)"`
+	// Audiences defaults to the service's own name (config.App.Defaults).
+	Audiences []string `mapstructure:"audiences" usage:"audiences accepted: this service's name and those of services that forward the identity to it"`
 }
 
 // KeyID names a public key in the kid header: the first 8 bytes of its SHA-256, hex.

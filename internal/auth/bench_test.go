@@ -8,7 +8,7 @@ import (
 
 // BenchmarkVerify is the token check the gateway runs on every request (target: ≤ 20 µs).
 func BenchmarkVerify(b *testing.B) {
-	k, err := NewKeys(Config{Secret: strings.Repeat("s", 32), Issuer: "gomicro-stack", TTL: time.Hour})
+	k, err := NewKeys(Config{VerifyConfig: VerifyConfig{Secret: strings.Repeat("s", 32), Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ const testSecret = "0123456789abcdef0123456789abcdef"
 
 func newTestKeys(t testing.TB, secret string, now time.Time, accepted ...string) *Keys {
 	t.Helper()
-	k, err := NewKeys(Config{Secret: secret, AcceptedSecrets: accepted, Issuer: "gomicro-stack", TTL: 15 * time.Minute})
+	k, err := NewKeys(Config{VerifyConfig: VerifyConfig{Secret: secret, AcceptedSecrets: accepted, Issuer: "gomicro-stack"}, TTL: 15 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestNewKeysRejectsWeakSettings(t *testing.T) {
 		{"negative ttl", testSecret, "iss", nil, -time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewKeys(Config{Secret: tc.secret, AcceptedSecrets: tc.accepted, Issuer: tc.issuer, TTL: tc.ttl}); err == nil {
+			if _, err := NewKeys(Config{VerifyConfig: VerifyConfig{Secret: tc.secret, AcceptedSecrets: tc.accepted, Issuer: tc.issuer}, TTL: tc.ttl}); err == nil {
 				t.Fatal("want an error")
 			}
 		})
@@ -92,7 +92,7 @@ func TestVerifyRejects(t *testing.T) {
 	good := mustIssue(t, k, Identity{UserID: 7, Username: "bob"})
 	expiredToken := mustIssue(t, newTestKeys(t, testSecret, now.Add(-16*time.Minute)), Identity{UserID: 7, Username: "bob"})
 	otherKeyToken := mustIssue(t, newTestKeys(t, strings.Repeat("x", 32), now), Identity{UserID: 7, Username: "bob"})
-	otherIssuer, _ := NewKeys(Config{Secret: testSecret, Issuer: "someone-else", TTL: time.Hour})
+	otherIssuer, _ := NewKeys(Config{VerifyConfig: VerifyConfig{Secret: testSecret, Issuer: "someone-else"}, TTL: time.Hour})
 	otherIssuerToken := mustIssue(t, otherIssuer, Identity{UserID: 7, Username: "bob"})
 
 	parts := strings.Split(good, ".")
@@ -161,11 +161,11 @@ func TestSecretRotation(t *testing.T) {
 	old := mustIssue(t, user, Identity{UserID: 1, Username: "a"})
 
 	// 1. Every gateway accepts the next secret.
-	if err := gateway.Update(Config{Secret: previous, AcceptedSecrets: []string{next}, Issuer: "gomicro-stack"}); err != nil {
+	if err := gateway.Update(Config{VerifyConfig: VerifyConfig{Secret: previous, AcceptedSecrets: []string{next}, Issuer: "gomicro-stack"}}); err != nil {
 		t.Fatal(err)
 	}
 	// 2. The user service signs with it, and still accepts the previous one.
-	if err := user.Update(Config{Secret: next, AcceptedSecrets: []string{previous}, Issuer: "gomicro-stack", TTL: 15 * time.Minute}); err != nil {
+	if err := user.Update(Config{VerifyConfig: VerifyConfig{Secret: next, AcceptedSecrets: []string{previous}, Issuer: "gomicro-stack"}, TTL: 15 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if user.SigningKeyID() != KeyIDOf(next) {
@@ -178,7 +178,7 @@ func TestSecretRotation(t *testing.T) {
 		}
 	}
 	// 3. The previous secret goes: its tokens stop working, the new ones go on.
-	if err := gateway.Update(Config{Secret: next, Issuer: "gomicro-stack"}); err != nil {
+	if err := gateway.Update(Config{VerifyConfig: VerifyConfig{Secret: next, Issuer: "gomicro-stack"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := gateway.Verify(old); !errors.Is(err, ErrBadSignature) {
@@ -188,7 +188,7 @@ func TestSecretRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A bad update keeps what works.
-	if err := gateway.Update(Config{Secret: "short", Issuer: "gomicro-stack"}); err == nil {
+	if err := gateway.Update(Config{VerifyConfig: VerifyConfig{Secret: "short", Issuer: "gomicro-stack"}}); err == nil {
 		t.Fatal("a short secret was taken")
 	}
 	if _, err := gateway.Verify(fresh); err != nil {
@@ -205,7 +205,7 @@ func TestUpdateWhileVerifying(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 1000; i++ {
-			k.Update(Config{Secret: testSecret, AcceptedSecrets: []string{strings.Repeat("z", 32)}, Issuer: "gomicro-stack", TTL: time.Hour})
+			k.Update(Config{VerifyConfig: VerifyConfig{Secret: testSecret, AcceptedSecrets: []string{strings.Repeat("z", 32)}, Issuer: "gomicro-stack"}, TTL: time.Hour})
 		}
 	}()
 	for i := 0; i < 1000; i++ {
@@ -217,7 +217,7 @@ func TestUpdateWhileVerifying(t *testing.T) {
 }
 
 func TestVerifyOnlyKeysCannotIssue(t *testing.T) {
-	k, err := NewKeys(Config{Secret: testSecret, Issuer: "gomicro-stack"})
+	k, err := NewKeys(Config{VerifyConfig: VerifyConfig{Secret: testSecret, Issuer: "gomicro-stack"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,37 +8,23 @@ import (
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
 
 // Config is one breaker's settings.
 type Config struct {
 	// Timeout is how long a call may take before it counts as failed.
-	Timeout time.Duration `mapstructure:"timeout"`
+	Timeout time.Duration `mapstructure:"timeout" default:"1s" usage:"a call slower than this fails"`
 	// MaxConcurrent is how many calls may run at once; more are rejected at once. It is a load
 	// shedder, not an exact count: hystrix-go hands a call's slot back just after the caller
 	// has its answer (through an unbuffered metrics channel), so back-to-back calls on a busy
 	// machine can briefly find a few slots still taken. Leave headroom above real concurrency.
-	MaxConcurrent int `mapstructure:"max_concurrent"`
+	MaxConcurrent int `mapstructure:"max_concurrent" default:"1000" usage:"calls at once before more are rejected"`
 	// ErrorPercent is the failure rate, over the last 10 s, that opens the breaker.
-	ErrorPercent int `mapstructure:"error_percent"`
+	ErrorPercent int `mapstructure:"error_percent" default:"50" usage:"failure percentage that opens the breaker"`
 	// RequestVolume is how many calls in 10 s it takes before the rate counts.
-	RequestVolume int `mapstructure:"request_volume"`
+	RequestVolume int `mapstructure:"request_volume" default:"20" usage:"calls in 10s before the failure percentage counts"`
 	// SleepWindow is how long an open breaker rejects calls before it lets one through to probe.
-	SleepWindow time.Duration `mapstructure:"sleep_window"`
-}
-
-// Settings are the breaker settings, with timeout as the default call timeout; refreshable
-// says whether the binary applies changes while it runs.
-func Settings(timeout time.Duration, refreshable bool) []config.Setting {
-	return []config.Setting{
-		{Key: "breaker.timeout", Default: timeout, Usage: "a call slower than this fails", Refreshable: refreshable},
-		{Key: "breaker.max_concurrent", Default: 1000, Usage: "calls at once before more are rejected", Refreshable: refreshable},
-		{Key: "breaker.error_percent", Default: 50, Usage: "failure percentage that opens the breaker", Refreshable: refreshable},
-		{Key: "breaker.request_volume", Default: 20, Usage: "calls in 10s before the failure percentage counts", Refreshable: refreshable},
-		{Key: "breaker.sleep_window", Default: 5 * time.Second, Usage: "how long an open breaker waits before probing", Refreshable: refreshable},
-	}
+	SleepWindow time.Duration `mapstructure:"sleep_window" default:"5s" usage:"how long an open breaker waits before probing"`
 }
 
 // Validate reports settings hystrix cannot use.

@@ -25,30 +25,25 @@ import (
 // RegistryKey is the setting that names the Consul agent used to discover the config server.
 const RegistryKey = "registry.address"
 
-// RegistryTokenSetting is the Consul ACL token a binary sends with every request to the agent
-// (discovery, registration); Consul's own CONSUL_HTTP_TOKEN stands in when it is empty.
-func RegistryTokenSetting() Setting {
-	return Setting{Key: "registry.token", Default: "", Usage: "Consul ACL token (empty: CONSUL_HTTP_TOKEN)", Secret: true}
-}
-
-// Bootstrap are the settings that say where a binary's configuration comes from.
+// Bootstrap are the settings that say where a binary's configuration comes from. Registry is
+// declared by the binary (microsvc.Registry), which reaches Consul anyway.
 type Bootstrap struct {
-	Profile  string `mapstructure:"profile"`
+	Profile  string `mapstructure:"profile" default:"default" usage:"configuration profiles, comma-separated; a later one wins"`
 	Registry struct {
 		Address string `mapstructure:"address"`
 		Token   string `mapstructure:"token"`
 	} `mapstructure:"registry"`
 	Config struct {
-		Enabled         bool          `mapstructure:"enabled"`
-		Server          string        `mapstructure:"server"`
-		ServiceID       string        `mapstructure:"service_id"`
-		Name            string        `mapstructure:"name"`
-		Label           string        `mapstructure:"label"`
-		FailFast        bool          `mapstructure:"fail_fast"`
-		Timeout         time.Duration `mapstructure:"timeout"`
-		RefreshInterval time.Duration `mapstructure:"refresh_interval"`
-		Username        string        `mapstructure:"username"`
-		Password        string        `mapstructure:"password"`
+		Server          string        `mapstructure:"server" usage:"config server URL; empty: discover config.service_id in Consul at registry.address"`
+		Label           string        `mapstructure:"label" usage:"branch, tag or commit of the config repository (empty: the server's default)"`
+		Name            string        `mapstructure:"name" usage:"application name asked of the config server"`
+		Enabled         bool          `mapstructure:"enabled" default:"true" usage:"boot from the config server (false: flags, environment and defaults only)"`
+		FailFast        bool          `mapstructure:"fail_fast" usage:"exit when the config server cannot be reached, after the retries, instead of starting on defaults"`
+		ServiceID       string        `mapstructure:"service_id" usage:"the config server's name in Consul"`
+		Timeout         time.Duration `mapstructure:"timeout" default:"5s" usage:"time limit of one request to the config server"`
+		RefreshInterval time.Duration `mapstructure:"refresh_interval" default:"30s" usage:"how often refreshable settings are polled (0: never)"`
+		Username        string        `mapstructure:"username" usage:"basic auth user for the config server"`
+		Password        string        `mapstructure:"password" secret:"true" usage:"basic auth password for the config server"`
 		Retry           Retry         `mapstructure:"retry"`
 	} `mapstructure:"config"`
 }
@@ -56,10 +51,10 @@ type Bootstrap struct {
 // Retry is the back-off between attempts to reach the config server when fail-fast is on,
 // with Spring Cloud Config's defaults: 1 s, ×1.1 each time, at most 2 s, 6 attempts.
 type Retry struct {
-	InitialInterval time.Duration `mapstructure:"initial_interval"`
-	Multiplier      float64       `mapstructure:"multiplier"`
-	MaxInterval     time.Duration `mapstructure:"max_interval"`
-	MaxAttempts     int           `mapstructure:"max_attempts"`
+	InitialInterval time.Duration `mapstructure:"initial_interval" default:"1s" usage:"first wait between attempts (fail-fast only)"`
+	Multiplier      float64       `mapstructure:"multiplier" default:"1.1" usage:"factor of each next wait"`
+	MaxInterval     time.Duration `mapstructure:"max_interval" default:"2s" usage:"longest wait between attempts"`
+	MaxAttempts     int           `mapstructure:"max_attempts" default:"6" usage:"attempts before giving up (fail-fast only)"`
 }
 
 // Wait is how long to wait after the attempt-th failed attempt (1-based).
@@ -73,23 +68,11 @@ func (r Retry) Wait(attempt int) time.Duration {
 
 // BootstrapSettings are the settings of every binary that boots from the config server.
 func BootstrapSettings(application string) []Setting {
-	return []Setting{
-		{Key: "profile", Default: "default", Usage: "configuration profiles, comma-separated; a later one wins"},
-		{Key: "config.server", Default: "", Usage: "config server URL; empty: discover config.service_id in Consul at registry.address"},
-		{Key: "config.label", Default: "", Usage: "branch, tag or commit of the config repository (empty: the server's default)"},
-		{Key: "config.name", Default: application, Usage: "application name asked of the config server"},
-		{Key: "config.enabled", Default: true, Usage: "boot from the config server (false: flags, environment and defaults only)"},
-		{Key: "config.fail_fast", Default: false, Usage: "exit when the config server cannot be reached, after the retries, instead of starting on defaults"},
-		{Key: "config.service_id", Default: names.ConfigServer, Usage: "the config server's name in Consul"},
-		{Key: "config.timeout", Default: 5 * time.Second, Usage: "time limit of one request to the config server"},
-		{Key: "config.refresh_interval", Default: 30 * time.Second, Usage: "how often refreshable settings are polled (0: never)"},
-		{Key: "config.username", Default: "", Usage: "basic auth user for the config server"},
-		{Key: "config.password", Default: "", Usage: "basic auth password for the config server", Secret: true},
-		{Key: "config.retry.initial_interval", Default: time.Second, Usage: "first wait between attempts (fail-fast only)"},
-		{Key: "config.retry.multiplier", Default: 1.1, Usage: "factor of each next wait"},
-		{Key: "config.retry.max_interval", Default: 2 * time.Second, Usage: "longest wait between attempts"},
-		{Key: "config.retry.max_attempts", Default: 6, Usage: "attempts before giving up (fail-fast only)"},
+	settings, err := Declare(Bootstrap{}, map[string]any{"config.name": application, "config.service_id": names.ConfigServer})
+	if err != nil {
+		panic(err) // Bootstrap's tags are wrong: a test catches it
 	}
+	return settings
 }
 
 var (

@@ -53,8 +53,11 @@ func (s Setting) Env() string { return strings.ToUpper(s.Flag()) }
 type App struct {
 	// Name is the program name, and the application name asked of the config server unless
 	// config.name says otherwise.
-	Name     string
+	Name string
+	// Settings are declared by the struct Load decodes into (see Declare), with Defaults
+	// replacing some defaults by key; a test may list them here instead.
 	Settings []Setting
+	Defaults map[string]any
 	// Remote boots the settings from a Spring Cloud Config server; the bootstrap settings are
 	// added to Settings.
 	Remote bool
@@ -62,18 +65,28 @@ type App struct {
 	Usage io.Writer
 }
 
-func (a App) allSettings() []Setting {
-	if !a.Remote {
-		return a.Settings
+func (a App) allSettings(out any) ([]Setting, error) {
+	settings := a.Settings
+	if settings == nil {
+		var err error
+		if settings, err = Declare(out, a.Defaults); err != nil {
+			return nil, err
+		}
 	}
-	return append(append([]Setting(nil), a.Settings...), BootstrapSettings(a.Name)...)
+	if !a.Remote {
+		return settings, nil
+	}
+	return append(append([]Setting(nil), settings...), BootstrapSettings(a.Name)...), nil
 }
 
 // Load parses args (without the program name) and the environment, fetches the config server's
 // properties when app.Remote, and decodes the result into out, a pointer to a struct whose
-// fields carry `mapstructure` tags matching the keys.
+// fields declare the settings (see Declare).
 func Load(ctx context.Context, app App, args []string, out any) (*Source, error) {
-	settings := app.allSettings()
+	settings, err := app.allSettings(out)
+	if err != nil {
+		return nil, err
+	}
 	flags, err := parseFlags(app.Name, args, settings, app.Usage)
 	if err != nil {
 		return nil, err
@@ -93,8 +106,8 @@ func Load(ctx context.Context, app App, args []string, out any) (*Source, error)
 	return s, nil
 }
 
-// parseFlags returns the values of the flags given on the command line, by key.
-func parseFlags(program string, args []string, settings []Setting, usageOut io.Writer) (map[string]any, error) {
+// parseFlags parses the command line into a flag per setting.
+func parseFlags(program string, args []string, settings []Setting, usageOut io.Writer) (*pflag.FlagSet, error) {
 	if usageOut == nil {
 		usageOut = io.Discard
 	}
@@ -121,18 +134,7 @@ func parseFlags(program string, args []string, settings []Setting, usageOut io.W
 	if flags.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (settings are flags like --%s)", flags.Arg(0), settings[0].Flag())
 	}
-	given := map[string]any{}
-	for _, s := range settings {
-		// Only flags given on the command line count; unset flags must not hide other sources.
-		if f := flags.Lookup(s.Flag()); f.Changed {
-			if _, isList := s.Default.([]string); isList {
-				given[s.Key], _ = flags.GetStringSlice(s.Flag())
-			} else {
-				given[s.Key] = f.Value.String()
-			}
-		}
-	}
-	return given, nil
+	return flags, nil
 }
 
 // decode unmarshals the values v holds into out, converting durations and numbers from strings

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
@@ -19,7 +20,7 @@ import (
 // the config server's properties and the defaults.
 type Source struct {
 	settings []Setting
-	flags    map[string]any
+	flags    *pflag.FlagSet
 	client   *Client
 
 	mu sync.RWMutex
@@ -44,7 +45,8 @@ func (s *Source) String(key string) string {
 	return s.v.GetString(key)
 }
 
-// build layers the sources into a fresh viper: defaults, then remote, environment and flags, and
+// build layers the sources into a fresh viper, whose precedence is ours: a flag given on the
+// command line, then the environment, then the config server, then the default. It then
 // resolves placeholders in the declared settings. A placeholder with neither a value nor a
 // default is an error naming the setting.
 func (s *Source) build(remote *cloudconfig.Properties) (*viper.Viper, error) {
@@ -53,6 +55,10 @@ func (s *Source) build(remote *cloudconfig.Properties) (*viper.Viper, error) {
 		v.SetDefault(st.Key, st.Default)
 		if err := v.BindEnv(st.Key, st.Env()); err != nil {
 			return nil, fmt.Errorf("bind %s: %w", st.Env(), err)
+		}
+		// viper takes a bound flag only when it was given (Changed), above everything else.
+		if err := v.BindPFlag(st.Key, s.flags.Lookup(st.Flag())); err != nil {
+			return nil, fmt.Errorf("bind --%s: %w", st.Flag(), err)
 		}
 	}
 	if remote != nil && remote.Len() > 0 {
@@ -63,9 +69,6 @@ func (s *Source) build(remote *cloudconfig.Properties) (*viper.Viper, error) {
 		if err := v.MergeConfigMap(layer); err != nil {
 			return nil, fmt.Errorf("config server properties: %w", err)
 		}
-	}
-	for key, value := range s.flags {
-		v.Set(key, value)
 	}
 	lookup := func(key string) (string, bool) {
 		if value, ok := os.LookupEnv(key); ok {

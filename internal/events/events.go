@@ -17,8 +17,6 @@ import (
 	httpbroker "github.com/micro/go-micro/v2/broker/http"
 	natsbroker "github.com/micro/go-micro/v2/broker/nats"
 	"github.com/micro/go-micro/v2/registry"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 )
 
 // Topics.
@@ -42,17 +40,9 @@ type UserEvent struct {
 // Config chooses the broker.
 type Config struct {
 	// Address is a NATS URL (nats://host:4222); empty means go-micro's http broker.
-	Address string `mapstructure:"address"`
+	Address string `mapstructure:"address" usage:"NATS URL for events, e.g. nats://127.0.0.1:4222 (empty: go-micro's http broker through the registry)"`
 	// Listen is where the http broker takes events for this process's subscriptions.
-	Listen string `mapstructure:"listen"`
-}
-
-// Settings are the broker settings.
-func Settings() []config.Setting {
-	return []config.Setting{
-		{Key: "broker.address", Default: "", Usage: "NATS URL for events, e.g. nats://127.0.0.1:4222 (empty: go-micro's http broker through the registry)"},
-		{Key: "broker.listen", Default: "127.0.0.1:0", Usage: "http broker: where events for this process arrive (containers set 0.0.0.0:0)"},
-	}
+	Listen string `mapstructure:"listen" default:"127.0.0.1:0" usage:"http broker: where events for this process arrive (containers set 0.0.0.0:0)"`
 }
 
 // NewBroker returns the broker c names; the http broker finds subscribers through reg.

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/httpserve"
 )
 
@@ -24,16 +23,8 @@ import (
 type Config struct {
 	// Address serves /metrics (and /debug/pprof with PProf); empty: not served on a port of its
 	// own.
-	Address string `mapstructure:"address"`
-	PProf   bool   `mapstructure:"pprof"`
-}
-
-// Settings are the metrics settings, with address as the default address.
-func Settings(address string) []config.Setting {
-	return []config.Setting{
-		{Key: "metrics.address", Default: address, Usage: "address of /metrics (Prometheus) and, with metrics.pprof, /debug/pprof/ (empty: off)"},
-		{Key: "metrics.pprof", Default: false, Usage: "serve Go's pprof profiles beside /metrics (for profiling; keep the address private)"},
-	}
+	Address string `mapstructure:"address" usage:"address of /metrics (Prometheus) and, with metrics.pprof, /debug/pprof/ (empty: off)"`
+	PProf   bool   `mapstructure:"pprof" usage:"serve Go's pprof profiles beside /metrics (for profiling; keep the address private)"`
 }
 
 var (

@@ -52,7 +52,7 @@ func WrapClient(w client.Wrapper) Option {
 // a failure mid-call (see RetryPolicy).
 func New(name string, c Config, idempotent []string, opts ...Option) (*Service, error) {
 	if c.Server.ShutdownDelay < 0 || c.Server.DrainTimeout <= 0 {
-		return nil, fmt.Errorf("server.shutdown_delay (%s) must not be negative and server.drain_timeout (%s) must be positive (see StopSettings)",
+		return nil, fmt.Errorf("server.shutdown_delay (%s) must not be negative and server.drain_timeout (%s) must be positive",
 			c.Server.ShutdownDelay, c.Server.DrainTimeout)
 	}
 	if err := c.Validate(); err != nil {
@@ -62,7 +62,7 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	reg := c.NewRegistry().(*healthyOnly)
+	reg := c.Registry.NewRegistry().(*healthyOnly)
 	serverOptions := []server.Option{
 		server.Name(name), server.Address(c.Server.Address), server.Registry(reg),
 		server.RegisterTTL(c.Registry.TTL), server.RegisterInterval(c.Registry.Interval),
@@ -93,7 +93,7 @@ func (s *Service) Client() client.Client { return s.client }
 func (s *Service) Registry() registry.Registry { return s.registry }
 
 // Run serves until SIGTERM or SIGINT, then stops in the order that loses no call (see
-// Config.RunStopping), leaving Consul by deregistering the service.
+// Stop.RunStopping), leaving Consul by deregistering the service.
 func (s *Service) Run() error {
 	stopped := make(chan struct{})
 	serve := func() error {
@@ -113,14 +113,14 @@ func (s *Service) Run() error {
 			}
 		}
 	}
-	return s.config.RunStopping(serve, leave, func() { close(stopped) })
+	return s.config.Server.RunStopping(serve, leave, func() { close(stopped) })
 }
 
 // RunStopping runs serve until SIGTERM or SIGINT, then stops in the order that loses no call:
 // leave the registry (callers' watches, and load balancers, drop this instance), keep serving
 // for server.shutdown_delay while they do, then stop, and wait up to server.drain_timeout for
 // serve to return with the calls in flight done.
-func (c Config) RunStopping(serve func() error, leave, stop func()) error {
+func (c Stop) RunStopping(serve func() error, leave, stop func()) error {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
@@ -133,13 +133,13 @@ func (c Config) RunStopping(serve func() error, leave, stop func()) error {
 	}
 	began := time.Now()
 	leave()
-	time.Sleep(c.Server.ShutdownDelay)
+	time.Sleep(c.ShutdownDelay)
 	stop()
 	select {
 	case err := <-ran:
 		log.Printf("stopped in %s", time.Since(began).Round(time.Millisecond))
 		return err
-	case <-time.After(c.Server.DrainTimeout):
-		return fmt.Errorf("calls still in flight %s after the stop began; exiting anyway", c.Server.DrainTimeout)
+	case <-time.After(c.DrainTimeout):
+		return fmt.Errorf("calls still in flight %s after the stop began; exiting anyway", c.DrainTimeout)
 	}
 }

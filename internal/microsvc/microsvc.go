@@ -16,57 +16,47 @@ import (
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-plugins/registry/consul/v2"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
+
+// Registry is how a binary reaches Consul.
+type Registry struct {
+	// Address is the Consul agent's HTTP address.
+	Address string `mapstructure:"address" default:"127.0.0.1:8500" usage:"Consul agent HTTP address"`
+	// Token is the ACL token sent to the agent; it may register this binary's name only.
+	Token string `mapstructure:"token" secret:"true" usage:"Consul ACL token (empty: CONSUL_HTTP_TOKEN)"`
+}
+
+// Stop is how a binary stops on SIGTERM/SIGINT (see RunStopping).
+type Stop struct {
+	// ShutdownDelay is how long a stopping binary keeps serving after leaving Consul, so that
+	// callers' registry watches drop it before it stops accepting calls.
+	ShutdownDelay time.Duration `mapstructure:"shutdown_delay" default:"500ms" usage:"on SIGTERM: how long to keep serving after leaving Consul"`
+	// DrainTimeout bounds the wait for in-flight calls when stopping.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout" default:"5s" usage:"on SIGTERM: longest wait for in-flight calls"`
+}
+
+// ClientConfig holds the settings of a binary that only calls services (the gateway): it
+// registers no RPC server, so it has no listen address, TTL or interval.
+type ClientConfig struct {
+	Registry Registry `mapstructure:"registry"`
+	Server   Stop     `mapstructure:"server"`
+}
 
 // Config holds the settings every service shares.
 type Config struct {
 	Registry struct {
-		// Address is the Consul agent's HTTP address.
-		Address string `mapstructure:"address"`
-		// Token is the ACL token sent to the agent; it may register this service only.
-		Token string `mapstructure:"token"`
+		Registry `mapstructure:",squash"`
 		// TTL is how long Consul keeps the registration without a refresh.
-		TTL time.Duration `mapstructure:"ttl"`
+		TTL time.Duration `mapstructure:"ttl" default:"10s" usage:"registration TTL in Consul"`
 		// Interval is how often the registration is refreshed; it must be below the TTL.
-		Interval time.Duration `mapstructure:"interval"`
+		Interval time.Duration `mapstructure:"interval" default:"5s" usage:"how often the registration is refreshed"`
 	} `mapstructure:"registry"`
 	Server struct {
 		// Address is where the service's gRPC server listens; its host is what Consul advertises.
-		Address string `mapstructure:"address"`
-		// ShutdownDelay is how long a stopping service keeps serving after leaving Consul, so
-		// that callers' registry watches drop it before it stops accepting calls.
-		ShutdownDelay time.Duration `mapstructure:"shutdown_delay"`
-		// DrainTimeout bounds the wait for in-flight calls when stopping.
-		DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+		Address string `mapstructure:"address" default:"127.0.0.1:0" usage:"gRPC listen address (port 0: any free port)"`
+		Stop    `mapstructure:",squash"`
 	} `mapstructure:"server"`
-}
-
-// Settings are the shared settings, to be listed with a service's own.
-func Settings() []config.Setting {
-	return append(ClientSettings(),
-		config.Setting{Key: "registry.ttl", Default: 10 * time.Second, Usage: "registration TTL in Consul"},
-		config.Setting{Key: "registry.interval", Default: 5 * time.Second, Usage: "how often the registration is refreshed"},
-		config.Setting{Key: "server.address", Default: "127.0.0.1:0", Usage: "gRPC listen address (port 0: any free port)"},
-	)
-}
-
-// ClientSettings are the shared settings of a binary that only calls services (the gateway):
-// it registers no RPC server, so it has no listen address, TTL or interval.
-func ClientSettings() []config.Setting {
-	return []config.Setting{
-		{Key: config.RegistryKey, Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
-		config.RegistryTokenSetting(),
-	}
-}
-
-// StopSettings are the settings of a graceful stop (Service.Run), for services that run one.
-func StopSettings() []config.Setting {
-	return []config.Setting{
-		{Key: "server.shutdown_delay", Default: 500 * time.Millisecond, Usage: "on SIGTERM: how long to keep serving after leaving Consul"},
-		{Key: "server.drain_timeout", Default: 5 * time.Second, Usage: "on SIGTERM: longest wait for in-flight calls"},
-	}
 }
 
 // Validate reports settings that cannot work together.
@@ -83,12 +73,12 @@ func (c Config) Validate() error {
 
 // NewRegistry returns a Consul registry for the configured agent that only ever reports
 // services with at least one healthy node.
-func (c Config) NewRegistry() registry.Registry {
+func (r Registry) NewRegistry() registry.Registry {
 	consulConfig := consulapi.DefaultNonPooledConfig()
-	if c.Registry.Token != "" {
-		consulConfig.Token = c.Registry.Token
+	if r.Token != "" {
+		consulConfig.Token = r.Token
 	}
-	return &healthyOnly{Registry: consul.NewRegistry(registry.Addrs(c.Registry.Address), consul.Config(consulConfig))}
+	return &healthyOnly{Registry: consul.NewRegistry(registry.Addrs(r.Address), consul.Config(consulConfig))}
 }
 
 // healthyOnly hides services without nodes. The Consul plugin registers a service and only then

@@ -4,10 +4,13 @@
 package names
 
 const (
+	// Namespace prefixes the services the gateway routes to: the RPCs of proto package user
+	// are served as Namespace.user.
+	Namespace = "go.micro.api"
 	// User is the user service (go-micro, gRPC).
-	User = "go.micro.api.user"
+	User = Namespace + ".user"
 	// Greeter is the greeter (go-micro, gRPC).
-	Greeter = "go.micro.api.greeter"
+	Greeter = Namespace + ".greeter"
 	// ConfigServer is the config server (HTTP, Spring Cloud Config's protocol).
 	ConfigServer = "config-server"
 	// Gateway is every gateway's HTTP address, for load balancers.

@@ -381,7 +381,7 @@ func consulLeader(addr string) error {
 // does not exist must come back "user not found", which only the user service can say after the
 // auth plugin and the greeter let it through.
 func (s *Stack) waitRoutable(timeout time.Duration) error {
-	keys, err := auth.NewKeys(auth.Config{Secret: s.JWTSecret, Issuer: "gomicro-stack", TTL: time.Minute})
+	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: s.JWTSecret, Issuer: "gomicro-stack"}, TTL: time.Minute})
 	if err != nil {
 		return err
 	}

@@ -26,37 +26,41 @@ import (
 // ServiceName is the config server's name in Consul.
 const ServiceName = names.ConfigServer
 
-// Config is the config server's configuration: flags, environment and defaults only.
+// Config is the config server's configuration: flags, environment and defaults only; each
+// field declares its setting (config.Declare).
 type Config struct {
 	HTTP struct {
-		Address   string `mapstructure:"address"`
-		Advertise string `mapstructure:"advertise"`
+		Address   string `mapstructure:"address" default:"127.0.0.1:8888" usage:"HTTP listen address (containers set 0.0.0.0:8888)"`
+		Advertise string `mapstructure:"advertise" usage:"host:port registered in Consul (empty: the listen address, or this host's private IP)"`
 	} `mapstructure:"http"`
 	Registry struct {
-		Address string `mapstructure:"address"`
-		Token   string `mapstructure:"token"`
+		Address string `mapstructure:"address" default:"127.0.0.1:8500" usage:"Consul agent to register in (empty: do not register)"`
+		Token   string `mapstructure:"token" secret:"true" usage:"Consul ACL token (empty: CONSUL_HTTP_TOKEN)"`
 	} `mapstructure:"registry"`
 	Repo struct {
-		URI          string        `mapstructure:"uri"`
-		Backend      string        `mapstructure:"backend"`
-		DefaultLabel string        `mapstructure:"default_label"`
-		SearchPath   string        `mapstructure:"search_path"`
-		RefreshRate  time.Duration `mapstructure:"refresh_rate"`
-		Username     string        `mapstructure:"username"`
-		Password     string        `mapstructure:"password"`
+		URI          string        `mapstructure:"uri" default:"config-repo" usage:"folder, local git repository or git URL with the configuration files"`
+		Backend      string        `mapstructure:"backend" default:"auto" usage:"folder, git or auto (git for URLs and folders holding .git)"`
+		DefaultLabel string        `mapstructure:"default_label" usage:"git label served when a request names none (empty: HEAD)"`
+		SearchPath   string        `mapstructure:"search_path" usage:"folder inside the repository that holds the files"`
+		RefreshRate  time.Duration `mapstructure:"refresh_rate" usage:"how long a remote clone is served before fetching again (0: every request)"`
+		Username     string        `mapstructure:"username" usage:"user for an https git remote"`
+		Password     string        `mapstructure:"password" secret:"true" usage:"password or token for an https git remote"`
 	} `mapstructure:"repo"`
 	Encrypt struct {
-		Key  string `mapstructure:"key"`
-		Salt string `mapstructure:"salt"`
+		Key  string `mapstructure:"key" secret:"true" usage:"symmetric key for {cipher} values and /encrypt, /decrypt"`
+		Salt string `mapstructure:"salt" usage:"hex salt of the key derivation (Spring's default)"`
 	} `mapstructure:"encrypt"`
 	Security struct {
 		User struct {
-			Name     string `mapstructure:"name"`
-			Password string `mapstructure:"password"`
+			Name     string `mapstructure:"name" default:"user" usage:"basic auth user"`
+			Password string `mapstructure:"password" secret:"true" usage:"basic auth password (empty: no auth); /actuator/health stays open"`
 		} `mapstructure:"user"`
 	} `mapstructure:"security"`
-	AllowInsecure bool `mapstructure:"allow_insecure"`
+	AllowInsecure bool `mapstructure:"allow_insecure" usage:"start with encrypt.key but no security.user.password (anyone who reaches the server can then decrypt)"`
 }
+
+// defaults: the salt is Spring's, which the cipher package names.
+var defaults = map[string]any{"encrypt.salt": cipher.DefaultSalt}
 
 // Validate refuses settings that would expose secrets: with a key, /decrypt decrypts anything
 // and decrypted values are served, so the server must ask who is calling.
@@ -65,27 +69,6 @@ func (c Config) Validate() error {
 		return errors.New("ENCRYPT_KEY is set but SECURITY_USER_PASSWORD is not: anyone who reaches the server could decrypt every secret; set a password, or pass --allow_insecure")
 	}
 	return nil
-}
-
-func settings() []config.Setting {
-	return []config.Setting{
-		{Key: "http.address", Default: "127.0.0.1:8888", Usage: "HTTP listen address (containers set 0.0.0.0:8888)"},
-		{Key: "http.advertise", Default: "", Usage: "host:port registered in Consul (empty: the listen address, or this host's private IP)"},
-		{Key: "registry.address", Default: "127.0.0.1:8500", Usage: "Consul agent to register in (empty: do not register)"},
-		config.RegistryTokenSetting(),
-		{Key: "repo.uri", Default: "config-repo", Usage: "folder, local git repository or git URL with the configuration files"},
-		{Key: "repo.backend", Default: "auto", Usage: "folder, git or auto (git for URLs and folders holding .git)"},
-		{Key: "repo.default_label", Default: "", Usage: "git label served when a request names none (empty: HEAD)"},
-		{Key: "repo.search_path", Default: "", Usage: "folder inside the repository that holds the files"},
-		{Key: "repo.refresh_rate", Default: time.Duration(0), Usage: "how long a remote clone is served before fetching again (0: every request)"},
-		{Key: "repo.username", Default: "", Usage: "user for an https git remote"},
-		{Key: "repo.password", Default: "", Usage: "password or token for an https git remote", Secret: true},
-		{Key: "encrypt.key", Default: "", Usage: "symmetric key for {cipher} values and /encrypt, /decrypt", Secret: true},
-		{Key: "encrypt.salt", Default: cipher.DefaultSalt, Usage: "hex salt of the key derivation (Spring's default)"},
-		{Key: "security.user.name", Default: "user", Usage: "basic auth user"},
-		{Key: "security.user.password", Default: "", Usage: "basic auth password (empty: no auth); /actuator/health stays open", Secret: true},
-		{Key: "allow_insecure", Default: false, Usage: "start with encrypt.key but no security.user.password (anyone who reaches the server can then decrypt)"},
-	}
 }
 
 func main() {
@@ -99,7 +82,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var cfg Config
-	if _, err := config.Load(ctx, config.App{Name: "configserver", Settings: settings(), Usage: os.Stderr}, args, &cfg); err != nil {
+	if _, err := config.Load(ctx, config.App{Name: "configserver", Defaults: defaults, Usage: os.Stderr}, args, &cfg); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -11,13 +11,11 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
-	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/activity"
@@ -26,30 +24,26 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/users"
 )
 
-// Config is the greeter's configuration.
+// Config is the greeter's configuration: each field declares its setting (config.Declare).
+// The greeting text and the breaker settings follow the config server.
 type Config struct {
-	microsvc.Config `mapstructure:",squash"`
-	Greetings       struct {
-		String string `mapstructure:"string"`
+	Greetings struct {
+		String string `mapstructure:"string" default:"Hi, here are greetings from gomicro-stack" refresh:"true" usage:"setting_message in every hello"`
 	} `mapstructure:"greetings"`
 	Breaker struct {
-		breaker.Config `mapstructure:",squash"`
-		StreamAddress  string `mapstructure:"stream_address"`
+		StreamAddress  string `mapstructure:"stream_address" default:"127.0.0.1:8181" usage:"address of the breaker dashboard, /hystrix.stream and /metrics (empty: off; containers set 0.0.0.0:8181)"`
+		breaker.Config `mapstructure:",squash" refresh:"true"`
 	} `mapstructure:"breaker"`
-	InternalAuth auth.VerifierConfig `mapstructure:"internal_auth"`
-	Broker       events.Config       `mapstructure:"broker"`
-	Metrics      metrics.Config      `mapstructure:"metrics"`
+	// Metrics are served on the breaker's stream address.
+	Metrics struct {
+		PProf bool `mapstructure:"pprof" usage:"serve Go's pprof profiles at /debug/pprof/ on the breaker.stream_address (keep it private)"`
+	} `mapstructure:"metrics"`
+	InternalAuth    auth.VerifierConfig `mapstructure:"internal_auth"`
+	Broker          events.Config       `mapstructure:"broker"`
+	microsvc.Config `mapstructure:",squash"`
 }
 
-func settings() []config.Setting {
-	own := []config.Setting{
-		{Key: "greetings.string", Default: "Hi, here are greetings from gomicro-stack", Usage: "setting_message in every hello", Refreshable: true},
-		{Key: "breaker.stream_address", Default: "127.0.0.1:8181", Usage: "address of the breaker dashboard, /hystrix.stream and /metrics (empty: off; containers set 0.0.0.0:8181)"},
-		{Key: "metrics.pprof", Default: false, Usage: "serve Go's pprof profiles at /debug/pprof/ on the breaker.stream_address (keep it private)"},
-	}
-	own = append(append(append(own, breaker.Settings(time.Second, true)...), auth.VerifierSettings(handler.ServiceName)...), events.Settings()...)
-	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
-}
+var defaults = map[string]any{"internal_auth.audiences": []string{handler.ServiceName}}
 
 // userCommands are the hystrix commands of the calls to the user service.
 var userCommands = []string{users.GetUserInfoCommand}
@@ -65,7 +59,7 @@ func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "greeter", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
+	source, err := config.Load(ctx, config.App{Name: "greeter", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
 	if err != nil {
 		return err
 	}

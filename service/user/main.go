@@ -11,8 +11,6 @@ import (
 	"runtime"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
@@ -25,34 +23,27 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/service/user/store"
 )
 
-// Config is the user service's configuration.
+// Config is the user service's configuration: each field declares its setting (config.Declare).
 type Config struct {
-	microsvc.Config `mapstructure:",squash"`
-	Database        struct {
-		DSN string `mapstructure:"dsn"`
+	Database struct {
+		DSN string `mapstructure:"dsn" default:"var/user.db" usage:"SQLite file path, or a postgres:// URL for PostgreSQL"`
 	} `mapstructure:"database"`
 	Password struct {
-		BcryptCost int `mapstructure:"bcrypt_cost"`
-		Workers    int `mapstructure:"workers"`
+		// 10 is bcrypt's default and OWASP's floor; 12 costs 4× as much CPU per login, which
+		// on the 2-core reference machine caps logins near 10 a second. Raise it on bigger hosts.
+		BcryptCost int `mapstructure:"bcrypt_cost" default:"10" usage:"bcrypt cost of new password hashes (4 to 31; each step doubles the work)"`
+		Workers    int `mapstructure:"workers" usage:"passwords hashed at once; more wait, or get 503 at once if they could not finish in time (0: one per CPU)"`
 	} `mapstructure:"password"`
-	JWT          auth.Config         `mapstructure:"jwt"`
-	InternalAuth auth.VerifierConfig `mapstructure:"internal_auth"`
-	Broker       events.Config       `mapstructure:"broker"`
-	Metrics      metrics.Config      `mapstructure:"metrics"`
+	JWT             auth.Config         `mapstructure:"jwt"`
+	InternalAuth    auth.VerifierConfig `mapstructure:"internal_auth"`
+	Broker          events.Config       `mapstructure:"broker"`
+	Metrics         metrics.Config      `mapstructure:"metrics"`
+	microsvc.Config `mapstructure:",squash"`
 }
 
-func settings() []config.Setting {
-	own := []config.Setting{
-		{Key: "database.dsn", Default: "var/user.db", Usage: "SQLite file path, or a postgres:// URL for PostgreSQL"},
-		// 10 is bcrypt's default and OWASP's floor; 12 costs 4× as much CPU per login, which on
-		// the 2-core reference machine caps logins near 10 a second. Raise it on bigger hosts.
-		{Key: "password.bcrypt_cost", Default: bcrypt.DefaultCost, Usage: "bcrypt cost of new password hashes (4 to 31; each step doubles the work)"},
-		{Key: "password.workers", Default: 0, Usage: "passwords hashed at once; more wait, or get 503 at once if they could not finish in time (0: one per CPU)"},
-	}
-	// The greeter forwards the identity the gateway signed for it.
-	own = append(append(append(append(own, auth.Settings(true)...), auth.VerifierSettings(handler.ServiceName, names.Greeter)...), events.Settings()...), metrics.Settings("")...)
-	return append(own, append(microsvc.Settings(), microsvc.StopSettings()...)...)
-}
+// defaults are the defaults the user service computes: the greeter forwards the identity the
+// gateway signed for it.
+var defaults = map[string]any{"internal_auth.audiences": []string{handler.ServiceName, names.Greeter}}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
@@ -65,7 +56,7 @@ func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "user", Settings: settings(), Remote: true, Usage: os.Stderr}, args, &cfg)
+	source, err := config.Load(ctx, config.App{Name: "user", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
 	if err != nil {
 		return err
 	}

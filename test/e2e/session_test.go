@@ -300,7 +300,7 @@ func TestTokenSecretRotationUnderLoad(t *testing.T) {
 	}
 	// witness is a token for rotation_witness signed with secret, as the user service would.
 	witness := func(secret string) string {
-		keys, _ := auth.NewKeys(auth.Config{Secret: secret, Issuer: "gomicro-stack", TTL: time.Minute})
+		keys, _ := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Minute})
 		id, _ := strconv.ParseUint(subject(t, oldLogin.Str("token")), 10, 64)
 		issued, _ := keys.Issue(auth.Identity{UserID: id, Username: "rotation_witness"})
 		return issued.Token

@@ -22,30 +22,18 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 )
 
-// Config is the tool's configuration.
+// Config is the tool's configuration; each field declares its setting (config.Declare).
 type Config struct {
 	Consul struct {
-		Address           string        `mapstructure:"address"`
-		ManagementToken   string        `mapstructure:"management_token"`
-		Wait              time.Duration `mapstructure:"wait"`
-		TokenConfigserver string        `mapstructure:"token_configserver"`
-		TokenUser         string        `mapstructure:"token_user"`
-		TokenGreeter      string        `mapstructure:"token_greeter"`
-		TokenGateway      string        `mapstructure:"token_gateway"`
-		TokenReader       string        `mapstructure:"token_reader"`
+		Address           string        `mapstructure:"address" default:"127.0.0.1:8500" usage:"Consul agent HTTP address"`
+		ManagementToken   string        `mapstructure:"management_token" secret:"true" usage:"the agent's management token (acl.tokens.initial_management)"`
+		Wait              time.Duration `mapstructure:"wait" default:"1m" usage:"how long to wait for the agent and its ACL system"`
+		TokenConfigserver string        `mapstructure:"token_configserver" secret:"true" usage:"token (a UUID) of configserver"`
+		TokenUser         string        `mapstructure:"token_user" secret:"true" usage:"token (a UUID) of user"`
+		TokenGreeter      string        `mapstructure:"token_greeter" secret:"true" usage:"token (a UUID) of greeter"`
+		TokenGateway      string        `mapstructure:"token_gateway" secret:"true" usage:"token (a UUID) of gateway"`
+		TokenReader       string        `mapstructure:"token_reader" secret:"true" usage:"token (a UUID) of reader"`
 	} `mapstructure:"consul"`
-}
-
-func settings() []config.Setting {
-	s := []config.Setting{
-		{Key: "consul.address", Default: "127.0.0.1:8500", Usage: "Consul agent HTTP address"},
-		{Key: "consul.management_token", Default: "", Usage: "the agent's management token (acl.tokens.initial_management)", Secret: true},
-		{Key: "consul.wait", Default: time.Minute, Usage: "how long to wait for the agent and its ACL system"},
-	}
-	for _, binary := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
-		s = append(s, config.Setting{Key: "consul.token_" + binary, Default: "", Usage: "token (a UUID) of " + binary, Secret: true})
-	}
-	return s
 }
 
 func main() {
@@ -57,7 +45,7 @@ func main() {
 
 func run(args []string) error {
 	var cfg Config
-	if _, err := config.Load(context.Background(), config.App{Name: "consul-acl", Settings: settings(), Usage: os.Stderr}, args, &cfg); err != nil {
+	if _, err := config.Load(context.Background(), config.App{Name: "consul-acl", Usage: os.Stderr}, args, &cfg); err != nil {
 		return err
 	}
 	c := cfg.Consul

@@ -50,7 +50,7 @@ func NewServiceWith(t testing.TB, o Options) (*account.Service, *auth.Keys, *sto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { users.Close() })
-	keys, err := auth.NewKeys(auth.Config{Secret: strings.Repeat("k", 32), Issuer: "test", TTL: time.Hour})
+	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: strings.Repeat("k", 32), Issuer: "test"}, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
