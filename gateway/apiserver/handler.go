@@ -20,6 +20,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
 // Handler serves the routes of the proto files: the JSON body becomes the route's protobuf
@@ -118,7 +119,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(answer)
 }
 
-const invalidArgument = "INVALID_ARGUMENT"
+var invalidArgument = apipb.Reason_INVALID_ARGUMENT.String()
 
 // writeCallError answers a failed call with go-micro's error JSON and its status, which the
 // edge's envelope (envelope.Translate) turns into what clients see.
