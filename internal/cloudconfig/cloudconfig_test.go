@@ -227,6 +227,26 @@ func TestPropertiesJSON(t *testing.T) {
 	}
 }
 
+// TestMergeTakesListsWhole: the most specific source that has any element of a list gives the
+// whole list (Spring Boot's binder); other keys merge one by one.
+func TestMergeTakesListsWhole(t *testing.T) {
+	source := func(kv ...string) PropertySource {
+		var p Properties
+		for i := 0; i < len(kv); i += 2 {
+			p.Set(kv[i], kv[i+1])
+		}
+		return PropertySource{Source: p}
+	}
+	application := source("list[0]", "a", "list[1]", "b", "list[2]", "c", "deep.items[0].name", "x", "deep.items[1].name", "y", "plain", "app")
+	greeter := source("list[0]", "g1", "plain", "greeter")
+	greeterDev := source("list[0]", "dev1", "list[1]", "dev2", "deep.items[0].name", "z")
+	merged := Merge([]PropertySource{greeterDev, greeter, application})
+	want := []string{"plain=greeter(string)", "list[0]=dev1(string)", "list[1]=dev2(string)", "deep.items[0].name=z(string)"}
+	if got := pairs(merged); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q\nwant %q", got, want)
+	}
+}
+
 func TestMerge(t *testing.T) {
 	var specific, general Properties
 	specific.Set("a", "specific")

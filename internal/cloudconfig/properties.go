@@ -150,16 +150,38 @@ type PropertySource struct {
 }
 
 // Merge collapses sources, most specific first, into one set of properties. Keys appear in the
-// order they first appear from the least specific source on, as Spring lists them.
+// order they first appear from the least specific source on, as Spring lists them. A list is
+// taken whole from the most specific source that has any of it (as Spring Boot binds lists):
+// application's `a: [x, y, z]` under greeter's `a: [g]` gives `a: [g]`, not `[g, y, z]`.
 func Merge(sources []PropertySource) Properties {
+	// owner is, for each list (the key before its first index: "a" of "a[0].b"), the index of
+	// the most specific source that has it, or a plain value at that key.
+	owner := map[string]int{}
+	for i := len(sources) - 1; i >= 0; i-- {
+		for _, k := range sources[i].Source.Keys() {
+			owner[listRoot(k)] = i
+		}
+	}
 	var merged Properties
 	for i := len(sources) - 1; i >= 0; i-- {
 		for _, k := range sources[i].Source.Keys() {
+			if root := listRoot(k); root != k && owner[root] != i {
+				continue // a more specific source has this list
+			}
 			v, _ := sources[i].Source.Get(k)
 			merged.Set(k, v)
 		}
 	}
 	return merged
+}
+
+// listRoot is the key of the list that key is an element of ("a.b" for "a.b[2].c"), or key
+// itself when it is no list element.
+func listRoot(key string) string {
+	if i := strings.IndexByte(key, '['); i > 0 {
+		return key[:i]
+	}
+	return key
 }
 
 // SplitProfiles turns "dev,mysql" into ["dev", "mysql"], dropping empty entries.

@@ -22,9 +22,9 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// slashInLabel is how Spring Cloud Config writes "/" inside a label in a URL path
+// SlashInLabel is how Spring Cloud Config writes "/" inside a label in a URL path
 // (feature(_)login is the branch feature/login).
-const slashInLabel = "(_)"
+const SlashInLabel = "(_)"
 
 var hexHash = regexp.MustCompile(`^[0-9a-f]{4,40}$`)
 
@@ -142,7 +142,7 @@ func (g *remoteGit) Snapshot(label string) (Snapshot, error) {
 // snapshotAt resolves label against the reference prefixes in order, then as a commit id.
 // lock, when set, is read-locked around every file read.
 func snapshotAt(r *git.Repository, label, searchPath string, prefixes []string, lock *sync.RWMutex) (Snapshot, error) {
-	commit, resolved, err := resolve(r, strings.ReplaceAll(label, slashInLabel, "/"), prefixes)
+	commit, resolved, err := resolve(r, strings.ReplaceAll(label, SlashInLabel, "/"), prefixes)
 	if err != nil {
 		return Snapshot{}, err
 	}

@@ -28,18 +28,18 @@ type FileError struct {
 func (e *FileError) Error() string { return fmt.Sprintf("config file %s: %v", e.File, e.Err) }
 func (e *FileError) Unwrap() error { return e.Err }
 
-// environment collects the property sources of application with profiles at label, most
+// environment collects the property sources of applications with profiles at labels, most
 // specific first, as Spring Boot ranks them: profile-specific files before the others, a later
-// profile before an earlier one, the application's own file before the shared application file.
-func (s *Server) environment(application string, profiles []string, label string) (cloudconfig.Environment, error) {
-	snap, err := s.repo.Snapshot(label)
-	if err != nil {
-		return cloudconfig.Environment{}, err
+// profile before an earlier one, a later application before an earlier one and before the shared
+// application file; and, with several labels, the first label's sources before the next's.
+func (s *Server) environment(applications, profiles, labels []string) (cloudconfig.Environment, error) {
+	names := []string{}
+	for _, a := range slices.Backward(applications) {
+		if a != sharedName && !slices.Contains(names, a) {
+			names = append(names, a)
+		}
 	}
-	names := []string{application, sharedName}
-	if application == sharedName {
-		names = names[:1]
-	}
+	names = append(names, sharedName)
 	var files []string
 	for _, p := range slices.Backward(profiles) {
 		for _, name := range names {
@@ -48,28 +48,33 @@ func (s *Server) environment(application string, profiles []string, label string
 	}
 	files = append(files, names...)
 
-	var sources []cloudconfig.PropertySource
-	for _, base := range files {
-		for _, ext := range extensions {
-			found, err := s.readSources(snap, base+ext, profiles)
-			if err != nil {
-				return cloudconfig.Environment{}, err
+	env := cloudconfig.Environment{Name: strings.Join(applications, ","), Profiles: profiles, PropertySources: []cloudconfig.PropertySource{}}
+	var shownLabels []string
+	for _, label := range labels {
+		snap, err := s.repo.Snapshot(label)
+		if err != nil {
+			return cloudconfig.Environment{}, err
+		}
+		for _, base := range files {
+			for _, ext := range extensions {
+				found, err := s.readSources(snap, base+ext, profiles)
+				if err != nil {
+					return cloudconfig.Environment{}, err
+				}
+				env.PropertySources = append(env.PropertySources, found...)
 			}
-			sources = append(sources, found...)
+		}
+		if label == "" {
+			label = snap.Label
+		}
+		// Spring answers the label as the branch it names: feature(_)foo is feature/foo.
+		shownLabels = append(shownLabels, strings.ReplaceAll(label, repo.SlashInLabel, "/"))
+		if env.Version == nil && snap.Version != "" {
+			env.Version = &snap.Version
 		}
 	}
-	env := cloudconfig.Environment{Name: application, Profiles: profiles, PropertySources: sources}
-	if env.PropertySources == nil {
-		env.PropertySources = []cloudconfig.PropertySource{}
-	}
-	if label == "" {
-		label = snap.Label
-	}
-	if label != "" {
-		env.Label = &label
-	}
-	if snap.Version != "" {
-		env.Version = &snap.Version
+	if shown := strings.Join(shownLabels, ","); shown != "" {
+		env.Label = &shown
 	}
 	return env, nil
 }

@@ -7,9 +7,10 @@
 //	POST /encrypt, /decrypt; GET /encrypt/status       {cipher} values
 //	GET  /actuator/health                              {"status":"UP"}
 //
-// Every name in a path is checked before anything is read: encoded characters, backslashes,
-// `..` and anything outside [A-Za-z0-9_.,()-] get 400, which closes the traversal tricks of
-// CVE-2019-3799, CVE-2020-5405 and CVE-2020-5410 by construction.
+// Every name in a path is checked, after percent-decoding each segment on its own, before
+// anything is read: backslashes, `..`, a leading dot and anything outside [A-Za-z0-9_.,()+@-]
+// get 400, which closes the traversal tricks of CVE-2019-3799, CVE-2020-5405 and CVE-2020-5410
+// by construction.
 package server
 
 import (
@@ -56,8 +57,10 @@ func New(o Options) *Server {
 
 var (
 	// segmentChars are the only characters a path segment may hold.
-	segmentChars = regexp.MustCompile(`^[A-Za-z0-9_.,()-]+$`)
+	segmentChars = regexp.MustCompile(`^[A-Za-z0-9_.,()+@-]+$`)
 	nameRule     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	// profileRule allows + and @ too, as Spring does (a profile names files, never a path).
+	profileRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+@-]*$`)
 	labelRule    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(\(_\)[A-Za-z0-9][A-Za-z0-9_.-]*)*$`)
 	documentRule = regexp.MustCompile(`^(.+)-([^-]+)\.(yml|yaml|properties|json)$`)
 )
@@ -110,60 +113,76 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkPath returns the path's segments once every one is known to be harmless.
+// checkPath returns the path's segments, each percent-decoded (clients send `dev%2Cprod` for
+// `dev,prod`), once every one is known to be harmless. The path is split as the client sent it
+// and each segment decoded on its own, so an encoded slash never makes a segment; a decoded
+// segment must then hold only [A-Za-z0-9_.,()+@-], not start with a dot and hold no "..".
+// Anything encoded twice still holds a "%" after decoding, and is refused.
 func checkPath(r *http.Request) ([]string, error) {
 	raw := r.URL.EscapedPath()
-	if requestPath, _, _ := strings.Cut(r.RequestURI, "?"); r.RequestURI != "" && requestPath != raw {
-		raw += requestPath // judge what the client sent too, before any decoding
+	if requestPath, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(requestPath, "/") {
+		raw = requestPath // judge what the client sent, before any decoding
 	}
 	switch {
-	case strings.Contains(raw, "%"):
-		return nil, errors.New("encoded characters are not allowed in the path")
 	case strings.Contains(raw, `\`):
 		return nil, errors.New("backslashes are not allowed in the path")
-	case strings.Contains(r.URL.Path, ".."):
-		return nil, errors.New(`".." is not allowed in the path`)
-	case !strings.HasPrefix(r.URL.Path, "/"):
+	case !strings.HasPrefix(raw, "/"):
 		return nil, errors.New("the path must be absolute")
 	}
-	path := strings.TrimPrefix(r.URL.Path, "/")
+	path := strings.TrimPrefix(raw, "/")
 	if path == "" {
 		return nil, nil
 	}
 	segments := strings.Split(path, "/")
-	for _, seg := range segments {
+	for i, seg := range segments {
+		decoded, err := url.PathUnescape(seg)
 		switch {
-		case seg == "":
+		case err != nil:
+			return nil, fmt.Errorf("path segment %q is not well percent-encoded", seg)
+		case decoded == "":
 			return nil, errors.New("empty path segments are not allowed")
-		case len(seg) > maxSegment:
+		case len(decoded) > maxSegment:
 			return nil, fmt.Errorf("path segments are limited to %d characters", maxSegment)
-		case !segmentChars.MatchString(seg):
-			return nil, fmt.Errorf("path segment %q holds characters outside [A-Za-z0-9_.,()-]", seg)
-		case strings.HasPrefix(seg, "."):
-			return nil, fmt.Errorf("path segment %q starts with a dot", seg)
+		case !segmentChars.MatchString(decoded):
+			return nil, fmt.Errorf("path segment %q holds characters outside [A-Za-z0-9_.,()+@-]", decoded)
+		case strings.HasPrefix(decoded, "."):
+			return nil, fmt.Errorf("path segment %q starts with a dot", decoded)
+		case strings.Contains(decoded, ".."):
+			return nil, errors.New(`".." is not allowed in the path`)
 		}
+		segments[i] = decoded
 	}
 	return segments, nil
 }
 
-// parseRequest validates the application, profiles and label of a request.
-func parseRequest(application, profiles, label string) ([]string, error) {
-	if !nameRule.MatchString(application) {
-		return nil, fmt.Errorf("invalid application name %q", application)
-	}
-	list := cloudconfig.SplitProfiles(profiles)
-	if len(list) == 0 {
-		return nil, errors.New("at least one profile is required")
-	}
-	for _, p := range list {
-		if !nameRule.MatchString(p) {
-			return nil, fmt.Errorf("invalid profile %q", p)
+// parseRequest validates the application names, profiles and labels of a request, each a
+// comma-separated list (Spring serves `/foo,bar/dev/master,raw`).
+func parseRequest(application, profiles, label string) (apps, profileList, labels []string, err error) {
+	apps = strings.Split(application, ",")
+	for _, a := range apps {
+		if !nameRule.MatchString(a) {
+			return nil, nil, nil, fmt.Errorf("invalid application name %q", a)
 		}
 	}
-	if label != "" && !labelRule.MatchString(label) {
-		return nil, fmt.Errorf("invalid label %q", label)
+	profileList = cloudconfig.SplitProfiles(profiles)
+	if len(profileList) == 0 {
+		return nil, nil, nil, errors.New("at least one profile is required")
 	}
-	return list, nil
+	for _, p := range profileList {
+		if !profileRule.MatchString(p) {
+			return nil, nil, nil, fmt.Errorf("invalid profile %q", p)
+		}
+	}
+	labels = []string{""}
+	if label != "" {
+		labels = strings.Split(label, ",")
+		for _, l := range labels {
+			if !labelRule.MatchString(l) {
+				return nil, nil, nil, fmt.Errorf("invalid label %q", l)
+			}
+		}
+	}
+	return apps, profileList, labels, nil
 }
 
 func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, application, profiles, label string) {
@@ -178,12 +197,12 @@ func (s *Server) requested(w http.ResponseWriter, r *http.Request, application, 
 	if !allow(w, r, http.MethodGet, http.MethodHead) {
 		return cloudconfig.Environment{}, false
 	}
-	list, err := parseRequest(application, profiles, label)
+	apps, list, labels, err := parseRequest(application, profiles, label)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return cloudconfig.Environment{}, false
 	}
-	env, err := s.environment(application, list, label)
+	env, err := s.environment(apps, list, labels)
 	if err != nil {
 		writeRepoError(w, err)
 		return cloudconfig.Environment{}, false
