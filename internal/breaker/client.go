@@ -47,15 +47,20 @@ type breakerClient struct {
 
 func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
 	name := CommandName(req.Service(), req.Endpoint())
+	st, began := statsOf(name), time.Now()
 	// The deadline covers the call with its retries.
 	callCtx, cancel := context.WithTimeout(ctx, timeoutOf(name))
 	defer cancel()
 	var mu sync.Mutex
 	// passed is an answer about the request, returned as it is; fallbackErr is what a fallback
-	// that had nothing to offer said (hystrix would flatten it into a string).
-	var passed, fallbackErr error
+	// that had nothing to offer said (hystrix would flatten it into a string); cause is why the
+	// fallback was called.
+	var passed, fallbackErr, cause error
 	run := func(context.Context) error {
+		st.begin(time.Now())
+		started := time.Now()
 		err := c.Client.Call(callCtx, req, rsp, opts...)
+		st.end(time.Now(), time.Since(started))
 		if err != nil && !countsAsFailure(ctx, err) {
 			mu.Lock()
 			passed = asRequestError(err)
@@ -64,10 +69,14 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 		}
 		return err
 	}
+	fb := c.fallbacks[name]
 	var fallback func(context.Context, error) error
-	if fb := c.fallbacks[name]; fb != nil {
-		fallback = func(_ context.Context, cause error) error {
-			err := fb(ctx, req, rsp, cause)
+	if fb != nil {
+		fallback = func(_ context.Context, why error) error {
+			mu.Lock()
+			cause = why
+			mu.Unlock()
+			err := fb(ctx, req, rsp, why)
 			if err == nil {
 				markDegraded(ctx)
 				return nil
@@ -81,14 +90,56 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 	err := hystrix.DoC(ctx, name, run, fallback)
 	mu.Lock()
 	defer mu.Unlock()
+	if fb == nil {
+		cause = err
+	}
+	var result error
 	switch {
 	case passed != nil:
-		return passed
+		result = passed
 	case fallbackErr != nil:
-		return translate(fallbackErr)
+		result = translate(fallbackErr)
 	default:
-		return translate(err)
+		result = translate(err)
 	}
+	st.record(time.Now(), time.Since(began), outcomesOf(passed, cause, fb != nil, fallbackErr, result)...)
+	return result
+}
+
+// outcomesOf says what happened to a call in Netflix Hystrix's terms: how the command ended
+// (success, bad request, failure, timeout, short-circuited, rejected), how its fallback did, and
+// whether the caller got an error.
+func outcomesOf(passed, cause error, hasFallback bool, fallbackErr, result error) []outcome {
+	var happened []outcome
+	switch {
+	case passed != nil:
+		happened = append(happened, badRequest)
+	case cause == nil:
+		happened = append(happened, success)
+	default:
+		switch {
+		case errors.Is(cause, hystrix.ErrTimeout):
+			happened = append(happened, timedOut)
+		case errors.Is(cause, hystrix.ErrCircuitOpen):
+			happened = append(happened, shortCircuited)
+		case errors.Is(cause, hystrix.ErrMaxConcurrency):
+			happened = append(happened, rejected)
+		default:
+			happened = append(happened, failure)
+		}
+		switch {
+		case !hasFallback:
+			happened = append(happened, fallbackMissing)
+		case fallbackErr != nil:
+			happened = append(happened, fallbackFailure)
+		default:
+			happened = append(happened, fallbackSuccess)
+		}
+	}
+	if result != nil {
+		happened = append(happened, exceptionThrown)
+	}
+	return happened
 }
 
 // countsAsFailure says whether err is the dependency's fault, by its class and code (never its

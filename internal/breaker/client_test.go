@@ -48,6 +48,7 @@ func setupWith(t *testing.T, c Config, answer func(context.Context, *string) err
 	t.Helper()
 	hystrix.Flush()
 	service := strings.ReplaceAll(t.Name(), "/", ".")
+	stats.Delete(CommandName(service, "Svc.Do")) // a test run again starts from zero
 	if err := Apply([]string{CommandName(service, "Svc.Do")}, c, Config{}); err != nil {
 		t.Fatal(err)
 	}

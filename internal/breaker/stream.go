@@ -7,8 +7,6 @@ import (
 	"log"
 	"net/http"
 
-	"github.com/afex/hystrix-go/hystrix"
-
 	"github.com/gomicro-stack/gomicro-stack/internal/httpserve"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 )
@@ -17,13 +15,13 @@ import (
 var dashboard embed.FS
 
 // StreamHandler serves the breakers of this process: GET /hystrix.stream in the Hystrix SSE
-// format (what the Netflix Hystrix Dashboard and Turbine read), GET / our own live dashboard
-// over that stream, with no asset from outside the binary, and GET /health.
+// format, every field Netflix's stream writes (what the Netflix Hystrix Dashboard and Turbine
+// read; see events.go), GET / our own live dashboard over that stream, with no asset from
+// outside the binary, and GET /health.
 //
 // It also serves /metrics, and /debug/pprof/ with pprof.
 func StreamHandler(pprof bool) (handler http.Handler, stop func()) {
-	stream := hystrix.NewStreamHandler()
-	stream.Start()
+	stream := newStreamHandler()
 	page, err := fs.Sub(dashboard, "dashboard")
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary

@@ -257,3 +257,58 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// TestYAMLAsSpringReadsIt: a duplicate key is refused (SnakeYAML's "found duplicate key"), and
+// infinities and NaN become the strings Jackson writes for them, not an unencodable float.
+func TestYAMLAsSpringReadsIt(t *testing.T) {
+	if _, err := ParseYAML([]byte("a: 1\nb: 2\na: 3\n")); err == nil || !strings.Contains(err.Error(), `found duplicate key "a"`) {
+		t.Fatalf("duplicate key: %v", err)
+	}
+	if _, err := ParseYAML([]byte("base: &b {x: 1}\nmerged:\n  <<: *b\n  x: 2\n")); err != nil {
+		t.Fatalf("a merge key overridden is no duplicate: %v", err)
+	}
+	docs, err := ParseYAML([]byte("up: .inf\ndown: -.Inf\nnothing: .nan\nplain: 1.5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pairs(docs[0].Properties)
+	want := []string{"up=Infinity(string)", "down=-Infinity(string)", "nothing=NaN(string)", "plain=1.5(float64)"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
+
+func TestProfilesMatch(t *testing.T) {
+	for _, tc := range []struct {
+		expressions []string
+		active      []string
+		want        bool
+	}{
+		{[]string{"dev"}, []string{"dev"}, true},
+		{[]string{"dev"}, []string{"prod"}, false},
+		{[]string{"!dev"}, []string{"prod"}, true},
+		{[]string{"!dev"}, []string{"dev"}, false},
+		{[]string{"dev | test"}, []string{"test"}, true},
+		{[]string{"dev & eu"}, []string{"dev"}, false},
+		{[]string{"dev & eu"}, []string{"eu", "dev"}, true},
+		{[]string{"(dev & eu) | prod"}, []string{"prod"}, true},
+		{[]string{"!(dev | test)"}, []string{"test"}, false},
+		{[]string{"dev & eu | prod"}, []string{"prod"}, false}, // & and | mixed: invalid, matches nothing
+		{[]string{"dev &"}, []string{"dev"}, false},
+		{[]string{"test", "dev"}, []string{"dev"}, true},
+	} {
+		if got := ProfilesMatch(tc.expressions, tc.active); got != tc.want {
+			t.Errorf("%q with %q: %v, want %v", tc.expressions, tc.active, got, tc.want)
+		}
+	}
+}
+
+func TestMultiDocumentProperties(t *testing.T) {
+	docs, err := ParsePropertiesDocuments([]byte("client.test=Default\n\n#---\nspring.config.activate.on-profile=development\nclient.test=Development\n!---\nother=1\n"))
+	if err != nil || len(docs) != 3 {
+		t.Fatalf("%d documents, %v", len(docs), err)
+	}
+	if v, _ := docs[1].Properties.Get("client.test"); v != "Development" || !reflect.DeepEqual(docs[1].OnProfiles, []string{"development"}) || docs[2].OnProfiles != nil {
+		t.Fatalf("%+v", docs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,11 +54,7 @@ func ParseYAML(data []byte) ([]Document, error) {
 				return nil, fmt.Errorf("document %d: %w", i+1, err)
 			}
 		}
-		for _, key := range []string{"spring.config.activate.on-profile", "spring.profiles"} {
-			if v, ok := doc.Properties.Get(key); ok {
-				doc.OnProfiles = SplitProfiles(FormatValue(v))
-			}
-		}
+		doc.OnProfiles = onProfiles(doc.Properties)
 		docs = append(docs, doc)
 	}
 	return docs, nil
@@ -145,6 +142,10 @@ func mappingEntries(n *yaml.Node) ([]entry, error) {
 			}
 			continue
 		}
+		if seen[k.Value] {
+			// SnakeYAML, which Spring reads YAML with, refuses the file too.
+			return nil, fmt.Errorf("line %d: found duplicate key %q", k.Line, k.Value)
+		}
 		seen[k.Value] = true
 		own = append(own, entry{k.Value, v})
 	}
@@ -190,6 +191,15 @@ func scalarValue(n *yaml.Node) any {
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err == nil {
+			// JSON has no infinities or NaN; Spring's Jackson writes them as these strings.
+			switch {
+			case math.IsNaN(f):
+				return "NaN"
+			case math.IsInf(f, 1):
+				return "Infinity"
+			case math.IsInf(f, -1):
+				return "-Infinity"
+			}
 			return f
 		}
 	case "!!str":

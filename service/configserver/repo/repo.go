@@ -29,7 +29,12 @@ type Snapshot struct {
 	Version string
 	// Label is the branch, tag or commit the snapshot was resolved from; empty for a folder.
 	Label string
-	read  func(name string) ([]byte, error)
+	// Labelled, in a folder repository asked for a label that names one of its subfolders, are
+	// that subfolder's files, which Spring's native repository reads before the others; Prefix
+	// is their path in the folder ("dev/").
+	Labelled *Snapshot
+	Prefix   string
+	read     func(name string) ([]byte, error)
 }
 
 // ReadFile returns the file's content, or an error wrapping fs.ErrNotExist when there is no such
@@ -39,6 +44,20 @@ func (s Snapshot) ReadFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("read %q: not a plain file name", name)
 	}
 	return s.read(name)
+}
+
+// ReadPath returns the file at rel, a slash-separated path below the snapshot's root (a file
+// that spring.config.import names), or an error when rel could leave it.
+func (s Snapshot) ReadPath(rel string) ([]byte, error) {
+	if rel == "" || strings.HasPrefix(rel, "/") || strings.Contains(rel, `\`) {
+		return nil, fmt.Errorf("read %q: not a relative path", rel)
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return nil, fmt.Errorf("read %q: not a relative path inside the repository", rel)
+		}
+	}
+	return s.read(rel)
 }
 
 // Repository gives snapshots of configuration files.
@@ -138,9 +157,26 @@ func openFolder(c Config) (*folder, error) {
 
 func (f *folder) Location() string { return f.location }
 
-func (f *folder) Snapshot(string) (Snapshot, error) {
-	return Snapshot{read: func(name string) ([]byte, error) {
-		file, err := f.root.Open(name)
+// Snapshot reads the folder; with a label that names a subfolder (feature(_)x for feature/x),
+// that subfolder's files come first, as Spring's native repository reads {label}/ first. A
+// label that names no subfolder is answered from the folder alone.
+func (f *folder) Snapshot(label string) (Snapshot, error) {
+	snap := Snapshot{read: readFrom(f.root)}
+	if label == "" {
+		return snap, nil
+	}
+	dir := strings.ReplaceAll(label, SlashInLabel, "/")
+	if sub, err := f.root.OpenRoot(dir); err == nil {
+		snap.Labelled = &Snapshot{read: readFrom(sub), Prefix: dir + "/"}
+	}
+	return snap, nil
+}
+
+// readFrom reads regular files of at most maxFileSize from root; os.Root keeps every name,
+// symlink included, inside it.
+func readFrom(root *os.Root) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		file, err := root.Open(name)
 		if err != nil {
 			return nil, err
 		}
@@ -156,5 +192,5 @@ func (f *folder) Snapshot(string) (Snapshot, error) {
 			return nil, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
 		}
 		return io.ReadAll(io.LimitReader(file, maxFileSize))
-	}}, nil
+	}
 }

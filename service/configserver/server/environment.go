@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"path"
 	"slices"
 	"strings"
 
@@ -55,13 +56,19 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 		if err != nil {
 			return cloudconfig.Environment{}, err
 		}
+		locations := []repo.Snapshot{snap}
+		if snap.Labelled != nil {
+			locations = []repo.Snapshot{*snap.Labelled, snap}
+		}
 		for _, base := range files {
-			for _, ext := range extensions {
-				found, err := s.readSources(snap, base+ext, profiles)
-				if err != nil {
-					return cloudconfig.Environment{}, err
+			for _, location := range locations {
+				for _, ext := range extensions {
+					found, err := s.readSources(location, base+ext, profiles)
+					if err != nil {
+						return cloudconfig.Environment{}, err
+					}
+					env.PropertySources = append(env.PropertySources, found...)
 				}
-				env.PropertySources = append(env.PropertySources, found...)
 			}
 		}
 		if label == "" {
@@ -79,32 +86,45 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 	return env, nil
 }
 
-// readSources parses one file into property sources: nothing if it does not exist, one for a
-// .properties file, and for YAML one for the documents that always apply (if they hold any key)
-// plus one before it for each document activated by an active profile.
+// readSources parses one file into property sources: nothing if it does not exist, and for
+// YAML and .properties (both may hold several documents) one for the documents that always
+// apply (if they hold any key) plus one before it for each document activated by the active
+// profiles (a profile expression such as `!dev` or `dev & eu` is evaluated); and before those,
+// the files its applying documents import (spring.config.import), a later import before an
+// earlier one, as Spring Boot ranks them.
 func (s *Server) readSources(snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
-	data, err := snap.ReadFile(file)
+	return s.readFile(snap, file, snap.ReadFile, profiles, 0)
+}
+
+// maxImportDepth bounds chains of imports (and cycles).
+const maxImportDepth = 5
+
+func (s *Server) readFile(snap repo.Snapshot, file string, read func(string) ([]byte, error), profiles []string, depth int) ([]cloudconfig.PropertySource, error) {
+	data, err := read(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, &FileError{File: file, Err: err}
 	}
-	name := s.repo.Location() + file
+	name := s.repo.Location() + snap.Prefix + file
+	parse := cloudconfig.ParseYAML
 	if strings.HasSuffix(file, ".properties") {
-		props, err := cloudconfig.ParseProperties(data)
-		if err != nil {
-			return nil, &FileError{File: file, Err: err}
-		}
-		return []cloudconfig.PropertySource{{Name: name, Source: s.decrypt(file, props)}}, nil
+		parse = cloudconfig.ParsePropertiesDocuments
 	}
-	docs, err := cloudconfig.ParseYAML(data)
+	docs, err := parse(data)
 	if err != nil {
 		return nil, &FileError{File: file, Err: err}
 	}
 	var always cloudconfig.Properties
 	var activated []cloudconfig.PropertySource
+	var imports []string
 	for i, doc := range docs {
+		applies := len(doc.OnProfiles) == 0 || cloudconfig.ProfilesMatch(doc.OnProfiles, profiles)
+		if !applies {
+			continue
+		}
+		imports = append(imports, importsOf(doc.Properties)...)
 		if len(doc.OnProfiles) == 0 {
 			for _, k := range doc.Properties.Keys() {
 				v, _ := doc.Properties.Get(k)
@@ -112,16 +132,51 @@ func (s *Server) readSources(snap repo.Snapshot, file string, profiles []string)
 			}
 			continue
 		}
-		if slices.ContainsFunc(doc.OnProfiles, func(p string) bool { return slices.Contains(profiles, p) }) {
-			src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(file, doc.Properties)}
-			activated = append([]cloudconfig.PropertySource{src}, activated...)
-		}
+		src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(file, doc.Properties)}
+		activated = append([]cloudconfig.PropertySource{src}, activated...)
 	}
 	if always.Len() > 0 {
 		activated = append(activated, cloudconfig.PropertySource{Name: name, Source: s.decrypt(file, always)})
 	}
-	return activated, nil
+	var imported []cloudconfig.PropertySource
+	for _, target := range slices.Backward(imports) {
+		optional := strings.HasPrefix(target, "optional:")
+		target = strings.TrimPrefix(target, "optional:")
+		if strings.Contains(target, ":") || depth >= maxImportDepth {
+			// classpath:, file:, configserver: ... name places outside the repository.
+			log.Printf("config file %s: import %q is not read (only files of the repository are, %d deep)", file, target, maxImportDepth)
+			continue
+		}
+		rel := path.Join(path.Dir(file), target)
+		found, err := s.readFile(snap, rel, snap.ReadPath, profiles, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if found == nil && !optional {
+			return nil, &FileError{File: file, Err: fmt.Errorf("imported file %s does not exist", rel)}
+		}
+		imported = append(imported, found...)
+	}
+	return append(imported, activated...), nil
 }
+
+// importsOf are the files a document imports: spring.config.import, a list or comma-separated.
+func importsOf(p cloudconfig.Properties) []string {
+	var out []string
+	for _, k := range p.Keys() {
+		if k == importKey || (strings.HasPrefix(k, importKey+"[") && strings.HasSuffix(k, "]")) {
+			v, _ := p.Get(k)
+			for _, part := range strings.Split(cloudconfig.FormatValue(v), ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					out = append(out, part)
+				}
+			}
+		}
+	}
+	return out
+}
+
+const importKey = "spring.config.import"
 
 // decrypt replaces `{cipher}…` values by their plain text. A value that cannot be decrypted is
 // dropped and reported as `invalid.<key>: <n/a>`, as Spring Cloud Config does, so that a client

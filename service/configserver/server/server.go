@@ -60,7 +60,7 @@ var (
 	segmentChars = regexp.MustCompile(`^[A-Za-z0-9_.,()+@-]+$`)
 	nameRule     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	// profileRule allows + and @ too, as Spring does (a profile names files, never a path).
-	profileRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+@-]*$`)
+	profileRule  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+@-]*$`)
 	labelRule    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(\(_\)[A-Za-z0-9][A-Za-z0-9_.-]*)*$`)
 	documentRule = regexp.MustCompile(`^(.+)-([^-]+)\.(yml|yaml|properties|json)$`)
 )
