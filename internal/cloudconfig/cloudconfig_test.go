@@ -267,7 +267,16 @@ func TestYAMLAsSpringReadsIt(t *testing.T) {
 	if _, err := ParseYAML([]byte("base: &b {x: 1}\nmerged:\n  <<: *b\n  x: 2\n")); err != nil {
 		t.Fatalf("a merge key overridden is no duplicate: %v", err)
 	}
-	docs, err := ParseYAML([]byte("up: .inf\ndown: -.Inf\nnothing: .nan\nplain: 1.5\n"))
+	docs, err := ParseYAML([]byte("intkeys:\n  1: one\n  '2': two\nlist: []\nmap: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spring's YamlProcessor: a key that is no string is an index, an empty list is "", an
+	// empty map is nothing.
+	if got, want := pairs(docs[0].Properties), []string{"intkeys[1]=one(string)", "intkeys.2=two(string)", "list=(string)"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	docs, err = ParseYAML([]byte("up: .inf\ndown: -.Inf\nnothing: .nan\nplain: 1.5\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

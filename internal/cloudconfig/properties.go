@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -105,13 +104,6 @@ func (p *Properties) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("property source: %w", err)
 	}
 	return nil
-}
-
-// Sorted returns the keys in lexical order.
-func (p Properties) Sorted() []string {
-	keys := append([]string(nil), p.keys...)
-	sort.Strings(keys)
-	return keys
 }
 
 // FormatValue renders a property value the way Spring prints it in a .properties file.

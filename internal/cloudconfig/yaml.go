@@ -142,12 +142,18 @@ func mappingEntries(n *yaml.Node) ([]entry, error) {
 			}
 			continue
 		}
-		if seen[k.Value] {
+		key := k.Value
+		if k.Tag != "!!str" && k.Tag != "!!null" {
+			// Spring's YamlProcessor writes a key that is not a string (1, true) as an index:
+			// intkeys: {1: a} is intkeys[1].
+			key = "[" + k.Value + "]"
+		}
+		if seen[key] {
 			// SnakeYAML, which Spring reads YAML with, refuses the file too.
 			return nil, fmt.Errorf("line %d: found duplicate key %q", k.Line, k.Value)
 		}
-		seen[k.Value] = true
-		own = append(own, entry{k.Value, v})
+		seen[key] = true
+		own = append(own, entry{key, v})
 	}
 	for _, e := range merged {
 		if !seen[e.key] {

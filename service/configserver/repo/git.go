@@ -187,6 +187,14 @@ func snapshotAt(r *git.Repository, label, searchPath string, prefixes []string, 
 
 func resolve(r *git.Repository, label string, prefixes []string) (*object.Commit, string, error) {
 	if label == "" {
+		// Spring's default label is main, and master where there is no main
+		// (spring.cloud.config.server.git.default-label, try-master-branch); then HEAD.
+		for _, name := range []string{"main", "master"} {
+			if ref, err := r.Reference(plumbing.NewBranchReferenceName(name), true); err == nil {
+				c, err := commitOf(r, ref.Hash())
+				return c, name, err
+			}
+		}
 		head, err := r.Head()
 		if err != nil {
 			return nil, "", fmt.Errorf("repository HEAD: %w", err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/hex"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,34 @@ func TestSpringConformance(t *testing.T) {
 	}
 	if env := environment(t, get(t, git+"/bar/staging/master")); !strings.HasSuffix(env.PropertySources[0].Name, "/bar.properties") {
 		t.Errorf("JGitEnvironmentRepositoryTests.basedir: first source %s, want .../bar.properties", env.PropertySources[0].Name)
+	}
+}
+
+// TestSpringPlainFiles ports ResourceControllerTests: plain files of the repository at a label,
+// placeholders resolved against the application's environment.
+func TestSpringPlainFiles(t *testing.T) {
+	native := serve(t, filepath.Join(springTestdata, "test"), Options{}).URL
+	compact := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, tc := range []struct {
+		spring, path, accept, want string
+		status                     int
+	}{
+		{"ResourceControllerTests.templateReplacement", "/foo/bar/dev/template.json", "", `{ "foo": "dev_bar" }`, 200},
+		{"ResourceControllerTests.templateReplacementNotForResolvePlaceholdersFalse", "/foo/bar/dev/template.json?resolvePlaceholders=false", "", `{ "foo": "${foo}" }`, 200},
+		{"ResourceControllerTests.templateReplacementNotForBinary", "/foo/bar/dev/template.json", "application/octet-stream", `{ "foo": "${foo}" }`, 200},
+		{"ResourceControllerTests.escapedPlaceholder", "/foo/bar/dev/placeholder.txt", "", `foo: ${foo}`, 200},
+		{"ResourceController useDefaultLabel (a file of the root)", "/foo/development/foo.properties?useDefaultLabel=true", "", `foo:test_bar`, 200},
+		{"no such file", "/foo/bar/dev/missing.txt", "", "", 404},
+	} {
+		t.Run(tc.spring, func(t *testing.T) {
+			rsp := do(t, "GET", native+tc.path, "", "", func(r *http.Request) {
+				if tc.accept != "" {
+					r.Header.Set("Accept", tc.accept)
+				}
+			})
+			if rsp.status != tc.status || (tc.status == 200 && compact(rsp.body) != tc.want) {
+				t.Fatalf("%d %q, want %d %q", rsp.status, rsp.body, tc.status, tc.want)
+			}
+		})
 	}
 }

@@ -78,6 +78,9 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 		shownLabels = append(shownLabels, strings.ReplaceAll(label, repo.SlashInLabel, "/"))
 		if env.Version == nil && snap.Version != "" {
 			env.Version = &snap.Version
+			// Spring's git repository answers an empty state (only Vault's has one).
+			state := ""
+			env.State = &state
 		}
 	}
 	if shown := strings.Join(shownLabels, ","); shown != "" {

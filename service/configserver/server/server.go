@@ -4,7 +4,9 @@
 //	GET  /{application}/{profile}[/{label}]            Environment JSON
 //	GET  /{application}-{profile}.{yml|yaml|properties|json}
 //	GET  /{label}/{application}-{profile}.{ext}        the merged document in that format
-//	POST /encrypt, /decrypt; GET /encrypt/status       {cipher} values
+//	GET  /{application}/{profile}/{label}/{path}       a plain file, placeholders resolved
+//	     (/{application}/{profile}/{path}?useDefaultLabel=true at the default label)
+//	POST /encrypt, /decrypt[/{name}/{profiles}]; GET /encrypt/status, /key   {cipher} values
 //	GET  /actuator/health                              {"status":"UP"}
 //
 // Every name in a path is checked, after percent-decoding each segment on its own, before
@@ -19,11 +21,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
@@ -84,24 +90,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case len(segments) == 1 && (segments[0] == "encrypt" || segments[0] == "decrypt"):
-		if !allow(w, r, http.MethodPost) {
-			return
-		}
-		s.cipherText(w, r, segments[0] == "encrypt")
 	case len(segments) == 2 && segments[0] == "encrypt" && segments[1] == "status":
 		if !allow(w, r, http.MethodGet, http.MethodHead) {
 			return
 		}
 		if s.cipher == nil {
-			writeError(w, http.StatusNotFound, "no encryption key is installed (set ENCRYPT_KEY)")
+			writeNoKey(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "OK"})
+	case (len(segments) == 1 || len(segments) == 3) && (segments[0] == "encrypt" || segments[0] == "decrypt"):
+		// /encrypt/{name}/{profiles} names the key of an application; there is one key here.
+		if !allow(w, r, http.MethodPost) || !cipherTarget(w, segments[1:]) {
+			return
+		}
+		s.cipherText(w, r, segments[0] == "encrypt")
+	case (len(segments) == 1 || len(segments) == 3) && segments[0] == "key":
+		if !allow(w, r, http.MethodGet, http.MethodHead) || !cipherTarget(w, segments[1:]) {
+			return
+		}
+		if s.cipher == nil {
+			writeNoKey(w)
+			return
+		}
+		// Only an RSA key has a public key to give; ours is symmetric.
+		writeSpringError(w, http.StatusNotFound, "NOT_FOUND", "No public key available")
 	case len(segments) == 1 && documentRule.MatchString(segments[0]):
 		s.document(w, r, "", segments[0])
 	case len(segments) == 2 && documentRule.MatchString(segments[1]):
 		s.document(w, r, segments[0], segments[1])
+	case len(segments) >= 3 && r.URL.Query().Get("useDefaultLabel") != "" && r.URL.Query().Get("useDefaultLabel") != "false":
+		s.plainFile(w, r, segments[0], segments[1], "", strings.Join(segments[2:], "/"))
+	case len(segments) >= 4:
+		s.plainFile(w, r, segments[0], segments[1], segments[2], strings.Join(segments[3:], "/"))
 	case len(segments) == 2 || len(segments) == 3:
 		label := ""
 		if len(segments) == 3 {
@@ -109,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveEnvironment(w, r, segments[0], segments[1], label)
 	default:
-		writeError(w, http.StatusNotFound, "no such resource: the paths are /{application}/{profile}[/{label}] and /[{label}/]{application}-{profile}.{yml|yaml|properties|json}")
+		writeError(w, http.StatusNotFound, "no such resource: the paths are /{application}/{profile}[/{label}], /[{label}/]{application}-{profile}.{yml|yaml|properties|json} and /{application}/{profile}/{label}/{file}")
 	}
 }
 
@@ -219,15 +240,22 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 	if !ok {
 		return
 	}
-	merged := cloudconfig.Merge(env.PropertySources)
+	merged := withoutProfileKey(cloudconfig.Merge(env.PropertySources))
 	if r.URL.Query().Get("resolvePlaceholders") != "false" {
 		merged = resolveWithin(merged)
 	}
 	if format == "properties" {
+		// Spring's order: from the least specific source on, list elements last; escaped,
+		// unlike Spring's, so that the answer reads back as the same properties.
 		var b strings.Builder
-		for _, k := range merged.Sorted() {
-			v, _ := merged.Get(k)
-			fmt.Fprintf(&b, "%s: %s\n", cloudconfig.EscapeProperty(k, true), cloudconfig.EscapeProperty(cloudconfig.FormatValue(v), false))
+		for _, lists := range []bool{false, true} {
+			for _, k := range merged.Keys() {
+				if strings.Contains(k, "[") != lists {
+					continue
+				}
+				v, _ := merged.Get(k)
+				fmt.Fprintf(&b, "%s: %s\n", cloudconfig.EscapeProperty(k, true), cloudconfig.EscapeProperty(cloudconfig.FormatValue(v), false))
+			}
 		}
 		writeText(w, "text/plain; charset=utf-8", []byte(b.String()))
 		return
@@ -247,6 +275,70 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 		return
 	}
 	writeText(w, "text/plain; charset=utf-8", body)
+}
+
+// plainFile serves a file of the repository at label, as Spring's ResourceController does:
+// its ${placeholders} resolved against application and profiles (unless the client asks for
+// application/octet-stream or ?resolvePlaceholders=false), a label's folder before the root.
+func (s *Server) plainFile(w http.ResponseWriter, r *http.Request, application, profiles, label, file string) {
+	env, ok := s.requested(w, r, application, profiles, label)
+	if !ok {
+		return
+	}
+	_, _, labels, _ := parseRequest(application, profiles, label)
+	snap, err := s.repo.Snapshot(labels[0])
+	if err != nil {
+		writeRepoError(w, err)
+		return
+	}
+	var data []byte
+	err = fs.ErrNotExist
+	if snap.Labelled != nil {
+		data, err = snap.Labelled.ReadPath(file)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = snap.ReadPath(file)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		writeError(w, http.StatusNotFound, "no such file: "+file)
+		return
+	case err != nil:
+		writeRepoError(w, err)
+		return
+	}
+	contentType := mime.TypeByExtension(path.Ext(file))
+	if contentType == "" {
+		contentType = "text/plain; charset=utf-8"
+	}
+	binary := strings.Contains(r.Header.Get("Accept"), "application/octet-stream")
+	if !binary && r.URL.Query().Get("resolvePlaceholders") != "false" && utf8.Valid(data) {
+		merged := cloudconfig.Merge(env.PropertySources)
+		lookup := func(key string) (string, bool) {
+			v, ok := merged.Get(key)
+			return cloudconfig.FormatValue(v), ok
+		}
+		if resolved, err := cloudconfig.Resolve(string(data), lookup, true); err == nil {
+			data = []byte(resolved)
+		}
+	}
+	if binary {
+		contentType = "application/octet-stream"
+	}
+	writeText(w, contentType, data)
+}
+
+// withoutProfileKey drops spring.profiles, which says which profiles a document applies to and
+// is no setting: Spring leaves it out of the documents it renders.
+func withoutProfileKey(p cloudconfig.Properties) cloudconfig.Properties {
+	var out cloudconfig.Properties
+	for _, k := range p.Keys() {
+		if k != "spring.profiles" {
+			v, _ := p.Get(k)
+			out.Set(k, v)
+		}
+	}
+	return out
 }
 
 // resolveWithin resolves placeholders against the other keys of p, leaving unknown ones as
@@ -269,9 +361,31 @@ func resolveWithin(p cloudconfig.Properties) cloudconfig.Properties {
 	return out
 }
 
+// cipherTarget checks the {name}/{profiles} of a key request, if any.
+func cipherTarget(w http.ResponseWriter, nameAndProfiles []string) bool {
+	if len(nameAndProfiles) == 0 {
+		return true
+	}
+	if _, _, _, err := parseRequest(nameAndProfiles[0], nameAndProfiles[1], ""); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
+}
+
+// writeSpringError answers an error of the encryption endpoints in Spring's form
+// ({"status": "NO_KEY", "description": "..."}) and in ours ({"code", "message"}) at once.
+func writeSpringError(w http.ResponseWriter, code int, status, description string) {
+	writeJSON(w, code, map[string]any{"code": code, "message": description, "status": status, "description": description})
+}
+
+func writeNoKey(w http.ResponseWriter) {
+	writeSpringError(w, http.StatusNotFound, "NO_KEY", "No key was installed for encryption service (set ENCRYPT_KEY)")
+}
+
 func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool) {
 	if s.cipher == nil {
-		writeError(w, http.StatusNotFound, "no encryption key is installed (set ENCRYPT_KEY)")
+		writeNoKey(w)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCipherBody))
@@ -297,7 +411,7 @@ func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool
 		out, err = s.cipher.Decrypt(strings.TrimPrefix(text, cipher.Prefix))
 	}
 	if errors.Is(err, cipher.ErrInvalid) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeSpringError(w, http.StatusBadRequest, "INVALID", "Text not encrypted with this key")
 		return
 	}
 	if err != nil {

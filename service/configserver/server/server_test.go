@@ -217,7 +217,8 @@ func TestDocuments(t *testing.T) {
 		{"/app-dev.yml", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://dev.local/x\nmissing: ${NOT_SET}\nrate: 1.5\nservers:\n  - a\n  - b\nname: 'app: the=best'\n"},
 		{"/app-dev.yaml?resolvePlaceholders=false", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://${host}/x\nmissing: ${NOT_SET}\nrate: 1.5\nservers:\n  - a\n  - b\nname: 'app: the=best'\n"},
 		{"/app-dev.json", "application/json", `{"shared":true,"host":"dev.local","url":"jdbc://dev.local/x","missing":"${NOT_SET}","rate":1.5,"servers":["a","b"],"name":"app: the=best"}` + "\n"},
-		{"/app-dev.properties", "text/plain", "host: dev.local\nmissing: ${NOT_SET}\nname: app: the=best\nrate: 1.5\nservers[0]: a\nservers[1]: b\nshared: true\nurl: jdbc://dev.local/x\n"},
+		// Spring's order: from the least specific source on, list elements last.
+		{"/app-dev.properties", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://dev.local/x\nmissing: ${NOT_SET}\nrate: 1.5\nname: app: the=best\nservers[0]: a\nservers[1]: b\n"},
 	} {
 		rsp := get(t, srv.URL+tc.path)
 		if rsp.status != 200 || rsp.body != tc.want || !strings.HasPrefix(rsp.header.Get("Content-Type"), tc.contentType) {
@@ -304,7 +305,37 @@ func TestEncryptDecrypt(t *testing.T) {
 
 	noKey := newServer(t, nil, Options{})
 	expectError(t, do(t, "POST", noKey.URL+"/encrypt", "text/plain", "x"), 404, "ENCRYPT_KEY")
-	expectError(t, get(t, noKey.URL+"/encrypt/status"), 404, "no encryption key")
+	expectError(t, get(t, noKey.URL+"/encrypt/status"), 404, "No key was installed")
+
+	// Spring's EncryptionController: a key per {name}/{profiles} (one here), no public key
+	// for a symmetric one, and its error bodies ({status, description}) beside ours.
+	perApp := do(t, "POST", srv.URL+"/encrypt/greeter/dev,prod", "text/plain", "per app")
+	if dec := do(t, "POST", srv.URL+"/decrypt/greeter/dev", "text/plain", perApp.body); perApp.status != 200 || dec.body != "per app" {
+		t.Fatalf("/encrypt/{name}/{profiles}: %d %q, decrypted %q", perApp.status, perApp.body, dec.body)
+	}
+	for _, tc := range []struct {
+		method, url, body string
+		status            int
+		springStatus      string
+	}{
+		{"GET", srv.URL + "/key", "", 404, "NOT_FOUND"},
+		{"GET", srv.URL + "/key/greeter/dev", "", 404, "NOT_FOUND"},
+		{"GET", noKey.URL + "/key", "", 404, "NO_KEY"},
+		{"POST", noKey.URL + "/encrypt/greeter/dev", "x", 404, "NO_KEY"},
+		{"POST", srv.URL + "/decrypt", "not-cipher-text", 400, "INVALID"},
+		{"POST", srv.URL + "/encrypt/-bad/dev", "x", 400, ""},
+	} {
+		rsp := do(t, tc.method, tc.url, "text/plain", tc.body)
+		var body struct {
+			Code        int    `json:"code"`
+			Status      string `json:"status"`
+			Description string `json:"description"`
+		}
+		json.Unmarshal([]byte(rsp.body), &body)
+		if rsp.status != tc.status || body.Code != tc.status || body.Status != tc.springStatus || (tc.springStatus != "" && body.Description == "") {
+			t.Errorf("%s %s: %d %s, want %d with status %q", tc.method, tc.url, rsp.status, rsp.body, tc.status, tc.springStatus)
+		}
+	}
 }
 
 func TestBasicAuthAndHealth(t *testing.T) {
@@ -341,8 +372,8 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"GET", "/", 404, "no such resource"},
 		{"GET", "/app", 404, "no such resource"},
-		{"GET", "/a/b/c/d", 404, "no such resource"},
-		{"GET", "/app/default/main/extra.yml/x", 404, "no such resource"},
+		{"GET", "/a/b/c/d", 404, "no such file: d"},
+		{"GET", "/app/default/main/extra.yml/x", 404, "no such file: extra.yml/x"},
 		{"GET", "/-app/default", 400, "invalid application name"},
 		{"GET", "/app/,", 400, "at least one profile"},
 		{"GET", "/app/dev,-x", 400, "invalid profile"},
