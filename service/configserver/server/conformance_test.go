@@ -1,7 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
+	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo/repotest"
 )
 
 // springTestdata holds Spring Cloud Config's own fixtures (see its README).
@@ -130,4 +136,159 @@ func TestSpringPlainFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpringProfileExpressions ports AwsS3EnvironmentRepositoryTests' profile expressions: each
+// fixture served as application.yaml, the keys present in some property source or in none.
+func TestSpringProfileExpressions(t *testing.T) {
+	servers := map[string]string{}
+	for _, fixture := range []string{"negated-profile", "two-negated-profiles", "complex-profile-expressions"} {
+		data, err := os.ReadFile(filepath.Join(springTestdata, "awss3", "application-with-"+fixture+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[fixture] = newServer(t, map[string]string{"application.yaml": string(data)}, Options{}).URL
+	}
+	for _, tc := range []struct {
+		spring, fixture, profiles string
+		present, absent           []string
+	}{
+		{"negatedProfileDocumentIncludedWhenProfileNotActive", "negated-profile", "default", []string{"demo.negatedProfileMarker", "demo.base"}, nil},
+		{"negatedProfileDocumentExcludedWhenProfileIsActive", "negated-profile", "my-profile", []string{"demo.base"}, []string{"demo.negatedProfileMarker"}},
+		{"negatedProfileDocumentExcludedWhenNegatedProfileIsOneOfMultipleActiveProfiles", "negated-profile", "my-profile,other-profile", nil, []string{"demo.negatedProfileMarker"}},
+		{"negatedProfileDocumentIncludedWhenNegatedProfileIsAbsentFromMultipleActiveProfiles", "negated-profile", "default,other-profile", []string{"demo.negatedProfileMarker"}, nil},
+		{"twoNegatedProfileDocumentsBothIncludedWhenNeitherProfileIsActive", "two-negated-profiles", "default", []string{"demo.negatedProfileMarker", "demo.otherNegatedMarker", "demo.base"}, nil},
+		{"twoNegatedProfileDocumentsOnlyOneIncludedWhenOneProfileIsActive", "two-negated-profiles", "my-profile", []string{"demo.otherNegatedMarker", "demo.base"}, []string{"demo.negatedProfileMarker"}},
+		{"complexProfileExpressionsAreEvaluatedCorrectly", "complex-profile-expressions", "profile1", []string{"demo.andExpression", "demo.notAndExpression", "demo.orNegatedExpression"}, nil},
+		{"complexProfileExpressionsAreExcludedWhenNotSatisfied", "complex-profile-expressions", "profile1,profile2", nil, []string{"demo.andExpression", "demo.notAndExpression", "demo.orNegatedExpression"}},
+	} {
+		t.Run("AwsS3EnvironmentRepositoryTests."+tc.spring, func(t *testing.T) {
+			env := environment(t, get(t, servers[tc.fixture]+"/application/"+tc.profiles))
+			has := func(key string) bool {
+				for _, s := range env.PropertySources {
+					if _, ok := s.Source.Get(key); ok {
+						return true
+					}
+				}
+				return false
+			}
+			for _, k := range tc.present {
+				if !has(k) {
+					t.Errorf("%s missing from %v", k, sourceFiles(env))
+				}
+			}
+			for _, k := range tc.absent {
+				if has(k) {
+					t.Errorf("%s present", k)
+				}
+			}
+		})
+	}
+}
+
+// TestSpringEnvironmentController ports EnvironmentControllerIntegrationTests: which requests
+// Spring's controller answers, and how (it mocks the repository; here a git repository holds
+// the labels it names).
+func TestSpringEnvironmentController(t *testing.T) {
+	g := repotest.Init(t, t.TempDir())
+	first := g.Commit(map[string]string{"foo.yml": "a: 1\n", "foo/app.yml": "in: folder\n", "foo-bar.yml": "b: 2\n"}, "first")
+	for _, branch := range []string{"awesome", "feature/puff", "label/spam"} {
+		g.Branch(branch, first)
+	}
+	g.Tag("1.0.0", first, false)
+	g.Tag("label", first, true) // a branch "label" and "label/spam" cannot both be refs
+	srv := serve(t, g.Dir, Options{}).URL
+	for _, tc := range []struct {
+		spring, path string
+		status       int
+		contains     string
+	}{
+		{"environmentNoLabel", "/foo/default", 200, `"propertySources":`},
+		{"profileWithDash", "/foo/dev-db", 200, `"profiles":["dev-db"]`},
+		{"profileContainingExtensionKeyword[yml]", "/foo/dev-yml", 200, `"profiles":["dev-yml"]`},
+		{"profileContainingExtensionKeyword[properties]", "/foo/dev-properties", 200, `"profiles":["dev-properties"]`},
+		{"profileHavingAnExtension[yml]", "/foo/dev.yml", 404, ""},
+		{"profileHavingAnExtension[json]", "/foo/dev.json", 404, ""},
+		{"propertiesNoLabel", "/foo-default.properties", 200, "a: 1"},
+		{"propertiesLabel", "/label/foo-default.properties", 200, "a: 1"},
+		{"propertiesLabelWhenApplicationNameContainsHyphen", "/label/foo-bar-default.properties", 200, "b: 2"},
+		{"propertiesLabelWithSlash", "/label(_)spam/foo-default.properties", 200, "a: 1"},
+		{"environmentWithLabel", "/foo/default/awesome", 200, `"label":"awesome"`},
+		{"environmentWithMissingLabel", "/foo/default/missing", 404, ""},
+		{"environmentWithLabelContainingPeriod", "/foo/default/1.0.0", 200, `"label":"1.0.0"`},
+		{"environmentWithLabelContainingSlash", "/foo/default/feature(_)puff", 200, `"label":"feature/puff"`},
+		{"environmentWithApplicationContainingSlash", "/foo(_)app/default", 200, `"in":"folder"`},
+	} {
+		t.Run("EnvironmentControllerIntegrationTests."+tc.spring, func(t *testing.T) {
+			rsp := get(t, srv+tc.path)
+			if rsp.status != tc.status || !strings.Contains(rsp.body, tc.contains) {
+				t.Fatalf("%d %s, want %d with %q", rsp.status, rsp.body, tc.status, tc.contains)
+			}
+		})
+	}
+}
+
+// TestSpringEncryptionController ports EncryptionControllerTests that apply to a symmetric key
+// (the RSA ones do not: there is no RSA key here).
+func TestSpringEncryptionController(t *testing.T) {
+	key, _ := cipher.New("the key", cipher.DefaultSalt)
+	other, _ := cipher.New("another key", cipher.DefaultSalt)
+	srv := newServer(t, nil, Options{Cipher: key}).URL
+	const form = "application/x-www-form-urlencoded"
+	foreign, _ := other.Encrypt("foo")
+	roundTrip := func(encryptPath, decryptPath, contentType, plain, decryptSuffix string) string {
+		t.Helper()
+		enc := do(t, "POST", srv+encryptPath, contentType, plain)
+		if enc.status != 200 {
+			t.Fatalf("encrypt %q: %d %s", plain, enc.status, enc.body)
+		}
+		return do(t, "POST", srv+decryptPath, contentType, enc.body+decryptSuffix).body
+	}
+	for _, tc := range []struct {
+		spring, got, want string
+	}{
+		{"appAndProfile", roundTrip("/encrypt/app/default", "/decrypt/app/default", "text/plain", "foo bar", ""), "foo bar"},
+		{"formDataIn", roundTrip("/encrypt", "/decrypt", form, "foo bar=", "="), "foo bar"},
+		{"formDataInWithPrefix", roundTrip("/encrypt", "/decrypt", form, "{key:test}foo bar=", "="), "foo bar"},
+		{"encryptDecryptTextWithCurlyBrace", roundTrip("/encrypt", "/decrypt", form, "textwith}brace", ""), "textwith}brace"},
+		{"addEnvironment", roundTrip("/encrypt/app/default", "/decrypt/app/default", "text/plain", "{key:value}foo bar", ""), "foo bar"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("EncryptionControllerTests.%s: %q, want %q", tc.spring, tc.got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		spring, path, body string
+		status             int
+	}{
+		{"shouldThrowExceptionOnDecryptInvalidData", "/decrypt", "foo", 400},
+		{"shouldThrowExceptionOnDecryptWrongKey", "/decrypt", foreign, 400},
+		{"decryptNameWithDotDot", "/decrypt/../app/default", "hello", 400},
+		{"decryptProfilesWithDotDot", "/decrypt/app/../default", "hello", 400},
+		{"encryptNameWithDotDot", "/encrypt/../app/default", "hello", 400},
+		{"encryptProfilesWithDotDot", "/encrypt/app/../default", "hello", 400},
+	} {
+		status, body := rawPost(t, strings.TrimPrefix(srv, "http://"), tc.path, tc.body)
+		if status != tc.status || (tc.status == 400 && strings.HasPrefix(tc.spring, "shouldThrow") && !strings.Contains(body, `"status":"INVALID"`)) {
+			t.Errorf("EncryptionControllerTests.%s: %d %s, want %d", tc.spring, status, body, tc.status)
+		}
+	}
+}
+
+// rawPost sends the request line as given (a client would clean the path's dots).
+func rawPost(t *testing.T, addr, path, body string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", path, addr, len(body), body)
+	rsp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	b, _ := io.ReadAll(rsp.Body)
+	return rsp.StatusCode, string(b)
 }

@@ -36,6 +36,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 func (s *Server) environment(applications, profiles, labels []string) (cloudconfig.Environment, error) {
 	names := []string{}
 	for _, a := range slices.Backward(applications) {
+		a = strings.ReplaceAll(a, repo.SlashInLabel, "/") // foo(_)app is foo/app, a file in a folder
 		if a != sharedName && !slices.Contains(names, a) {
 			names = append(names, a)
 		}
@@ -49,7 +50,7 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 	}
 	files = append(files, names...)
 
-	env := cloudconfig.Environment{Name: strings.Join(applications, ","), Profiles: profiles, PropertySources: []cloudconfig.PropertySource{}}
+	env := cloudconfig.Environment{Name: strings.ReplaceAll(strings.Join(applications, ","), repo.SlashInLabel, "/"), Profiles: profiles, PropertySources: []cloudconfig.PropertySource{}}
 	var shownLabels []string
 	for _, label := range labels {
 		snap, err := s.repo.Snapshot(label)
@@ -96,7 +97,7 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 // the files its applying documents import (spring.config.import), a later import before an
 // earlier one, as Spring Boot ranks them.
 func (s *Server) readSources(snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
-	return s.readFile(snap, file, snap.ReadFile, profiles, 0)
+	return s.readFile(snap, file, snap.ReadPath, profiles, 0)
 }
 
 // maxImportDepth bounds chains of imports (and cycles).

@@ -64,11 +64,16 @@ func New(o Options) *Server {
 var (
 	// segmentChars are the only characters a path segment may hold.
 	segmentChars = regexp.MustCompile(`^[A-Za-z0-9_.,()+@-]+$`)
-	nameRule     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	// nameRule allows (_) for "/", as Spring does: foo(_)app reads foo/app.yml.
+	nameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(\(_\)[A-Za-z0-9][A-Za-z0-9_.-]*)*$`)
 	// profileRule allows + and @ too, as Spring does (a profile names files, never a path).
 	profileRule  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+@-]*$`)
 	labelRule    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(\(_\)[A-Za-z0-9][A-Za-z0-9_.-]*)*$`)
 	documentRule = regexp.MustCompile(`^(.+)-([^-]+)\.(yml|yaml|properties|json)$`)
+	// keyPrefixes are Spring's {key:...} prefixes of a text to encrypt.
+	keyPrefixes = regexp.MustCompile(`^(\{[A-Za-z]+:[^}]*\})+`)
+	// profileExtension is a profile that ends as a document does.
+	profileExtension = regexp.MustCompile(`\.(yml|yaml|properties|json)$`)
 )
 
 // maxSegment bounds the length of one path segment.
@@ -123,6 +128,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.plainFile(w, r, segments[0], segments[1], "", strings.Join(segments[2:], "/"))
 	case len(segments) >= 4:
 		s.plainFile(w, r, segments[0], segments[1], segments[2], strings.Join(segments[3:], "/"))
+	case len(segments) == 2 && profileExtension.MatchString(segments[1]):
+		// /foo/dev.yml names no document (those are /foo-dev.yml) and no profile: Spring's 404.
+		writeError(w, http.StatusNotFound, "no such resource: a document is /{application}-{profile}.{ext}")
 	case len(segments) == 2 || len(segments) == 3:
 		label := ""
 		if len(segments) == 3 {
@@ -406,6 +414,9 @@ func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool
 	}
 	var out string
 	if encrypt {
+		// {key:name}{secret:...} prefixes choose a key in Spring's key stores; there is one
+		// key here, and Spring strips them before encrypting too.
+		text = keyPrefixes.ReplaceAllString(text, "")
 		out, err = s.cipher.Encrypt(text)
 	} else {
 		out, err = s.cipher.Decrypt(strings.TrimPrefix(text, cipher.Prefix))
