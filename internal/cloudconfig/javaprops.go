@@ -10,12 +10,16 @@ import (
 // `key: value` or `key value`; `#` and `!` comments; a trailing backslash continues the line;
 // `\t`, `\n`, `\uXXXX` and `\<char>` escapes. Values stay strings. A repeated key keeps its
 // first position and its last value.
-func ParseProperties(data []byte) (Properties, error) {
+func ParseProperties(data []byte) (Properties, error) { return parseProperties(data, 0) }
+
+// parseProperties reads a .properties text whose first line is line firstLine+1 of its file.
+func parseProperties(data []byte, firstLine int) (Properties, error) {
 	var props Properties
 	lines := strings.Split(strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
-		lineNo := i + 1
+		lineNo := firstLine + i + 1
 		line := strings.TrimLeft(lines[i], " \t\f")
+		indent := len(lines[i]) - len(line)
 		if line == "" || line[0] == '#' || line[0] == '!' {
 			continue
 		}
@@ -41,6 +45,11 @@ func ParseProperties(data []byte) (Properties, error) {
 			return Properties{}, fmt.Errorf("line %d: %w", lineNo, err)
 		}
 		props.Set(key, value)
+		if valueAt := len(line) - len(rest); valueAt <= len(lines[lineNo-firstLine-1])-indent {
+			props.SetOrigin(key, fmt.Sprintf("%d:%d", lineNo, indent+valueAt+1))
+		} else {
+			props.SetOrigin(key, fmt.Sprintf("%d:%d", lineNo, indent+1))
+		}
 	}
 	return props, nil
 }

@@ -27,8 +27,10 @@ var documentSeparator = regexp.MustCompile(`(?m)^[#!]---[ \t]*\r?$`)
 func ParsePropertiesDocuments(data []byte) ([]Document, error) {
 	var docs []Document
 	parts := documentSeparator.Split(string(data), -1)
+	line := 0 // lines before the part, so that origins count from the file's start
 	for i, part := range parts {
-		props, err := ParseProperties([]byte(part))
+		props, err := parseProperties([]byte(part), line)
+		line += strings.Count(part, "\n")
 		if err != nil && len(parts) > 1 {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}

@@ -17,6 +17,57 @@ import (
 type Properties struct {
 	keys   []string
 	values map[string]any
+	// origins are where keys were written ("3:7", line and column), where a file said so.
+	origins map[string]string
+}
+
+// SetOrigin records where key's value was written: "line:column", as Spring's
+// TextResourceOrigin locations read.
+func (p *Properties) SetOrigin(key, origin string) {
+	if p.origins == nil {
+		p.origins = map[string]string{}
+	}
+	p.origins[key] = origin
+}
+
+// Origin is where key's value was written, or "".
+func (p Properties) Origin(key string) string { return p.origins[key] }
+
+// Copy sets key in p to its value in from, with its origin.
+func (p *Properties) Copy(from Properties, key string) {
+	v, _ := from.Get(key)
+	p.Set(key, v)
+	if o := from.Origin(key); o != "" {
+		p.SetOrigin(key, o)
+	}
+}
+
+// MarshalJSONWithOrigins writes the properties as Spring's v2 media type does: each value as
+// {"value": v, "origin": "line:column"} (origin left out where unknown).
+func (p Properties) MarshalJSONWithOrigins() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range p.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		value, err := json.Marshal(p.values[k])
+		if err != nil {
+			return nil, fmt.Errorf("property %s: %w", k, err)
+		}
+		b.Write(key)
+		b.WriteString(`:{"value":`)
+		b.Write(value)
+		if o := p.origins[k]; o != "" {
+			origin, _ := json.Marshal(o)
+			b.WriteString(`,"origin":`)
+			b.Write(origin)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // Set stores value under key, keeping key's first position.

@@ -94,6 +94,7 @@ func (f *flattener) flatten(path string, n *yaml.Node, depth int) error {
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
 			f.out.Set(path, "")
+			f.out.SetOrigin(path, fmt.Sprintf("%d:%d", n.Line, n.Column))
 		}
 		for i, item := range n.Content {
 			if err := f.flatten(path+"["+strconv.Itoa(i)+"]", item, depth+1); err != nil {
@@ -102,6 +103,7 @@ func (f *flattener) flatten(path string, n *yaml.Node, depth int) error {
 		}
 	case yaml.ScalarNode:
 		f.out.Set(path, scalarValue(n))
+		f.out.SetOrigin(path, fmt.Sprintf("%d:%d", n.Line, n.Column))
 	default:
 		return fmt.Errorf("line %d: unexpected %s", n.Line, kindName(n))
 	}

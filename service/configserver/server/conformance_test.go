@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -291,4 +292,45 @@ func rawPost(t *testing.T, addr, path, body string) (int, string) {
 	defer rsp.Body.Close()
 	b, _ := io.ReadAll(rsp.Body)
 	return rsp.StatusCode, string(b)
+}
+
+// TestEnvironmentWithOrigins: with Spring's v2 media type, every value comes with where it was
+// written ("line:column", as Spring's TextResourceOrigin locations read), across YAML,
+// multi-document .properties and decrypted values.
+func TestEnvironmentWithOrigins(t *testing.T) {
+	srv := serve(t, filepath.Join(springTestdata, "test"), Options{}).URL
+	rsp := do(t, "GET", srv+"/baz/development", "", "", func(r *http.Request) {
+		r.Header.Set("Accept", "application/vnd.spring-cloud.config-server.v2+json")
+	})
+	var env struct {
+		Name            string `json:"name"`
+		PropertySources []struct {
+			Name   string `json:"name"`
+			Source map[string]struct {
+				Value  any    `json:"value"`
+				Origin string `json:"origin"`
+			} `json:"source"`
+		} `json:"propertySources"`
+	}
+	if err := json.Unmarshal([]byte(rsp.body), &env); err != nil || rsp.status != 200 || rsp.header.Get("Content-Type") != "application/vnd.spring-cloud.config-server.v2+json" {
+		t.Fatalf("%d %s %s (%v)", rsp.status, rsp.header.Get("Content-Type"), rsp.body, err)
+	}
+	// baz.properties: "client.test=Default" on line 1; the development document's value on line 5.
+	if len(env.PropertySources) != 2 || env.Name != "baz" {
+		t.Fatalf("%s", rsp.body)
+	}
+	for i, want := range []struct {
+		value, origin string
+	}{{"Development", "5:13"}, {"Default", "1:13"}} {
+		got := env.PropertySources[i].Source["client.test"]
+		if got.Value != want.value || got.Origin != want.origin {
+			t.Errorf("source %d: client.test = %+v, want %+v", i, got, want)
+		}
+	}
+	yaml := do(t, "GET", srv+"/bar/development", "", "", func(r *http.Request) {
+		r.Header.Set("Accept", "application/vnd.spring-cloud.config-server.v2+json")
+	})
+	if !strings.Contains(yaml.body, `"client.test":{"value":"Development","origin":"12:9"}`) {
+		t.Errorf("bar.yml's development document: %s", yaml.body)
+	}
 }

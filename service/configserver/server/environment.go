@@ -131,8 +131,7 @@ func (s *Server) readFile(snap repo.Snapshot, file string, read func(string) ([]
 		imports = append(imports, importsOf(doc.Properties)...)
 		if len(doc.OnProfiles) == 0 {
 			for _, k := range doc.Properties.Keys() {
-				v, _ := doc.Properties.Get(k)
-				always.Set(k, v)
+				always.Copy(doc.Properties, k)
 			}
 			continue
 		}
@@ -191,7 +190,7 @@ func (s *Server) decrypt(file string, props cloudconfig.Properties) cloudconfig.
 		v, _ := props.Get(k)
 		text, ok := v.(string)
 		if !ok || !strings.HasPrefix(text, cipher.Prefix) {
-			out.Set(k, v)
+			out.Copy(props, k)
 			continue
 		}
 		if s.cipher == nil {
@@ -206,6 +205,7 @@ func (s *Server) decrypt(file string, props cloudconfig.Properties) cloudconfig.
 			continue
 		}
 		out.Set(k, plain)
+		out.SetOrigin(k, props.Origin(k))
 	}
 	return out
 }

@@ -214,10 +214,43 @@ func parseRequest(application, profiles, label string) (apps, profileList, label
 	return apps, profileList, labels, nil
 }
 
+// v2MediaType asks for the Environment with each value's origin, as Spring's clients do.
+const v2MediaType = "application/vnd.spring-cloud.config-server.v2+json"
+
 func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, application, profiles, label string) {
-	if env, ok := s.requested(w, r, application, profiles, label); ok {
-		writeJSON(w, http.StatusOK, env)
+	env, ok := s.requested(w, r, application, profiles, label)
+	if !ok {
+		return
 	}
+	if !strings.Contains(r.Header.Get("Accept"), v2MediaType) {
+		writeJSON(w, http.StatusOK, env)
+		return
+	}
+	// The same Environment, each value as {"value", "origin": "line:column"}.
+	type source struct {
+		Name   string          `json:"name"`
+		Source json.RawMessage `json:"source"`
+	}
+	v2 := struct {
+		cloudconfig.Environment
+		PropertySources []source `json:"propertySources"`
+	}{Environment: env, PropertySources: []source{}}
+	for _, ps := range env.PropertySources {
+		body, err := ps.Source.MarshalJSONWithOrigins()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "cannot encode the response")
+			return
+		}
+		v2.PropertySources = append(v2.PropertySources, source{Name: ps.Name, Source: body})
+	}
+	w.Header().Set("Content-Type", v2MediaType)
+	body, err := json.Marshal(v2)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "cannot encode the response")
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(append(body, '\n'))
 }
 
 // requested validates a GET for the Environment of application, profiles and label and reads
