@@ -18,7 +18,7 @@ IMAGE_SERVICES := configserver user greeter gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test cross unit e2e bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
+.PHONY: help run build test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -42,10 +42,15 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
 test: proto-check fmt-check vet cross vulncheck consul consul-template deploy-check
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
 	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	cd third_party/go-plugins-consul && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
+	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster
+
+# cluster-test: several hosts on this machine (network namespaces, as root): three Consul servers and client agents from deploy/consul, a lost leader, a partition, a dead host (about a minute)
+cluster-test: consul
+	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster
 
 # bench: the full path against the machine's limits (about 6 minutes): writes BENCHMARKS.md and bench/results/*.json
 bench: consul
@@ -70,7 +75,7 @@ cross:
 
 # unit: the tests that need no running processes (fast)
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
 
 # e2e: only the end-to-end tests (real Consul, real binaries)
 e2e: consul consul-template

@@ -84,11 +84,12 @@ func (s *skipDown) Mark(service string, node *registry.Node, err error) {
 	s.Selector.Mark(service, node, err)
 }
 
-// unreachable says the call failed at the connection: nothing reached the node, or the node
-// vanished under the call.
+// unreachable says the call failed at the connection: nothing reached the node, the node
+// vanished under the call, or it did not answer within the attempt's deadline (a node cut off
+// by the network looks just so).
 func unreachable(err error) bool {
 	class, _ := rpcerror.ClassOf(err)
-	return class == rpcerror.Unreachable || class == rpcerror.Lost
+	return class == rpcerror.Unreachable || class == rpcerror.Lost || class == rpcerror.TimedOut
 }
 
 // RetryPolicy retries a call, on another node, when it cannot have run (nothing reached the
@@ -115,23 +116,53 @@ func RetryPolicy(idempotent ...string) client.RetryFunc {
 
 // RetryWrapper gives every call Retries retries under RetryPolicy, and round-robin selection
 // over the registry even where a caller brings its own strategy: micro's API handler picks from
-// the router's list at random, which would keep choosing a node that is down.
+// the router's list at random, which would keep choosing a node that is down. An idempotent
+// call also gets a deadline per attempt (see attemptDeadline).
 func RetryWrapper(idempotent ...string) client.Wrapper {
 	policy := RetryPolicy(idempotent...)
+	safe := map[string]bool{}
+	for _, e := range idempotent {
+		safe[e] = true
+	}
 	return func(c client.Client) client.Client {
-		return &retryClient{Client: c, policy: policy}
+		return &retryClient{Client: c, policy: policy, safe: safe}
 	}
 }
 
 type retryClient struct {
 	client.Client
 	policy client.RetryFunc
+	safe   map[string]bool
 }
 
 func (c *retryClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
 	opts = append(opts, client.WithRetries(Retries), client.WithRetry(c.policy), client.WithBackoff(backoff),
 		client.WithSelectOption(selector.WithStrategy(selector.RoundRobin)))
+	if c.safe[req.Endpoint()] {
+		opts = append(opts, client.WithCallWrapper(attemptDeadline))
+	}
 	return c.Client.Call(ctx, req, rsp, opts...)
+}
+
+// minAttempt is the shortest deadline an attempt gets while the call has that much left.
+const minAttempt = 100 * time.Millisecond
+
+// attemptDeadline gives each attempt of an idempotent call half of the time the call has left
+// (the last ones what remains). A node cut off by the network refuses nothing: it just never
+// answers, and gRPC's keepalive, which may not ping more often than every 10 s, notices it only
+// after the call's deadline. Bounding the attempt leaves time to try another node (RetryPolicy
+// retries TIMED_OUT for idempotent calls, and the selector skips the node that timed out).
+func attemptDeadline(next client.CallFunc) client.CallFunc {
+	return func(ctx context.Context, node *registry.Node, req client.Request, rsp interface{}, opts client.CallOptions) error {
+		if deadline, ok := ctx.Deadline(); ok {
+			if half := time.Until(deadline) / 2; half >= minAttempt {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, half)
+				defer cancel()
+			}
+		}
+		return next(ctx, node, req, rsp, opts)
+	}
 }
 
 // backoff does not wait: a retry goes to another node, and a node that refuses does so at

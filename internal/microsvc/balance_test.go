@@ -3,6 +3,7 @@ package microsvc
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
@@ -85,5 +86,36 @@ func TestRetryPolicy(t *testing.T) {
 	cancel()
 	if retry, _ := policy(ctx, safe, 0, refused); retry {
 		t.Error("a caller that gave up is not retried for")
+	}
+}
+
+func TestAttemptDeadline(t *testing.T) {
+	var got time.Duration
+	var had bool
+	next := func(ctx context.Context, _ *registry.Node, _ client.Request, _ interface{}, _ client.CallOptions) error {
+		var deadline time.Time
+		deadline, had = ctx.Deadline()
+		got = time.Until(deadline)
+		return nil
+	}
+	call := attemptDeadline(next)
+	for _, tc := range []struct {
+		name     string
+		timeout  time.Duration
+		min, max time.Duration
+	}{
+		{"half of what is left", time.Second, 400 * time.Millisecond, 500 * time.Millisecond},
+		{"too little to halve: all of it", 150 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+		call(ctx, nil, nil, nil, client.CallOptions{})
+		cancel()
+		if !had || got < tc.min || got > tc.max {
+			t.Errorf("%s: attempt deadline in %s, want %s to %s", tc.name, got, tc.min, tc.max)
+		}
+	}
+	call(context.Background(), nil, nil, nil, client.CallOptions{})
+	if had {
+		t.Error("a call without a deadline got one per attempt")
 	}
 }

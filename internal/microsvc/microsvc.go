@@ -15,6 +15,8 @@ import (
 	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-plugins/registry/consul/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
@@ -141,11 +143,22 @@ func (r *healthyOnly) GetService(name string, opts ...registry.GetOption) ([]*re
 	return withNodes, nil
 }
 
+// Keepalive: a connection to a node cut off by the network (a partition, a host that lost
+// power) would otherwise stay in the pool, open and silent, until the kernel gives up on it
+// (minutes). A ping every 10 s (gRPC's shortest) that must be answered within 2 s closes it;
+// calls in flight meanwhile are bounded by attemptDeadline. Servers allow pings that often.
+var (
+	clientKeepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}
+	// ServerKeepalive is the ping policy of our gRPC servers: clients may ping every 5 s.
+	ServerKeepalive = grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})
+)
+
 // NewClient is a gRPC client through the registry reg: round-robin balancing that skips nodes
 // refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
 // that may be retried after a failure mid-call. wrappers wrap it, the first outermost.
 func NewClient(reg registry.Registry, idempotent []string, wrappers ...client.Wrapper) client.Client {
-	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg)), rpcerror.ClassifyFailures()))
+	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg)),
+		rpcerror.WithDialOptions(grpc.WithKeepaliveParams(clientKeepalive))))
 	for i := len(wrappers) - 1; i >= 0; i-- {
 		c = wrappers[i](c)
 	}

@@ -20,9 +20,14 @@ import (
 // would flatten them all into a 500 holding grpc's text, and the breakers and retries would
 // have to read the text: a refused connection and one reset mid-call were told apart by the
 // words "connection refused".
-func ClassifyFailures() client.Option {
+func ClassifyFailures() client.Option { return WithDialOptions() }
+
+// WithDialOptions gives go-micro's gRPC client the classification's dial options and extra
+// (go-micro keeps one list of dial options: a second grpcclient.DialOptions would replace it).
+func WithDialOptions(extra ...grpc.DialOption) client.Option {
+	opts := append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{})}, extra...)
 	return func(o *client.Options) {
-		grpcclient.DialOptions(grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{}))(&o.CallOptions)
+		grpcclient.DialOptions(opts...)(&o.CallOptions)
 	}
 }
 

@@ -1,0 +1,13 @@
+# A Consul client agent: one on every application host. The services of the host register with
+# it (REGISTRY_ADDRESS={{.Address}}:8500), and it forwards to the servers; it holds no data of
+# its own worth keeping.
+node_name      = "{{.Node}}"
+data_dir       = "{{.DataDir}}"
+bind_addr      = "{{.Address}}"
+advertise_addr = "{{.Address}}"
+client_addr    = "{{.Address}} 127.0.0.1"
+retry_join     = [{{range $i, $a := .Join}}{{if $i}}, {{end}}"{{$a}}"{{end}}]
+log_level      = "WARN"
+ui_config {
+  enabled = false
+}

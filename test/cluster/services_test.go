@@ -1,0 +1,372 @@
+package cluster
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
+)
+
+// postgresBin is the folder of Debian's PostgreSQL server binaries.
+func postgresBin(t *testing.T) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d
+		}
+	}
+	t.Fatal("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+	return ""
+}
+
+// startPostgres runs a PostgreSQL server of its own on host (the machine's one listens on its
+// loopback only, which no other host reaches), as the postgres user, trusting the lab's subnet.
+func startPostgres(t *testing.T, h *Host) string {
+	t.Helper()
+	bin := postgresBin(t)
+	dir, err := os.MkdirTemp("", "gms-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if out, err := exec.Command("chown", "postgres:postgres", dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v %s", err, out)
+	}
+	hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(hba, "host all all %s0/24 trust\n", subnet)
+	hba.Close()
+	h.Start("postgres", "runuser", "-u", "postgres", "--", filepath.Join(bin, "postgres"), "-D", data, "-h", h.IP, "-p", "5432", "-k", dir)
+	if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+		c, err := net.DialTimeout("tcp", h.IP+":5432", time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	return "postgres://postgres@" + h.IP + ":5432/postgres?sslmode=disable"
+}
+
+// system is the services spread over the app hosts.
+type system struct {
+	t           *testing.T
+	bin         string
+	env         []string
+	dsn         string
+	gateways    map[*Host]string // host → gateway URL
+	instances   map[string]*Proc // "user@app1" → process
+	instanceArg map[string][]string
+	hostOf      map[string]*Host
+}
+
+// startSystem starts the config server on the first app host and a user, a greeter and a
+// gateway on every app host, each registering with its own host's agent and advertising its
+// own host's address.
+func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
+	t.Helper()
+	bin, _ := filepath.Abs("../../bin")
+	repo, _ := filepath.Abs("../../config-repo")
+	_, private, _ := ed25519.GenerateKey(nil)
+	public := base64.StdEncoding.EncodeToString(private.Public().(ed25519.PublicKey))
+	s := &system{t: t, bin: bin, dsn: dsn, gateways: map[*Host]string{}, instances: map[string]*Proc{}, instanceArg: map[string][]string{}, hostOf: map[string]*Host{}}
+	s.env = []string{
+		"JWT_SECRET=" + strings.Repeat("cluster-secret-", 3),
+		"CONFIG_FAIL_FAST=true",
+		"INTERNAL_AUTH_PRIVATE_KEY=" + base64.StdEncoding.EncodeToString(private.Seed()),
+		"INTERNAL_AUTH_PUBLIC_KEYS=" + public,
+	}
+	first := c.apps[0]
+	first.StartEnv("configsrv", []string{"REGISTRY_ADDRESS=" + first.IP + ":8500"}, filepath.Join(bin, "configserver"),
+		"--http_address", first.IP+":8888", "--registry_address", first.IP+":8500", "--repo_uri", repo)
+	for _, h := range c.apps {
+		s.start("user", h, "--server_address", h.IP+":0", "--broker_listen", h.IP+":0", "--database_dsn", dsn)
+		s.start("greeter", h, "--server_address", h.IP+":0", "--broker_listen", h.IP+":0", "--breaker_stream_address", "")
+		s.start("gateway", h, "--http_address", h.IP+":8080", "--broker_listen", h.IP+":0")
+		s.gateways[h] = "http://" + h.IP + ":8080"
+	}
+	for h, url := range s.gateways {
+		if err := stack.Eventually(60*time.Second, 200*time.Millisecond, func() error {
+			rsp, err := httpClient.Post(url+"/user/login", "application/json", strings.NewReader(`{"username":"nobody","password":"wrong password"}`))
+			if err != nil {
+				return err
+			}
+			rsp.Body.Close()
+			if rsp.StatusCode != http.StatusUnauthorized {
+				return fmt.Errorf("login answered %d", rsp.StatusCode)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("the gateway on %s never reached a user service: %v", h.Name, err)
+		}
+	}
+	return s
+}
+
+func (s *system) start(service string, h *Host, args ...string) {
+	key := service + "@" + h.Name
+	env := append([]string{"REGISTRY_ADDRESS=" + h.IP + ":8500"}, s.env...)
+	s.instances[key] = h.StartEnv(key, env, filepath.Join(s.bin, service), args...)
+	s.instanceArg[key] = args
+	s.hostOf[key] = h
+}
+
+// call posts body to path at base, with token when given, and decodes the answer.
+func call(base, path, body, token string) (int, map[string]any, error) {
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rsp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rsp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(rsp.Body).Decode(&out)
+	return rsp.StatusCode, out, nil
+}
+
+// load sends paced hellos, round-robin over the gateways it is given, counting the ones that
+// did not come back 200 (degraded answers count apart).
+type load struct {
+	sent, failed, degraded atomic.Int64
+	mu                     sync.Mutex
+	targets                []string
+	firstError             string
+	slowest                time.Duration
+	stop                   chan struct{}
+	wg                     sync.WaitGroup
+}
+
+func startLoad(token string, perSecond int, targets ...string) *load {
+	l := &load{targets: targets, stop: make(chan struct{})}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-l.stop:
+				return
+			case <-tick.C:
+			}
+			// Each hello on its own: a slow one must not hold back the pace.
+			l.wg.Add(1)
+			go func(i int) {
+				defer l.wg.Done()
+				l.hello(token, i)
+			}(i)
+		}
+	}()
+	return l
+}
+
+func (l *load) hello(token string, i int) {
+	l.mu.Lock()
+	target := l.targets[i%len(l.targets)]
+	l.mu.Unlock()
+	l.sent.Add(1)
+	began := time.Now()
+	status, body, err := call(target, "/greeter/hello", `{"name":"Bob"}`, token)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.slowest = max(l.slowest, time.Since(began))
+	switch {
+	case err != nil || status != http.StatusOK:
+		l.failed.Add(1)
+		if l.firstError == "" {
+			l.firstError = fmt.Sprintf("%s: %d %v %v", target, status, body, err)
+		}
+	case body["degraded"] == true:
+		l.degraded.Add(1)
+	}
+}
+
+// aim sends the load to targets only from now on.
+func (l *load) aim(targets ...string) {
+	l.mu.Lock()
+	l.targets = targets
+	l.mu.Unlock()
+}
+
+func (l *load) finish(t *testing.T, what string) int64 {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("%s: %d hellos, %d failed, %d degraded, slowest %s%s", what, l.sent.Load(), l.failed.Load(), l.degraded.Load(), l.slowest.Round(time.Millisecond),
+		map[bool]string{true: " (first failure: " + l.firstError + ")", false: ""}[l.firstError != ""])
+	return l.failed.Load()
+}
+
+// TestServicesAcrossHosts: the whole system on two app hosts over a three-server Consul
+// cluster, each service with its own host's agent, users in a PostgreSQL on a host of its own;
+// hellos through both gateways while the Consul leader is killed, an app host is partitioned
+// and another restarted service by service; a login on one host counted by the greeters of both.
+func TestServicesAcrossHosts(t *testing.T) {
+	lab := New(t)
+	c := startConsul(t, lab, 2)
+	dsn := startPostgres(t, lab.AddHost("db", 20))
+	s := startSystem(t, c, dsn)
+	app1, app2 := c.apps[0], c.apps[1]
+	gw1, gw2 := s.gateways[app1], s.gateways[app2]
+
+	if status, body, err := call(gw1, "/user/register", `{"username":"cluster","password":"cluster password"}`, ""); err != nil || status != http.StatusCreated {
+		t.Fatalf("register through app1: %d %v %v", status, body, err)
+	}
+	status, body, err := call(gw2, "/user/login", `{"username":"cluster","password":"cluster password"}`, "")
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("login through app2: %d %v %v", status, body, err)
+	}
+	token := body["token"].(string)
+
+	t.Run("a login on one host counts on the greeters of both", func(t *testing.T) {
+		// Hellos through one gateway reach the greeters of both hosts (round robin); each
+		// counted the login that app2's user service announced over the http broker.
+		seen := map[float64]int{}
+		if err := stack.Eventually(20*time.Second, 100*time.Millisecond, func() error {
+			for range 6 {
+				status, body, err := call(gw1, "/greeter/hello", `{"name":"Bob"}`, token)
+				if err != nil || status != http.StatusOK {
+					return fmt.Errorf("hello: %d %v %v", status, body, err)
+				}
+				logins, _ := body["logins"].(float64)
+				seen[logins]++
+				if logins < 1 {
+					return fmt.Errorf("a greeter answered logins %v", logins)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("the login made on app2 is not counted by every greeter: %v (logins seen %v)", err, seen)
+		}
+	})
+
+	t.Run("the Consul leader is killed under load", func(t *testing.T) {
+		l := startLoad(token, 40, gw1, gw2)
+		time.Sleep(2 * time.Second)
+		leader := c.leaderNode()
+		killed := time.Now()
+		c.procs[leader].Kill()
+		if err := stack.Eventually(30*time.Second, 50*time.Millisecond, func() error {
+			if l := c.leader(leader); l == "" || strings.HasPrefix(l, c.servers[leader].IP+":") {
+				return fmt.Errorf("no new leader")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		elected := time.Since(killed)
+		time.Sleep(3 * time.Second)
+		failed := l.finish(t, fmt.Sprintf("Consul leader %s killed, a new one elected after %s", leader, elected.Round(time.Millisecond)))
+		if failed != 0 {
+			t.Errorf("%d hellos failed while Consul elected a leader: services route from their registry cache", failed)
+		}
+		c.restart(t, leader)
+	})
+
+	t.Run("app2 is partitioned for 15s under load", func(t *testing.T) {
+		l := startLoad(token, 40, gw1)
+		time.Sleep(time.Second)
+		app2.Partition(true)
+		cut := time.Now()
+		time.Sleep(15 * time.Second)
+		app2.Partition(false)
+		healed := time.Now()
+		// Its instances come back into the passing set without a restart.
+		var back time.Duration
+		if err := stack.Eventually(90*time.Second, 200*time.Millisecond, func() error {
+			for _, service := range []string{"go.micro.api.user", "go.micro.api.greeter", "gateway"} {
+				ids, err := passing(app1.IP, service, true)
+				if err != nil || len(ids) != 2 {
+					return fmt.Errorf("%s passing %v (%v)", service, ids, err)
+				}
+			}
+			back = time.Since(healed)
+			return nil
+		}); err != nil {
+			t.Fatalf("app2's instances never came back after the partition: %v", err)
+		}
+		l.aim(gw1, gw2)
+		time.Sleep(3 * time.Second)
+		failed := l.finish(t, fmt.Sprintf("app2 partitioned for %s, back in the passing set %s after the heal", healed.Sub(cut).Round(time.Second), back.Round(time.Millisecond)))
+		if failed != 0 {
+			t.Errorf("%d hellos through app1's gateway failed while app2 was cut off", failed)
+		}
+	})
+
+	t.Run("every service of app2 restarted one by one under load", func(t *testing.T) {
+		l := startLoad(token, 40, gw1)
+		for _, service := range []string{"user", "greeter"} {
+			key := service + "@" + app2.Name
+			p := s.instances[key]
+			p.Signal(syscall.SIGTERM)
+			select {
+			case <-p.Done():
+			case <-time.After(15 * time.Second):
+				t.Fatalf("%s did not stop on SIGTERM", key)
+			}
+			s.start(service, app2, s.instanceArg[key]...)
+			name := "go.micro.api." + service
+			if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+				if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != 2 {
+					return fmt.Errorf("%s passing %v (%v)", name, ids, err)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Second)
+		if failed := l.finish(t, "rolling restart of app2's user and greeter"); failed != 0 {
+			t.Errorf("%d hellos failed during the rolling restart", failed)
+		}
+	})
+
+	t.Run("app2 dies under load", func(t *testing.T) {
+		l := startLoad(token, 40, gw1)
+		time.Sleep(time.Second)
+		died := time.Now()
+		app2.KillAll()
+		var gone time.Duration
+		if err := stack.Eventually(60*time.Second, 100*time.Millisecond, func() error {
+			for _, service := range []string{"go.micro.api.user", "go.micro.api.greeter"} {
+				if ids, err := passing(app1.IP, service, true); err != nil || len(ids) != 1 {
+					return fmt.Errorf("%s passing %v (%v)", service, ids, err)
+				}
+			}
+			gone = time.Since(died)
+			return nil
+		}); err != nil {
+			t.Fatalf("app2's instances never left the passing set: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		failed := l.finish(t, fmt.Sprintf("app2 killed with its agent, its instances out of the passing set after %s", gone.Round(time.Millisecond)))
+		if failed != 0 {
+			t.Errorf("%d hellos through app1's gateway failed after app2 died", failed)
+		}
+	})
+}
