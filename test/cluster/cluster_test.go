@@ -18,15 +18,13 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
 
-// consulBin is the Consul binary (make builds it; CONSUL_BIN names another).
+// consulBin is the Consul binary (CONSUL_BIN, one on PATH, or the one make builds).
 func consulBin(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("CONSUL_BIN"); bin != "" {
-		return bin
-	}
-	bin, _ := filepath.Abs("../../bin/consul")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("no Consul at %s: run make consul, or set CONSUL_BIN", bin)
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	bin, err := stack.FindConsul(root)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -86,7 +86,7 @@ type system struct {
 // own host's address.
 func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
 	t.Helper()
-	bin, _ := filepath.Abs("../../bin")
+	bin := binDir
 	repo, _ := filepath.Abs("../../config-repo")
 	_, private, _ := ed25519.GenerateKey(nil)
 	public := base64.StdEncoding.EncodeToString(private.Public().(ed25519.PublicKey))
@@ -222,6 +222,38 @@ func (l *load) finish(t *testing.T, what string) int64 {
 	return l.failed.Load()
 }
 
+// loginCountedEverywhere logs in through the gateway at loginVia until hellos through helloVia,
+// which reach the greeters of every host (round robin), all count a login, and says how many
+// logins it took. Events are not kept: a login announced before a greeter has subscribed (they
+// subscribe as they start) reaches no one, so one is made again until one is counted.
+func loginCountedEverywhere(t *testing.T, loginVia, helloVia, token string) int {
+	t.Helper()
+	everyGreeter := func() error {
+		for range 6 {
+			status, body, err := call(helloVia, "/greeter/hello", `{"name":"Bob"}`, token)
+			if err != nil || status != http.StatusOK {
+				return fmt.Errorf("hello: %d %v %v", status, body, err)
+			}
+			if logins, _ := body["logins"].(float64); logins < 1 {
+				return fmt.Errorf("a greeter answered logins %v", logins)
+			}
+		}
+		return nil
+	}
+	logins := 0
+	err := stack.Eventually(30*time.Second, 10*time.Millisecond, func() error {
+		logins++
+		if status, body, err := call(loginVia, "/user/login", `{"username":"cluster","password":"cluster password"}`, ""); err != nil || status != http.StatusOK {
+			return fmt.Errorf("login: %d %v %v", status, body, err)
+		}
+		return stack.Eventually(2*time.Second, 100*time.Millisecond, everyGreeter)
+	})
+	if err != nil {
+		t.Fatalf("no login through %s was counted by every greeter (%d tried): %v", loginVia, logins, err)
+	}
+	return logins
+}
+
 // TestServicesAcrossHosts: the whole system on two app hosts over a three-server Consul
 // cluster, each service with its own host's agent, users in a PostgreSQL on a host of its own;
 // hellos through both gateways while the Consul leader is killed, an app host is partitioned
@@ -244,25 +276,8 @@ func TestServicesAcrossHosts(t *testing.T) {
 	token := body["token"].(string)
 
 	t.Run("a login on one host counts on the greeters of both", func(t *testing.T) {
-		// Hellos through one gateway reach the greeters of both hosts (round robin); each
-		// counted the login that app2's user service announced over the http broker.
-		seen := map[float64]int{}
-		if err := stack.Eventually(20*time.Second, 100*time.Millisecond, func() error {
-			for range 6 {
-				status, body, err := call(gw1, "/greeter/hello", `{"name":"Bob"}`, token)
-				if err != nil || status != http.StatusOK {
-					return fmt.Errorf("hello: %d %v %v", status, body, err)
-				}
-				logins, _ := body["logins"].(float64)
-				seen[logins]++
-				if logins < 1 {
-					return fmt.Errorf("a greeter answered logins %v", logins)
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("the login made on app2 is not counted by every greeter: %v (logins seen %v)", err, seen)
-		}
+		n := loginCountedEverywhere(t, gw2, gw1, token)
+		t.Logf("a login through app2 is counted by the greeters of both hosts over the http broker (%d login(s) made while they subscribed)", n)
 	})
 
 	t.Run("the Consul leader is killed under load", func(t *testing.T) {
@@ -318,32 +333,87 @@ func TestServicesAcrossHosts(t *testing.T) {
 		}
 	})
 
-	t.Run("every service of app2 restarted one by one under load", func(t *testing.T) {
-		l := startLoad(token, 40, gw1)
-		for _, service := range []string{"user", "greeter"} {
-			key := service + "@" + app2.Name
-			p := s.instances[key]
-			p.Signal(syscall.SIGTERM)
-			select {
-			case <-p.Done():
-			case <-time.After(15 * time.Second):
-				t.Fatalf("%s did not stop on SIGTERM", key)
+	t.Run("every instance restarted one by one under load", func(t *testing.T) {
+		// As a load balancer would, the load goes to the gateways that are up: while a host's
+		// gateway restarts, only to the other's.
+		l := startLoad(token, 40, gw1, gw2)
+		for _, h := range c.apps {
+			other := gw1
+			if h == app1 {
+				other = gw2
 			}
-			s.start(service, app2, s.instanceArg[key]...)
-			name := "go.micro.api." + service
-			if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
-				if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != 2 {
-					return fmt.Errorf("%s passing %v (%v)", name, ids, err)
+			for _, service := range []string{"user", "greeter", "gateway"} {
+				key := service + "@" + h.Name
+				if service == "gateway" {
+					l.aim(other)
+					time.Sleep(200 * time.Millisecond) // hellos already sent there finish
 				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
+				p := s.instances[key]
+				p.Signal(syscall.SIGTERM)
+				select {
+				case <-p.Done():
+				case <-time.After(15 * time.Second):
+					t.Fatalf("%s did not stop on SIGTERM", key)
+				}
+				s.start(service, h, s.instanceArg[key]...)
+				name := map[string]string{"user": "go.micro.api.user", "greeter": "go.micro.api.greeter", "gateway": "gateway"}[service]
+				if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+					if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != 2 {
+						return fmt.Errorf("%s passing %v (%v)", name, ids, err)
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				l.aim(gw1, gw2)
 			}
 		}
 		time.Sleep(2 * time.Second)
-		if failed := l.finish(t, "rolling restart of app2's user and greeter"); failed != 0 {
+		if failed := l.finish(t, "rolling restart of every user, greeter and gateway, one by one"); failed != 0 {
 			t.Errorf("%d hellos failed during the rolling restart", failed)
 		}
+	})
+
+	t.Run("events travel between hosts over NATS too", func(t *testing.T) {
+		// A NATS server on a host of its own; users and greeters restarted onto it.
+		natsHost := lab.AddHost("nats", 21)
+		natsBin, err := exec.LookPath("nats-server")
+		if err != nil {
+			natsBin = "/usr/sbin/nats-server"
+		}
+		natsHost.Start("nats", natsBin, "-a", natsHost.IP, "-p", "4222")
+		nats := "nats://" + natsHost.IP + ":4222"
+		if err := stack.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+			conn, err := net.DialTimeout("tcp", natsHost.IP+":4222", time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("nats-server: %v", err)
+		}
+		for _, h := range c.apps {
+			for _, service := range []string{"user", "greeter"} {
+				key := service + "@" + h.Name
+				p := s.instances[key]
+				p.Signal(syscall.SIGTERM)
+				<-p.Done()
+				s.start(service, h, append(s.instanceArg[key], "--broker_address", nats)...)
+			}
+		}
+		// Fresh greeters count from zero: a new login through app1 must be counted by both.
+		if err := stack.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+			for _, name := range []string{"go.micro.api.user", "go.micro.api.greeter"} {
+				if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != 2 {
+					return fmt.Errorf("%s passing %v (%v)", name, ids, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		n := loginCountedEverywhere(t, gw1, gw2, token)
+		t.Logf("a login through app1 is counted by the greeters of both hosts, over NATS on a host of its own (%d login(s) made while they subscribed)", n)
 	})
 
 	t.Run("app2 dies under load", func(t *testing.T) {
