@@ -11,3 +11,13 @@ log_level      = "WARN"
 ui_config {
   enabled = false
 }
+# ACLs as on the servers; a client agent holds only its agent token (see server.hcl).
+acl {
+  enabled                  = true
+  default_policy           = "deny"
+  down_policy              = "extend-cache"
+  enable_token_persistence = true
+  tokens {
+    agent = "{{.AgentToken}}"
+  }
+}

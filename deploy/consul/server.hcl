@@ -13,6 +13,19 @@ log_level        = "WARN"
 ui_config {
   enabled = false
 }
+# ACLs on, deny by default, as on one host: every binary registers with a token that may write
+# its own service only (tools/consul-acl creates them with the management token), and the agent
+# keeps its node in the catalog with an agent token (node_prefix write, service_prefix read).
+acl {
+  enabled                  = true
+  default_policy           = "deny"
+  down_policy              = "extend-cache"
+  enable_token_persistence = true
+  tokens {
+    initial_management = "{{.ManagementToken}}"
+    agent              = "{{.AgentToken}}"
+  }
+}
 # Production timing (Consul's default multiplier, 5, is for small machines): a lost leader is
 # replaced in about a second or two, not ten.
 performance {

@@ -122,6 +122,25 @@ func Apply(client *api.Client, grants []Grant) error {
 	return nil
 }
 
+// AgentRules are the rules of the token every agent of a cluster holds (its acl.tokens.agent):
+// it keeps its own node in the catalog and reads the services it checks.
+const AgentRules = "node_prefix \"\" { policy = \"write\" }\nservice_prefix \"\" { policy = \"read\" }\n"
+
+// ApplyAgentToken creates or updates the agents' token with secret, through client, which must
+// carry a management token: the token every agent of a cluster is configured with.
+func ApplyAgentToken(client *api.Client, secret string) error {
+	if !uuidRule.MatchString(secret) {
+		return fmt.Errorf("agent token: want a UUID, got %q", redact(secret))
+	}
+	acl := client.ACL()
+	policy, err := upsertPolicy(acl, "gomicro-agents", AgentRules)
+	if err != nil {
+		return err
+	}
+	return upsertToken(acl, &api.ACLToken{AccessorID: accessorFor(secret), SecretID: secret, Description: "gomicro-stack agents",
+		Policies: []*api.ACLTokenPolicyLink{{ID: policy.ID}}})
+}
+
 func upsertPolicy(acl *api.ACL, name, rules string) (*api.ACLPolicy, error) {
 	existing, _, err := acl.PolicyReadByName(name, nil)
 	if err != nil && !notFound(err) {

@@ -15,6 +15,9 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
 
@@ -29,6 +32,10 @@ func consulBin(t *testing.T) string {
 	return bin
 }
 
+// managementToken and agentToken are the cluster's ACL secrets (the servers' initial
+// management token, which the test's Consul requests carry, and every agent's token).
+var managementToken, agentToken string
+
 // agentConfig renders deploy/consul/{server,client}.hcl for one host, as an operator would.
 func agentConfig(t *testing.T, kind, node, address, dataDir string, join []string) string {
 	t.Helper()
@@ -38,7 +45,8 @@ func agentConfig(t *testing.T, kind, node, address, dataDir string, join []strin
 	}
 	tmpl := template.Must(template.New(kind).Parse(string(text)))
 	var out bytes.Buffer
-	if err := tmpl.Execute(&out, map[string]any{"Node": node, "Address": address, "DataDir": dataDir, "Join": join}); err != nil {
+	data := map[string]any{"Node": node, "Address": address, "DataDir": dataDir, "Join": join, "ManagementToken": managementToken, "AgentToken": agentToken}
+	if err := tmpl.Execute(&out, data); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), node+".hcl")
@@ -49,6 +57,8 @@ func agentConfig(t *testing.T, kind, node, address, dataDir string, join []strin
 }
 
 type consulCluster struct {
+	// tokens are the binaries' Consul tokens (consulacl.Grants), by binary name.
+	tokens  map[string]string
 	servers map[string]*Host // by node name
 	procs   map[string]*Proc
 	configs map[string]string // the agent configuration files, by node name
@@ -66,7 +76,11 @@ func (c *consulCluster) restart(t *testing.T, node string) {
 func startConsul(t *testing.T, lab *Lab, apps int) *consulCluster {
 	t.Helper()
 	bin := consulBin(t)
-	c := &consulCluster{servers: map[string]*Host{}, procs: map[string]*Proc{}, configs: map[string]string{}}
+	c := &consulCluster{servers: map[string]*Host{}, procs: map[string]*Proc{}, configs: map[string]string{}, tokens: map[string]string{}}
+	managementToken, agentToken = newSecret(t), newSecret(t)
+	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+		c.tokens[name] = newSecret(t)
+	}
 	var serverIPs []string
 	for i := 1; i <= 3; i++ {
 		serverIPs = append(serverIPs, fmt.Sprintf("%s%d", subnet, i))
@@ -85,10 +99,28 @@ func startConsul(t *testing.T, lab *Lab, apps int) *consulCluster {
 		cfg := agentConfig(t, "client", node, h.IP, t.TempDir(), serverIPs)
 		c.procs[node] = h.Start(node, bin, "agent", "-config-file", cfg)
 	}
+	// As tools/consul-acl does on one host: the binaries' tokens and the agents' token, made
+	// with the management token once there is a leader.
 	if err := stack.Eventually(60*time.Second, 200*time.Millisecond, func() error {
 		if c.leader("") == "" {
 			return fmt.Errorf("no leader")
 		}
+		client, err := api.NewClient(&api.Config{Address: c.servers["server1"].IP + ":8500", Token: managementToken})
+		if err != nil {
+			return err
+		}
+		grants, err := consulacl.Grants(c.tokens)
+		if err != nil {
+			return err
+		}
+		if err := consulacl.ApplyAgentToken(client, agentToken); err != nil {
+			return err
+		}
+		return consulacl.Apply(client, grants)
+	}); err != nil {
+		t.Fatalf("consul ACLs: %v", err)
+	}
+	if err := stack.Eventually(60*time.Second, 200*time.Millisecond, func() error {
 		if n := c.alive(c.servers["server1"].IP); n != 3+apps {
 			return fmt.Errorf("%d of %d members alive", n, 3+apps)
 		}
@@ -99,6 +131,22 @@ func startConsul(t *testing.T, lab *Lab, apps int) *consulCluster {
 	return c
 }
 
+func newSecret(t *testing.T) string {
+	t.Helper()
+	secret, err := consulacl.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// consulGet is a GET of the Consul API with the management token.
+func consulGet(url string) (*http.Response, error) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("X-Consul-Token", managementToken)
+	return httpClient.Do(req)
+}
+
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 // leader is the leader's address as a server other than skip sees it ("" when none).
@@ -107,7 +155,7 @@ func (c *consulCluster) leader(skip string) string {
 		if node == skip {
 			continue
 		}
-		rsp, err := httpClient.Get("http://" + h.IP + ":8500/v1/status/leader")
+		rsp, err := consulGet("http://" + h.IP + ":8500/v1/status/leader")
 		if err != nil {
 			continue
 		}
@@ -134,7 +182,7 @@ func (c *consulCluster) leaderNode() string {
 
 // alive counts the members in state alive as the agent at address sees them.
 func (c *consulCluster) alive(address string) int {
-	rsp, err := httpClient.Get("http://" + address + ":8500/v1/agent/members")
+	rsp, err := consulGet("http://" + address + ":8500/v1/agent/members")
 	if err != nil {
 		return 0
 	}
@@ -163,6 +211,7 @@ var checkClient = &http.Client{Timeout: 500 * time.Millisecond}
 
 func pass(h *Host, id string) error {
 	req, _ := http.NewRequest(http.MethodPut, "http://"+h.IP+":8500/v1/agent/check/pass/service:"+id, nil)
+	req.Header.Set("X-Consul-Token", managementToken)
 	rsp, err := checkClient.Do(req)
 	if err != nil {
 		return err
@@ -174,6 +223,7 @@ func pass(h *Host, id string) error {
 func put(t *testing.T, url, body string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+	req.Header.Set("X-Consul-Token", managementToken)
 	rsp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +242,7 @@ func passing(address, name string, stale bool) ([]string, error) {
 	if stale {
 		url += "&stale"
 	}
-	rsp, err := httpClient.Get(url)
+	rsp, err := consulGet(url)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +350,24 @@ func TestConsulCluster(t *testing.T) {
 	}
 	if err := stack.Eventually(20*time.Second, 100*time.Millisecond, both(app2.IP)); err != nil {
 		t.Fatalf("app2's agent does not see both instances: %v", err)
+	}
+	// ACLs deny by default across the cluster: without a token a host's agent shows nothing
+	// and registers nothing.
+	anonymous, err := httpClient.Get("http://" + app2.IP + ":8500/v1/health/service/probe?passing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []json.RawMessage
+	json.NewDecoder(anonymous.Body).Decode(&seen)
+	anonymous.Body.Close()
+	rogue, _ := http.NewRequest(http.MethodPut, "http://"+app2.IP+":8500/v1/agent/service/register", strings.NewReader(`{"Name":"probe","ID":"rogue"}`))
+	refused, err := httpClient.Do(rogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.Body.Close()
+	if len(seen) != 0 || refused.StatusCode != http.StatusForbidden {
+		t.Fatalf("without a token: %d instances seen, registration answered %d; want none and 403", len(seen), refused.StatusCode)
 	}
 
 	t.Run("the leader is killed", func(t *testing.T) {

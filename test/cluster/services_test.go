@@ -72,6 +72,7 @@ func startPostgres(t *testing.T, h *Host) string {
 // system is the services spread over the app hosts.
 type system struct {
 	t           *testing.T
+	tokens      map[string]string
 	bin         string
 	env         []string
 	dsn         string
@@ -90,7 +91,7 @@ func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
 	repo, _ := filepath.Abs("../../config-repo")
 	_, private, _ := ed25519.GenerateKey(nil)
 	public := base64.StdEncoding.EncodeToString(private.Public().(ed25519.PublicKey))
-	s := &system{t: t, bin: bin, dsn: dsn, gateways: map[*Host]string{}, instances: map[string]*Proc{}, instanceArg: map[string][]string{}, hostOf: map[string]*Host{}}
+	s := &system{t: t, tokens: c.tokens, bin: bin, dsn: dsn, gateways: map[*Host]string{}, instances: map[string]*Proc{}, instanceArg: map[string][]string{}, hostOf: map[string]*Host{}}
 	s.env = []string{
 		"JWT_SECRET=" + strings.Repeat("cluster-secret-", 3),
 		"CONFIG_FAIL_FAST=true",
@@ -98,8 +99,7 @@ func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
 		"INTERNAL_AUTH_PUBLIC_KEYS=" + public,
 	}
 	first := c.apps[0]
-	first.StartEnv("configsrv", []string{"REGISTRY_ADDRESS=" + first.IP + ":8500"}, filepath.Join(bin, "configserver"),
-		"--http_address", first.IP+":8888", "--registry_address", first.IP+":8500", "--repo_uri", repo)
+	s.start("configserver", first, "--http_address", first.IP+":8888", "--registry_address", first.IP+":8500", "--repo_uri", repo)
 	for _, h := range c.apps {
 		s.start("user", h, "--server_address", h.IP+":0", "--broker_listen", h.IP+":0", "--database_dsn", dsn)
 		s.start("greeter", h, "--server_address", h.IP+":0", "--broker_listen", h.IP+":0", "--breaker_stream_address", "")
@@ -126,7 +126,7 @@ func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
 
 func (s *system) start(service string, h *Host, args ...string) {
 	key := service + "@" + h.Name
-	env := append([]string{"REGISTRY_ADDRESS=" + h.IP + ":8500"}, s.env...)
+	env := append([]string{"REGISTRY_ADDRESS=" + h.IP + ":8500", "REGISTRY_TOKEN=" + s.tokens[service]}, s.env...)
 	s.instances[key] = h.StartEnv(key, env, filepath.Join(s.bin, service), args...)
 	s.instanceArg[key] = args
 	s.hostOf[key] = h
@@ -334,6 +334,8 @@ func TestServicesAcrossHosts(t *testing.T) {
 	})
 
 	t.Run("every instance restarted one by one under load", func(t *testing.T) {
+		// The services read the config server at start only (and poll it for changes), so a
+		// restart of it costs no call.
 		// As a load balancer would, the load goes to the gateways that are up: while a host's
 		// gateway restarts, only to the other's.
 		l := startLoad(token, 40, gw1, gw2)
@@ -342,7 +344,11 @@ func TestServicesAcrossHosts(t *testing.T) {
 			if h == app1 {
 				other = gw2
 			}
-			for _, service := range []string{"user", "greeter", "gateway"} {
+			services := []string{"user", "greeter", "gateway"}
+			if h == app1 {
+				services = append([]string{"configserver"}, services...)
+			}
+			for _, service := range services {
 				key := service + "@" + h.Name
 				if service == "gateway" {
 					l.aim(other)
@@ -356,9 +362,10 @@ func TestServicesAcrossHosts(t *testing.T) {
 					t.Fatalf("%s did not stop on SIGTERM", key)
 				}
 				s.start(service, h, s.instanceArg[key]...)
-				name := map[string]string{"user": "go.micro.api.user", "greeter": "go.micro.api.greeter", "gateway": "gateway"}[service]
+				name := map[string]string{"configserver": "config-server", "user": "go.micro.api.user", "greeter": "go.micro.api.greeter", "gateway": "gateway"}[service]
+				want := map[bool]int{true: 1, false: 2}[service == "configserver"]
 				if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
-					if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != 2 {
+					if ids, err := passing(app1.IP, name, true); err != nil || len(ids) != want {
 						return fmt.Errorf("%s passing %v (%v)", name, ids, err)
 					}
 					return nil
@@ -369,7 +376,7 @@ func TestServicesAcrossHosts(t *testing.T) {
 			}
 		}
 		time.Sleep(2 * time.Second)
-		if failed := l.finish(t, "rolling restart of every user, greeter and gateway, one by one"); failed != 0 {
+		if failed := l.finish(t, "rolling restart of the config server and every user, greeter and gateway, one by one"); failed != 0 {
 			t.Errorf("%d hellos failed during the rolling restart", failed)
 		}
 	})
