@@ -44,31 +44,7 @@ func (p *Properties) Copy(from Properties, key string) {
 
 // MarshalJSONWithOrigins writes the properties as Spring's v2 media type does: each value as
 // {"value": v, "origin": "line:column"} (origin left out where unknown).
-func (p Properties) MarshalJSONWithOrigins() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range p.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		key, _ := json.Marshal(k)
-		value, err := json.Marshal(p.values[k])
-		if err != nil {
-			return nil, fmt.Errorf("property %s: %w", k, err)
-		}
-		b.Write(key)
-		b.WriteString(`:{"value":`)
-		b.Write(value)
-		if o := p.origins[k]; o != "" {
-			origin, _ := json.Marshal(o)
-			b.WriteString(`,"origin":`)
-			b.Write(origin)
-		}
-		b.WriteByte('}')
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+func (p Properties) MarshalJSONWithOrigins() ([]byte, error) { return p.marshal(true) }
 
 // Set stores value under key, keeping key's first position.
 func (p *Properties) Set(key string, value any) {
@@ -94,7 +70,9 @@ func (p Properties) Keys() []string { return p.keys }
 func (p Properties) Len() int { return len(p.keys) }
 
 // MarshalJSON writes the properties as a JSON object in key order.
-func (p Properties) MarshalJSON() ([]byte, error) {
+func (p Properties) MarshalJSON() ([]byte, error) { return p.marshal(false) }
+
+func (p Properties) marshal(withOrigins bool) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, k := range p.keys {
@@ -108,7 +86,18 @@ func (p Properties) MarshalJSON() ([]byte, error) {
 		}
 		b.Write(key)
 		b.WriteByte(':')
+		if !withOrigins {
+			b.Write(value)
+			continue
+		}
+		b.WriteString(`{"value":`)
 		b.Write(value)
+		if o := p.origins[k]; o != "" {
+			origin, _ := json.Marshal(o)
+			b.WriteString(`,"origin":`)
+			b.Write(origin)
+		}
+		b.WriteByte('}')
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil

@@ -1,12 +1,8 @@
 package server
 
 import (
-	"bufio"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -269,29 +265,11 @@ func TestSpringEncryptionController(t *testing.T) {
 		{"encryptNameWithDotDot", "/encrypt/../app/default", "hello", 400},
 		{"encryptProfilesWithDotDot", "/encrypt/app/../default", "hello", 400},
 	} {
-		status, body := rawPost(t, strings.TrimPrefix(srv, "http://"), tc.path, tc.body)
+		status, body := rawRequest(t, strings.TrimPrefix(srv, "http://"), "POST", tc.path, tc.body)
 		if status != tc.status || (tc.status == 400 && strings.HasPrefix(tc.spring, "shouldThrow") && !strings.Contains(body, `"status":"INVALID"`)) {
 			t.Errorf("EncryptionControllerTests.%s: %d %s, want %d", tc.spring, status, body, tc.status)
 		}
 	}
-}
-
-// rawPost sends the request line as given (a client would clean the path's dots).
-func rawPost(t *testing.T, addr, path, body string) (int, string) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", path, addr, len(body), body)
-	rsp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rsp.Body.Close()
-	b, _ := io.ReadAll(rsp.Body)
-	return rsp.StatusCode, string(b)
 }
 
 // TestEnvironmentWithOrigins: with Spring's v2 media type, every value comes with where it was

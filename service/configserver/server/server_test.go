@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -447,12 +448,18 @@ func TestTraversalStrings(t *testing.T) {
 // rawGet sends the request line exactly as given, with no client-side cleaning or encoding.
 func rawGet(t *testing.T, addr, path string) (int, string) {
 	t.Helper()
+	return rawRequest(t, addr, "GET", path, "")
+}
+
+// rawRequest sends method path with a text body, the path exactly as given.
+func rawRequest(t *testing.T, addr, method, path, body string) (int, string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n")
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, addr, len(body), body)
 	rsp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
