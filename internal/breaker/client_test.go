@@ -322,7 +322,7 @@ func TestUnsendableRequestsDoNotCount(t *testing.T) {
 	if err := Apply([]string{CommandName(service, "Test.Do")}, c, Config{}); err != nil {
 		t.Fatal(err)
 	}
-	rpc := NewClientWrapper(nil)(grpcclient.NewClient(rpcerror.ClassifyFailures()))
+	rpc := NewClientWrapper(nil)(grpcclient.NewClient(rpcerror.WithDialOptions()))
 	req := rpc.NewRequest(service, "Test.Do", &api.Request{Body: "{\"name\":\"\xff\"}"})
 	if openAfter(t, req, 20, func() {
 		err := rpc.Call(context.Background(), req, &api.Response{}, client.WithAddress(listener.Addr().String()))

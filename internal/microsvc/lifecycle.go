@@ -68,7 +68,7 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 		server.RegisterTTL(c.Registry.TTL), server.RegisterInterval(c.Registry.Interval),
 		// Stop waits for the calls in flight.
 		server.Wait(nil),
-		grpcserver.Options(ServerKeepalive),
+		grpcserver.Options(serverKeepalive),
 		server.WrapHandler(metrics.HandlerWrapper(name)),
 	}
 	for _, w := range o.handlerWrappers {

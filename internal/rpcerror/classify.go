@@ -14,16 +14,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ClassifyFailures makes every failure of the gRPC client that no handler answered a go-micro
-// error whose status names its Class, decided by the gRPC code and by whether the
-// request was sent (a stats handler sees the request's payload go out), for ClassOf. go-micro's client
-// would flatten them all into a 500 holding grpc's text, and the breakers and retries would
-// have to read the text: a refused connection and one reset mid-call were told apart by the
-// words "connection refused".
-func ClassifyFailures() client.Option { return WithDialOptions() }
-
-// WithDialOptions gives go-micro's gRPC client the classification's dial options and extra
-// (go-micro keeps one list of dial options: a second grpcclient.DialOptions would replace it).
+// WithDialOptions makes every failure of the gRPC client that no handler answered a go-micro
+// error whose status names its Class (see ClassOf), decided by the gRPC code and by whether the
+// request was sent (a stats handler sees the request's payload go out). go-micro's client would
+// flatten them all into a 500 holding grpc's text, and the breakers and retries would have to
+// read the text: a refused connection and one reset mid-call were told apart by the words
+// "connection refused". It takes the client's other dial options too (extra): go-micro keeps
+// one list of them, and a second grpcclient.DialOptions would replace it.
 func WithDialOptions(extra ...grpc.DialOption) client.Option {
 	opts := append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{})}, extra...)
 	return func(o *client.Options) {

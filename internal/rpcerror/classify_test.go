@@ -72,7 +72,7 @@ func TestClassifyFailures(t *testing.T) {
 	lost := peer(t, func(c net.Conn) { c.Close() })
 	silent := peer(t, func(c net.Conn) { time.Sleep(5 * time.Second); c.Close() })
 
-	rpc := grpcclient.NewClient(ClassifyFailures(), client.Retries(0))
+	rpc := grpcclient.NewClient(WithDialOptions(), client.Retries(0))
 	for _, tc := range []struct {
 		name    string
 		address string

@@ -57,16 +57,22 @@ func startPostgres(t *testing.T, h *Host) string {
 	fmt.Fprintf(hba, "host all all %s0/24 trust\n", subnet)
 	hba.Close()
 	h.Start("postgres", "runuser", "-u", "postgres", "--", filepath.Join(bin, "postgres"), "-D", data, "-h", h.IP, "-p", "5432", "-k", dir)
-	if err := stack.Eventually(30*time.Second, 100*time.Millisecond, func() error {
-		c, err := net.DialTimeout("tcp", h.IP+":5432", time.Second)
+	waitListening(t, "postgres", h.IP+":5432", 30*time.Second)
+	return "postgres://postgres@" + h.IP + ":5432/postgres?sslmode=disable"
+}
+
+// waitListening waits until what name runs accepts connections at address.
+func waitListening(t *testing.T, name, address string, within time.Duration) {
+	t.Helper()
+	if err := stack.Eventually(within, 100*time.Millisecond, func() error {
+		conn, err := net.DialTimeout("tcp", address, time.Second)
 		if err == nil {
-			c.Close()
+			conn.Close()
 		}
 		return err
 	}); err != nil {
-		t.Fatalf("postgres: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	return "postgres://postgres@" + h.IP + ":5432/postgres?sslmode=disable"
 }
 
 // system is the services spread over the app hosts.
@@ -390,15 +396,7 @@ func TestServicesAcrossHosts(t *testing.T) {
 		}
 		natsHost.Start("nats", natsBin, "-a", natsHost.IP, "-p", "4222")
 		nats := "nats://" + natsHost.IP + ":4222"
-		if err := stack.Eventually(10*time.Second, 100*time.Millisecond, func() error {
-			conn, err := net.DialTimeout("tcp", natsHost.IP+":4222", time.Second)
-			if err == nil {
-				conn.Close()
-			}
-			return err
-		}); err != nil {
-			t.Fatalf("nats-server: %v", err)
-		}
+		waitListening(t, "nats-server", natsHost.IP+":4222", 10*time.Second)
 		for _, h := range c.apps {
 			for _, service := range []string{"user", "greeter"} {
 				key := service + "@" + h.Name
