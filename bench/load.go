@@ -24,9 +24,13 @@ type Result struct {
 	// Processes are the target's processes: CPU seconds used during the measured window and
 	// peak resident memory.
 	Processes []ProcessUse `json:"processes"`
-	// Ratios of our requests per second to the baselines', at this level (ours only).
-	RatioToBareChain float64 `json:"ratio_to_bare_chain,omitempty"`
-	RatioToNetHTTP   float64 `json:"ratio_to_net_http,omitempty"`
+	// OKRPS counts only full answers (200, not degraded): what a target that sheds load served.
+	OKRPS float64 `json:"ok_rps"`
+	// Ratios of our full answers per second to the other targets', at this level (ours only).
+	RatioToBareChain      float64 `json:"ratio_to_bare_chain,omitempty"`
+	RatioToNetHTTP        float64 `json:"ratio_to_net_http,omitempty"`
+	RatioToGoZero         float64 `json:"ratio_to_gozero,omitempty"`
+	RatioToGoZeroDefaults float64 `json:"ratio_to_gozero_defaults,omitempty"`
 	FirstError       string  `json:"first_error,omitempty"`
 }
 
@@ -115,6 +119,7 @@ func drive(url, token string, conns int, warmup, d time.Duration, window func() 
 		return float64(latencies[i].Microseconds()) / 1000
 	}
 	r := Result{Connections: conns, Requests: len(latencies), Errors: errors, RPS: float64(len(latencies)) / elapsed.Seconds(),
+		OKRPS: float64(len(latencies)-errors) / elapsed.Seconds(),
 		P50Ms: at(0.50), P90Ms: at(0.90), P99Ms: at(0.99), P999Ms: at(0.999), FirstError: firstError}
 	end(&r)
 	return r

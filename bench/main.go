@@ -17,10 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
@@ -76,7 +79,15 @@ func run() error {
 	markdown := flag.String("markdown", "BENCHMARKS.md", "file the report is written to (empty: none)")
 	micro := flag.Bool("micro", true, "run the micro benchmarks too")
 	profileDir := flag.String("pprof", "", "folder for CPU and allocation profiles of gateway, greeter and user, taken during ours at 64 connections (empty: none)")
+	only := flag.String("targets", strings.Join(Targets, ","), "the targets to measure, in this order")
 	flag.Parse()
+	var targets []string
+	for _, t := range strings.Split(*only, ",") {
+		if t = strings.TrimSpace(t); !slices.Contains(Targets, t) {
+			return fmt.Errorf("-targets: %q is none of %s", t, strings.Join(Targets, ", "))
+		}
+		targets = append(targets, t)
+	}
 	var conns []int
 	for _, l := range strings.Split(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(l))
@@ -96,6 +107,13 @@ func run() error {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build: %w", err)
+	}
+	// The go-zero peer is a module of its own (bench/peers/gozero), built with its own go.mod.
+	buildPeer := exec.Command("go", "build", "-o", filepath.Join(tmp, "gozeropeer"), ".")
+	buildPeer.Dir = filepath.Join("bench", "peers", "gozero")
+	buildPeer.Stdout, buildPeer.Stderr = os.Stderr, os.Stderr
+	if err := buildPeer.Run(); err != nil {
+		return fmt.Errorf("build the go-zero peer: %w", err)
 	}
 	secret := randomHex(32)
 	report := Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: describeMachine(), WarmupS: warmup.Seconds(),
@@ -118,13 +136,10 @@ func run() error {
 		}
 	}
 
-	fmt.Println("net/http baseline ...")
-	if err := withProcesses(tmp, [][]string{{"serve-nethttp", "$front"}}, secret, func(url string, pids map[string]int) {
-		level("net/http", url, "", pids, nil)
-	}); err != nil {
+	self, err := os.Executable()
+	if err != nil {
 		return err
 	}
-	fmt.Println("bare chain baseline ...")
 	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		return err
@@ -133,46 +148,78 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	token := issued.Token
-	bare := [][]string{{"serve-bare-user", "$user"}, {"serve-bare-greeter", "$greeter", "$user"}, {"serve-bare-front", "$front", "$greeter"}}
-	if err := withProcesses(tmp, bare, secret, func(url string, pids map[string]int) {
-		level("bare", url, token, pids, nil)
-	}); err != nil {
-		return err
-	}
-
-	fmt.Println("gomicro-stack ...")
-	s, ready, err := startStack(tmp, secret, *profileDir != "", strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))...)
+	peerToken, err := goZeroToken(secret)
 	if err != nil {
 		return err
 	}
-	report.ReadyS = ready.Seconds()
-	token, err = signup(s.GatewayURL)
-	if err != nil {
-		s.Stop()
-		return err
+	goZeroPeer := func(target, shedding string) func() error {
+		return func() error {
+			commands := [][]string{{"user", "-listen", "$user", "-shedding=" + shedding},
+				{"greeter", "-listen", "$greeter", "-user", "$user", "-shedding=" + shedding},
+				{"front", "-listen", "$front", "-greeter", "$greeter", "-shedding=" + shedding}}
+			return withProcesses(filepath.Join(tmp, "gozeropeer"), commands, secret, peerToken, func(url string, pids map[string]int) {
+				level(target, url, peerToken, pids, nil)
+			})
+		}
 	}
-	var profiles map[string]string
-	if *profileDir != "" {
-		// MetricsURLs: the users, the greeters, then the gateway.
-		base := func(u string) string { return strings.TrimSuffix(u, "/metrics") }
-		profiles = map[string]string{"user": base(s.MetricsURLs[0]), "greeter": base(s.MetricsURLs[len(s.Users)]),
-			"gateway": base(s.MetricsURLs[len(s.MetricsURLs)-1])}
+	measure := map[string]func() error{
+		"net/http": func() error {
+			return withProcesses(self, [][]string{{"serve-nethttp", "$front"}}, secret, "", func(url string, pids map[string]int) {
+				level("net/http", url, "", pids, nil)
+			})
+		},
+		"bare": func() error {
+			bare := [][]string{{"serve-bare-user", "$user"}, {"serve-bare-greeter", "$greeter", "$user"}, {"serve-bare-front", "$front", "$greeter"}}
+			return withProcesses(self, bare, secret, issued.Token, func(url string, pids map[string]int) {
+				level("bare", url, issued.Token, pids, nil)
+			})
+		},
+		GoZero:           goZeroPeer(GoZero, "true"),
+		GoZeroNoShedding: goZeroPeer(GoZeroNoShedding, "false"),
+		"ours": func() error {
+			s, ready, err := startStack(tmp, secret, *profileDir != "", strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))...)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := s.Stop(); err != nil {
+					fmt.Fprintln(os.Stderr, "stop:", err)
+				}
+			}()
+			report.ReadyS = ready.Seconds()
+			token, err := signup(s.GatewayURL)
+			if err != nil {
+				return err
+			}
+			var profiles map[string]string
+			if *profileDir != "" {
+				// MetricsURLs: the users, the greeters, then the gateway.
+				base := func(u string) string { return strings.TrimSuffix(u, "/metrics") }
+				profiles = map[string]string{"user": base(s.MetricsURLs[0]), "greeter": base(s.MetricsURLs[len(s.Users)]),
+					"gateway": base(s.MetricsURLs[len(s.MetricsURLs)-1])}
+			}
+			level("ours", s.GatewayURL+"/greeter/hello", token, map[string]int{
+				"gateway": s.Gateway.PID(), "greeter": s.Greeter.PID(), "user": s.User.PID()}, profiles)
+			return nil
+		},
 	}
-	level("ours", s.GatewayURL+"/greeter/hello", token, map[string]int{
-		"gateway": s.Gateway.PID(), "greeter": s.Greeter.PID(), "user": s.User.PID()}, profiles)
-	if err := s.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop:", err)
+	for _, target := range targets {
+		fmt.Println(target + " ...")
+		if err := measure[target](); err != nil {
+			return fmt.Errorf("%s: %w", target, err)
+		}
 	}
 
 	for i := range report.Targets["ours"] {
 		ours := &report.Targets["ours"][i]
-		if b := report.Targets["bare"]; i < len(b) && b[i].RPS > 0 {
-			ours.RatioToBareChain = ours.RPS / b[i].RPS
+		ratio := func(target string) float64 {
+			if other := report.Targets[target]; i < len(other) && other[i].OKRPS > 0 {
+				return ours.OKRPS / other[i].OKRPS
+			}
+			return 0
 		}
-		if n := report.Targets["net/http"]; i < len(n) && n[i].RPS > 0 {
-			ours.RatioToNetHTTP = ours.RPS / n[i].RPS
-		}
+		ours.RatioToBareChain, ours.RatioToNetHTTP = ratio("bare"), ratio("net/http")
+		ours.RatioToGoZero, ours.RatioToGoZeroDefaults = ratio(GoZeroNoShedding), ratio(GoZero)
 	}
 	if *micro {
 		fmt.Println("micro benchmarks ...")
@@ -201,13 +248,28 @@ func run() error {
 	return nil
 }
 
-// withProcesses starts the baseline processes (args with $front, $greeter, $user replaced by
-// free addresses), waits until the front answers, calls measure, and stops them.
-func withProcesses(dir string, commands [][]string, secret string, measure func(url string, pids map[string]int)) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
+// The go-zero peer's two targets: its defaults, and with its adaptive load shedding off
+// (CpuThreshold 0 on every server, the rest Shedding middleware off).
+const (
+	GoZero           = "go-zero"
+	GoZeroNoShedding = "go-zero-noshed"
+)
+
+// goZeroToken is a token for the go-zero peer: HS256 with the secret ours uses and the same
+// claims, plus the user id as a claim of its own ("uid"), since go-zero's rest.WithJwt puts
+// only unregistered claims in the request's context.
+func goZeroToken(secret string) (string, error) {
+	now := time.Now()
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"uid": 1, "name": "bench", "sub": "1", "iss": "gomicro-stack", "jti": randomHex(16),
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
+}
+
+// withProcesses starts exe once per command (args with $front, $greeter, $user replaced by
+// free addresses, the last command's name as the process's), waits until the front answers,
+// calls measure, and stops them.
+func withProcesses(exe string, commands [][]string, secret, token string, measure func(url string, pids map[string]int)) error {
 	addresses := map[string]string{}
 	for _, role := range []string{"$front", "$greeter", "$user"} {
 		port, err := stack.FreePort()
@@ -232,7 +294,7 @@ func withProcesses(dir string, commands [][]string, secret string, measure func(
 			}
 			args[i] = a
 		}
-		cmd := exec.Command(self, args...)
+		cmd := exec.Command(exe, args...)
 		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -243,7 +305,10 @@ func withProcesses(dir string, commands [][]string, secret string, measure func(
 	}
 	url := "http://" + addresses["$front"] + "/greeter/hello"
 	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
-		rsp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
+		probe, _ := http.NewRequest("POST", url, strings.NewReader(`{"name":"bench"}`))
+		probe.Header.Set("Content-Type", "application/json")
+		probe.Header.Set("Authorization", "Bearer "+token)
+		rsp, err := http.DefaultClient.Do(probe)
 		if err != nil {
 			return err
 		}

@@ -125,25 +125,29 @@ func checkTargets(r Report) []Check {
 	return checks
 }
 
+// Targets is every target, in the order they are measured and reported.
+var Targets = []string{"net/http", "bare", GoZero, GoZeroNoShedding, "ours"}
+
 func render(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| target | connections | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | ours / bare | ours / net/http | CPU s (per process) | peak RSS MiB |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
-	for _, target := range []string{"ours", "bare", "net/http"} {
+	fmt.Fprintf(&b, "| target | connections | req/s | ok req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | ours / bare | ours / go-zero-noshed | ours / go-zero | CPU s (per process) | peak RSS MiB |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	ratio := func(v float64) string {
+		if v == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	for _, target := range []string{"ours", GoZeroNoShedding, GoZero, "bare", "net/http"} {
 		for _, x := range r.Targets[target] {
-			ratio := func(v float64) string {
-				if v == 0 {
-					return ""
-				}
-				return fmt.Sprintf("%.2f", v)
-			}
 			var cpu, rss []string
 			for _, p := range x.Processes {
 				cpu = append(cpu, fmt.Sprintf("%s %.1f", p.Name, p.CPUSeconds))
 				rss = append(rss, fmt.Sprintf("%s %.1f", p.Name, p.PeakRSSMiB))
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s |\n", target, x.Connections, x.RPS,
-				x.P50Ms, x.P90Ms, x.P99Ms, x.P999Ms, x.Errors, ratio(x.RatioToBareChain), ratio(x.RatioToNetHTTP), strings.Join(cpu, ", "), strings.Join(rss, ", "))
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s |\n", target, x.Connections, x.RPS, x.OKRPS,
+				x.P50Ms, x.P90Ms, x.P99Ms, x.P999Ms, x.Errors, ratio(x.RatioToBareChain), ratio(x.RatioToGoZero), ratio(x.RatioToGoZeroDefaults),
+				strings.Join(cpu, ", "), strings.Join(rss, ", "))
 		}
 	}
 	if len(r.Micro) > 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
 	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
+	"github.com/gomicro-stack/gomicro-stack/gateway/shed"
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
@@ -56,6 +57,7 @@ type Config struct {
 		SyncInterval time.Duration `mapstructure:"sync_interval" default:"5s" usage:"how often revoked tokens are read from the user service (an event makes it at once)"`
 	} `mapstructure:"revocation"`
 	Limits                limits.Config        `mapstructure:"limits"`
+	Shedding              shed.Config          `mapstructure:"shedding"`
 	JWT                   auth.VerifyConfig    `mapstructure:"jwt"`
 	InternalAuth          auth.AssertionConfig `mapstructure:"internal_auth"`
 	Breaker               breaker.Config       `mapstructure:"breaker"`
@@ -110,6 +112,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	shedder, err := shed.New(cfg.Shedding)
+	if err != nil && !errors.Is(err, shed.ErrDisabled) {
+		return err
+	}
 	keys, err := auth.NewKeys(auth.Config{VerifyConfig: cfg.JWT})
 	if err != nil {
 		return err
@@ -150,9 +156,11 @@ func run(args []string) error {
 	}
 	defer stopFollowing()
 	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
-	// request, then the limits, then authentication.
+	// request, then the load shedder (a refusal must cost nothing), the limits, then
+	// authentication.
 	handler := jwtauth.Middleware(keys, revoked, signer, api.Audience, cfg.Gateway.OpenPaths)(api)
 	handler = limits.Middleware(limiter)(handler)
+	handler = shed.Middleware(shedder)(handler)
 	handler = edge.Middleware(edge.Config{
 		Routes:         cfg.Gateway.Routes,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,

@@ -233,3 +233,31 @@ func forgedKid(t *testing.T, token, kid string) string {
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"` + kid + `","typ":"JWT"}`))
 	return header + "." + parts[1] + "." + parts[2]
 }
+
+// TestVerifiedTokensAreCheckedAgain: a token verified once is remembered, but its times are
+// checked on every use, and nothing but the very same bytes finds it.
+func TestVerifiedTokensAreCheckedAgain(t *testing.T) {
+	now := time.Now()
+	k := newTestKeys(t, testSecret, now)
+	token := mustIssue(t, k, Identity{UserID: 7, Username: "grace"})
+	if id, err := k.Verify(token); err != nil || id.UserID != 7 {
+		t.Fatalf("first use: %+v %v", id, err)
+	}
+	// Another payload under the remembered token's signature.
+	parts := strings.Split(token, ".")
+	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"name":"root","sub":"1","iss":"gomicro-stack","jti":"x","iat":1,"exp":9999999999}`)) + "." + parts[2]
+	if _, err := k.Verify(forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a forged payload with a remembered signature: %v", err)
+	}
+	if id, err := k.Verify(token); err != nil || id.Username != "grace" {
+		t.Fatalf("second use: %+v %v", id, err)
+	}
+	k.now = func() time.Time { return now.Add(15*time.Minute + 6*time.Second) }
+	if _, err := k.Verify(token); !errors.Is(err, ErrExpired) {
+		t.Fatalf("a remembered token past its expiry: %v", err)
+	}
+	k.now = func() time.Time { return now.Add(-time.Minute) }
+	if _, err := k.Verify(token); err == nil {
+		t.Fatal("a remembered token before its issue time was accepted")
+	}
+}

@@ -5,6 +5,7 @@ package breaker
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
@@ -14,10 +15,8 @@ import (
 type Config struct {
 	// Timeout is how long a call may take before it counts as failed.
 	Timeout time.Duration `mapstructure:"timeout" default:"1s" usage:"a call slower than this fails"`
-	// MaxConcurrent is how many calls may run at once; more are rejected at once. It is a load
-	// shedder, not an exact count: hystrix-go hands a call's slot back just after the caller
-	// has its answer (through an unbuffered metrics channel), so back-to-back calls on a busy
-	// machine can briefly find a few slots still taken. Leave headroom above real concurrency.
+	// MaxConcurrent is how many calls may run at once; more are rejected at once (Netflix's
+	// semaphore isolation). A call's slot is given back as soon as it ends.
 	MaxConcurrent int `mapstructure:"max_concurrent" default:"1000" usage:"calls at once before more are rejected"`
 	// ErrorPercent is the failure rate, over the last 10 s, that opens the breaker.
 	ErrorPercent int `mapstructure:"error_percent" default:"50" usage:"failure percentage that opens the breaker"`
@@ -44,19 +43,49 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// timeouts are the configured call timeouts by command; hystrix's own timer is set a margin
-// later (see timeoutMargin).
-var timeouts sync.Map
-
-// defaultTimeout applies to commands Apply has not configured (see SetDefaults).
-var defaultTimeout = time.Second
-
-func timeoutOf(command string) time.Duration {
-	if d, ok := timeouts.Load(command); ok {
-		return d.(time.Duration)
-	}
-	return defaultTimeout
+// limit is a command's timeout and its bound on concurrent calls, with the calls running.
+type limit struct {
+	timeout time.Duration
+	max     int64
+	running *atomic.Int64 // shared by the limits of one command, so that a change keeps the count
 }
+
+// acquire takes a slot for a call, unless max calls are running.
+func (l *limit) acquire() bool {
+	if l.running.Add(1) > l.max {
+		l.running.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *limit) release() { l.running.Add(-1) }
+
+// limits are the configured commands' limits (command → *limit); the others get a copy of
+// defaultLimit at their first call, kept in unconfigured (see SetDefaults).
+var (
+	limits       sync.Map
+	defaultLimit atomic.Pointer[limit]
+	unconfigured sync.Map
+)
+
+func init() {
+	defaultLimit.Store(&limit{timeout: time.Second, max: int64(hystrix.DefaultMaxConcurrent)})
+}
+
+func limitOf(command string) *limit {
+	if l, ok := limits.Load(command); ok {
+		return l.(*limit)
+	}
+	if l, ok := unconfigured.Load(command); ok {
+		return l.(*limit)
+	}
+	d := defaultLimit.Load()
+	l, _ := unconfigured.LoadOrStore(command, &limit{timeout: d.timeout, max: d.max, running: new(atomic.Int64)})
+	return l.(*limit)
+}
+
+func timeoutOf(command string) time.Duration { return limitOf(command).timeout }
 
 // SetDefaults makes c the settings of every command not configured by Apply, in place of
 // hystrix-go's own defaults (10 concurrent calls, too few under load). hystrix-go reads its
@@ -65,8 +94,9 @@ func SetDefaults(c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	defaultTimeout = c.Timeout
-	hystrix.DefaultTimeout = int((c.Timeout + timeoutMargin) / time.Millisecond)
+	defaultLimit.Store(&limit{timeout: c.Timeout, max: int64(c.MaxConcurrent)})
+	unconfigured.Clear()
+	hystrix.DefaultTimeout = int(c.Timeout / time.Millisecond)
 	hystrix.DefaultMaxConcurrent = c.MaxConcurrent
 	hystrix.DefaultVolumeThreshold = c.RequestVolume
 	hystrix.DefaultSleepWindow = int(c.SleepWindow / time.Millisecond)
@@ -74,25 +104,25 @@ func SetDefaults(c Config) error {
 	return nil
 }
 
-// Apply configures the hystrix commands with c. hystrix-go sizes a command's pool of
-// concurrent calls once, so a new max_concurrent takes effect only by flushing every circuit,
-// which also closes open breakers and clears their statistics.
-func Apply(commands []string, c, previous Config) error {
+// Apply configures the hystrix commands with c; a change applies from the next call on,
+// without closing open breakers or clearing their statistics.
+func Apply(commands []string, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
 	for _, name := range commands {
-		timeouts.Store(name, c.Timeout)
+		running := new(atomic.Int64)
+		if l, ok := limits.Load(name); ok {
+			running = l.(*limit).running
+		}
+		limits.Store(name, &limit{timeout: c.Timeout, max: int64(c.MaxConcurrent), running: running})
 		hystrix.ConfigureCommand(name, hystrix.CommandConfig{
-			Timeout:                int((c.Timeout + timeoutMargin) / time.Millisecond),
+			Timeout:                int(c.Timeout / time.Millisecond),
 			MaxConcurrentRequests:  c.MaxConcurrent,
 			RequestVolumeThreshold: c.RequestVolume,
 			SleepWindow:            int(c.SleepWindow / time.Millisecond),
 			ErrorPercentThreshold:  c.ErrorPercent,
 		})
-	}
-	if previous.MaxConcurrent != 0 && previous.MaxConcurrent != c.MaxConcurrent {
-		hystrix.Flush()
 	}
 	return nil
 }

@@ -33,16 +33,16 @@ func TestValidate(t *testing.T) {
 func TestApply(t *testing.T) {
 	c := valid()
 	c.Timeout, c.MaxConcurrent = 250*time.Millisecond, 3
-	if err := Apply([]string{"test.cmd"}, c, Config{}); err != nil {
+	if err := Apply([]string{"test.cmd"}, c); err != nil {
 		t.Fatal(err)
 	}
 	got := hystrix.GetCircuitSettings()["test.cmd"]
-	if got.Timeout != 250*time.Millisecond+timeoutMargin || timeoutOf("test.cmd") != 250*time.Millisecond || got.MaxConcurrentRequests != 3 || got.SleepWindow != 5*time.Second {
+	if got.Timeout != 250*time.Millisecond || timeoutOf("test.cmd") != 250*time.Millisecond || got.MaxConcurrentRequests != 3 || got.SleepWindow != 5*time.Second {
 		t.Fatalf("hystrix settings %+v", got)
 	}
 	bad := c
 	bad.ErrorPercent = 0
-	if Apply([]string{"test.cmd"}, bad, c) == nil {
+	if Apply([]string{"test.cmd"}, bad) == nil {
 		t.Fatal("invalid settings must be refused")
 	}
 }

@@ -49,7 +49,7 @@ func setupWith(t *testing.T, c Config, answer func(context.Context, *string) err
 	hystrix.Flush()
 	service := strings.ReplaceAll(t.Name(), "/", ".")
 	stats.Delete(CommandName(service, "Svc.Do")) // a test run again starts from zero
-	if err := Apply([]string{CommandName(service, "Svc.Do")}, c, Config{}); err != nil {
+	if err := Apply([]string{CommandName(service, "Svc.Do")}, c); err != nil {
 		t.Fatal(err)
 	}
 	stub := &stubClient{Client: client.NewClient(), answer: answer}
@@ -239,7 +239,7 @@ func BenchmarkBreakerWrapper(b *testing.B) {
 	// hystrix-go hands a call's concurrency slot back asynchronously, after its metrics; a loop
 	// of calls that take microseconds outruns that by a thousand slots (see MaxConcurrent), so
 	// the limit here is far above what the loop can hold.
-	if err := Apply([]string{"bench.Svc.Do"}, Config{Timeout: time.Second, MaxConcurrent: 1 << 20, ErrorPercent: 50, RequestVolume: 20, SleepWindow: time.Second}, Config{}); err != nil {
+	if err := Apply([]string{"bench.Svc.Do"}, Config{Timeout: time.Second, MaxConcurrent: 1 << 20, ErrorPercent: 50, RequestVolume: 20, SleepWindow: time.Second}); err != nil {
 		b.Fatal(err)
 	}
 	stub := &stubClient{Client: client.NewClient(), answer: func(context.Context, *string) error { return nil }}
@@ -319,7 +319,7 @@ func TestUnsendableRequestsDoNotCount(t *testing.T) {
 	hystrix.Flush()
 	c := Config{Timeout: 2 * time.Second, MaxConcurrent: 1000, ErrorPercent: 50, RequestVolume: 4, SleepWindow: time.Hour}
 	service := "go.micro.api.test"
-	if err := Apply([]string{CommandName(service, "Test.Do")}, c, Config{}); err != nil {
+	if err := Apply([]string{CommandName(service, "Test.Do")}, c); err != nil {
 		t.Fatal(err)
 	}
 	rpc := NewClientWrapper(nil)(grpcclient.NewClient(rpcerror.WithDialOptions()))

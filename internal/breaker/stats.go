@@ -103,13 +103,19 @@ func (s *commandStats) end(now time.Time, took time.Duration) {
 	s.execute, s.nextExecute = keep(s.execute, s.nextExecute, sample{now, ms(took)})
 }
 
-// record counts what happened to a call that took took in all.
-func (s *commandStats) record(now time.Time, took time.Duration, happened ...outcome) {
+// record counts what happened to a call that took took in all, in Netflix Hystrix's terms:
+// how the command ended (success, bad request, failure, timeout, short-circuited, rejected),
+// how its fallback did (noOutcome: it needed none), and whether the caller got an error.
+func (s *commandStats) record(now time.Time, took time.Duration, ended, fallback outcome, thrown bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.current(now)
-	for _, o := range happened {
-		b.counts[o]++
+	b.counts[ended]++
+	if fallback != noOutcome {
+		b.counts[fallback]++
+	}
+	if thrown {
+		b.counts[exceptionThrown]++
 	}
 	s.total, s.nextTotal = keep(s.total, s.nextTotal, sample{now, ms(took)})
 }

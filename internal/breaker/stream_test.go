@@ -140,7 +140,7 @@ func TestStreamSpeaksHystrix(t *testing.T) {
 // (a dashboard shows its card without waiting for traffic).
 func TestStreamReportsCommandsBeforeTheirFirstCall(t *testing.T) {
 	name := "go.micro.api.idle.Idle.Wait"
-	if err := Apply([]string{name}, Config{Timeout: time.Second, MaxConcurrent: 5, ErrorPercent: 50, RequestVolume: 20, SleepWindow: time.Second}, Config{}); err != nil {
+	if err := Apply([]string{name}, Config{Timeout: time.Second, MaxConcurrent: 5, ErrorPercent: 50, RequestVolume: 20, SleepWindow: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	handler, stop := StreamHandler(false)

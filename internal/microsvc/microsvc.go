@@ -12,12 +12,12 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 	"github.com/micro/go-micro/v2/client"
-	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-plugins/registry/consul/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcclient"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
 
@@ -159,8 +159,8 @@ var (
 // refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
 // that may be retried after a failure mid-call. wrappers wrap it, the first outermost.
 func NewClient(reg registry.Registry, idempotent []string, wrappers ...client.Wrapper) client.Client {
-	c := RetryWrapper(idempotent...)(grpcclient.NewClient(client.Registry(reg), client.Selector(NewSelector(reg)),
-		rpcerror.WithDialOptions(grpc.WithKeepaliveParams(clientKeepalive))))
+	c := RetryWrapper(idempotent...)(rpcclient.New(rpcerror.DialOptions(grpc.WithKeepaliveParams(clientKeepalive)),
+		client.Registry(reg), client.Selector(NewSelector(reg))))
 	for i := len(wrappers) - 1; i >= 0; i-- {
 		c = wrappers[i](c)
 	}

@@ -22,10 +22,16 @@ import (
 // "connection refused". It takes the client's other dial options too (extra): go-micro keeps
 // one list of them, and a second grpcclient.DialOptions would replace it.
 func WithDialOptions(extra ...grpc.DialOption) client.Option {
-	opts := append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{})}, extra...)
+	opts := DialOptions(extra...)
 	return func(o *client.Options) {
 		grpcclient.DialOptions(opts...)(&o.CallOptions)
 	}
+}
+
+// DialOptions are the gRPC dial options that classify failures (see WithDialOptions), then
+// extra, for a client that dials by itself (internal/rpcclient).
+func DialOptions(extra ...grpc.DialOption) []grpc.DialOption {
+	return append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{})}, extra...)
 }
 
 type sentKey struct{}

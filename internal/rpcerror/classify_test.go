@@ -1,4 +1,4 @@
-package rpcerror
+package rpcerror_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcclient"
+	. "github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
@@ -72,7 +74,11 @@ func TestClassifyFailures(t *testing.T) {
 	lost := peer(t, func(c net.Conn) { c.Close() })
 	silent := peer(t, func(c net.Conn) { time.Sleep(5 * time.Second); c.Close() })
 
-	rpc := grpcclient.NewClient(WithDialOptions(), client.Retries(0))
+	// go-micro's own gRPC client and ours (internal/rpcclient) must classify alike.
+	clients := map[string]client.Client{
+		"go-micro":  grpcclient.NewClient(WithDialOptions(), client.Retries(0)),
+		"rpcclient": rpcclient.New(DialOptions(), client.Retries(0)),
+	}
 	for _, tc := range []struct {
 		name    string
 		address string
@@ -87,16 +93,18 @@ func TestClassifyFailures(t *testing.T) {
 		{"invalid UTF-8: cannot be sent", l.Addr().String(), &userpb.LoginRequest{Username: "\xff"}, time.Second, NotSent, 400},
 		{"answered by the gRPC server", l.Addr().String(), &userpb.LoginRequest{Username: "a"}, time.Second, Answered, 501},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			req := rpc.NewRequest("go.micro.api.user", "User.Login", tc.request)
-			err := rpc.Call(context.Background(), req, &userpb.TokenReply{}, client.WithAddress(tc.address), client.WithRequestTimeout(tc.timeout))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			class, e := ClassOf(err)
-			if class != tc.want || e.Code != tc.code {
-				t.Fatalf("%v: class %d code %d, want %d %d", err, class, e.Code, tc.want, tc.code)
-			}
-		})
+		for name, rpc := range clients {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				req := rpc.NewRequest("go.micro.api.user", "User.Login", tc.request)
+				err := rpc.Call(context.Background(), req, &userpb.TokenReply{}, client.WithAddress(tc.address), client.WithRequestTimeout(tc.timeout))
+				if err == nil {
+					t.Fatal("no error")
+				}
+				class, e := ClassOf(err)
+				if class != tc.want || e.Code != tc.code {
+					t.Fatalf("%v: class %d code %d, want %d %d", err, class, e.Code, tc.want, tc.code)
+				}
+			})
+		}
 	}
 }

@@ -66,7 +66,7 @@ func run(args []string) error {
 	if err := breaker.SetDefaults(cfg.Breaker.Config); err != nil {
 		return err
 	}
-	if err := breaker.Apply(userCommands, cfg.Breaker.Config, breaker.Config{}); err != nil {
+	if err := breaker.Apply(userCommands, cfg.Breaker.Config); err != nil {
 		return err
 	}
 	fallbacks := breaker.Fallbacks{users.GetUserInfoCommand: users.ProfileFromToken}
@@ -103,7 +103,7 @@ func run(args []string) error {
 		if err := s.Decode(&next); err != nil {
 			return err
 		}
-		if err := breaker.Apply(userCommands, next.Breaker.Config, cfg.Breaker.Config); err != nil {
+		if err := breaker.Apply(userCommands, next.Breaker.Config); err != nil {
 			return err
 		}
 		cfg.Breaker.Config = next.Breaker.Config

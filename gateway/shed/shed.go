@@ -1,0 +1,157 @@
+// Package shed is the gateway's load shedder: an adaptive limit on the requests in flight that
+// answers the ones over it at once with 503, Retry-After and reason OVERLOADED, instead of
+// letting every request queue and every latency grow.
+//
+// The limit follows latency as Netflix's concurrency-limits Gradient2 does: a long-term
+// average of request latency stands for the system unloaded, a short-term one for now; while
+// now is slower than usual (a queue is forming) the limit shrinks by their ratio, and it grows
+// again by a headroom of √limit while latency stays at its usual level. It only moves on
+// windows where the limit was actually used, so an idle gateway keeps its limit.
+package shed
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
+)
+
+// Config are the shedder's settings.
+type Config struct {
+	Enabled      bool `mapstructure:"enabled" usage:"shed load: answer 503 with Retry-After, at once, to requests over an adaptive limit on those in flight (off: every request waits its turn)"`
+	InitialLimit int  `mapstructure:"initial_limit" default:"64" usage:"requests in flight allowed at start, before latency has been seen"`
+	MinLimit     int  `mapstructure:"min_limit" default:"8" usage:"the limit never goes below this"`
+	MaxLimit     int  `mapstructure:"max_limit" default:"1000" usage:"the limit never goes above this"`
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	if c.MinLimit < 1 || c.MaxLimit < c.MinLimit || c.InitialLimit < c.MinLimit || c.InitialLimit > c.MaxLimit {
+		return fmt.Errorf("shedding: want 1 ≤ min_limit (%d) ≤ initial_limit (%d) ≤ max_limit (%d)", c.MinLimit, c.InitialLimit, c.MaxLimit)
+	}
+	return nil
+}
+
+// Shedder admits requests while fewer than its limit are in flight.
+type Shedder struct {
+	cfg      Config
+	inflight atomic.Int64
+	limit    atomic.Int64
+	shed     atomic.Int64 // requests refused, ever
+
+	mu sync.Mutex
+	// A window is a batch of samples; at its end the limit is recomputed.
+	samples     int
+	sum         time.Duration
+	maxInflight int64
+	long        float64 // long-term average latency, ns (an exponential moving average)
+	estimate    float64 // the limit, before rounding
+}
+
+// windowSamples is how many answers make a window; longWindows how many windows the
+// long-term average spans.
+const (
+	windowSamples = 100
+	longWindows   = 60
+	// smoothing is how far the limit moves towards its new estimate in one window.
+	smoothing = 0.2
+	// tolerance is how much slower than usual answers may get before the limit shrinks
+	// (Gradient2's default).
+	tolerance = 1.5
+)
+
+// ErrDisabled is returned by New when c.Enabled is false.
+var ErrDisabled = errors.New("shedding is off")
+
+// New returns a shedder for c, or ErrDisabled.
+func New(c Config) (*Shedder, error) {
+	if !c.Enabled {
+		return nil, ErrDisabled
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Shedder{cfg: c, estimate: float64(c.InitialLimit)}
+	s.limit.Store(int64(c.InitialLimit))
+	return s, nil
+}
+
+// Acquire admits a request, or says it is over the limit. An admitted one must be Released
+// with its latency.
+func (s *Shedder) Acquire() bool {
+	n := s.inflight.Add(1)
+	if n > s.limit.Load() {
+		s.inflight.Add(-1)
+		s.shed.Add(1)
+		return false
+	}
+	return true
+}
+
+// Release ends an admitted request that took took.
+func (s *Shedder) Release(took time.Duration) {
+	inflight := s.inflight.Add(-1) + 1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples++
+	s.sum += took
+	s.maxInflight = max(s.maxInflight, inflight)
+	if s.samples < windowSamples {
+		return
+	}
+	short := float64(s.sum) / float64(s.samples)
+	used := s.maxInflight
+	s.samples, s.sum, s.maxInflight = 0, 0, 0
+	if s.long == 0 {
+		s.long = short
+		return
+	}
+	s.long += (short - s.long) / longWindows
+	limit := s.estimate
+	// An app-limited window (the limit far from reached) says nothing about the capacity.
+	if float64(used) < limit/2 {
+		return
+	}
+	// Under 1 once now is slower than usual by more than the tolerance; never below 0.5 in one
+	// step.
+	gradient := math.Max(0.5, math.Min(1, tolerance*s.long/short))
+	next := limit*gradient + math.Sqrt(limit)
+	s.estimate = limit*(1-smoothing) + next*smoothing
+	s.estimate = math.Max(float64(s.cfg.MinLimit), math.Min(float64(s.cfg.MaxLimit), s.estimate))
+	s.limit.Store(int64(s.estimate))
+}
+
+// Limit is the number of requests in flight admitted now.
+func (s *Shedder) Limit() int { return int(s.limit.Load()) }
+
+// Shed is how many requests were refused so far.
+func (s *Shedder) Shed() int64 { return s.shed.Load() }
+
+// overloaded is the reason of a shed request: 503, which clients see with Retry-After.
+var overloaded = apipb.Reason_OVERLOADED.String()
+
+// Middleware answers requests over s's limit with 503 and Retry-After at once; s nil lets
+// every request through.
+func Middleware(s *Shedder) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if s == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !s.Acquire() {
+				w.Header().Set("Retry-After", envelope.RetryAfterUnavailable)
+				envelope.WriteReason(w, http.StatusServiceUnavailable, "the gateway is overloaded; try again shortly", overloaded)
+				return
+			}
+			began := time.Now()
+			defer func() { s.Release(time.Since(began)) }()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
