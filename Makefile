@@ -93,7 +93,7 @@ proto-check: tools
 	fi; \
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  scripts/protogen.sh $$tmp && \
-	  for f in $$(cd $$tmp && find proto api -name '*.go' -o -name '*.yaml'); do \
+	  for f in $$(cd $$tmp && find proto api bench -name '*.go' -o -name '*.yaml'); do \
 	    cmp -s $$tmp/$$f $$f || { echo "$$f is stale: run make proto"; diff -u $$f $$tmp/$$f | head -20; exit 1; }; \
 	  done && \
 	  for f in $$(find proto -name '*.pb*.go'); do \
@@ -133,10 +133,13 @@ OVERLAY ?= dev
 k8s-render:
 	@cd test/deploy && $(GO) run ./render ../../deploy/kubernetes/overlays/$(OVERLAY)
 
-# tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, and our protoc-gen-openapi
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi
+# tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, our protoc-gen-openapi, and the go-zero peer's protoc-gen-go and protoc-gen-go-grpc
+tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi $(BIN)/gozero-tools/protoc-gen-go-grpc
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate: go.mod
 	$(GO) build -o $(BIN)/ github.com/golang/protobuf/protoc-gen-go github.com/micro/micro/v2/cmd/protoc-gen-micro github.com/envoyproxy/protoc-gen-validate
+# the go-zero peer's generators, from its own go.mod
+$(BIN)/gozero-tools/protoc-gen-go-grpc: bench/peers/gozero/go.mod
+	cd bench/peers/gozero && $(GO) build -o $(CURDIR)/$(BIN)/gozero-tools/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 $(BIN)/protoc-gen-openapi: go.mod $(wildcard tools/protoc-gen-openapi/*.go internal/apispec/*.go proto/api/*.go)
 	$(GO) build -o $(BIN)/ ./tools/protoc-gen-openapi
 

@@ -67,6 +67,7 @@ type Report struct {
 	DurationS   float64             `json:"duration_s"`
 	ReadyS      float64             `json:"ready_s"`
 	Targets     map[string][]Result `json:"targets"`
+	Overload    []OverloadResult    `json:"overload,omitempty"`
 	Micro       []MicroResult       `json:"micro"`
 	TargetsHeld []Check             `json:"checks"`
 }
@@ -79,6 +80,7 @@ func run() error {
 	markdown := flag.String("markdown", "BENCHMARKS.md", "file the report is written to (empty: none)")
 	micro := flag.Bool("micro", true, "run the micro benchmarks too")
 	profileDir := flag.String("pprof", "", "folder for CPU and allocation profiles of gateway, greeter and user, taken during ours at 64 connections (empty: none)")
+	overload := flag.Int("overload", 1024, "connections of the overload level, measured on ours with the load shedder off and on (0: none)")
 	only := flag.String("targets", strings.Join(Targets, ","), "the targets to measure, in this order")
 	flag.Parse()
 	var targets []string
@@ -130,7 +132,7 @@ func run() error {
 				done := profile(*profileDir, profiles, *duration)
 				return func(r *Result) { end(r); done() }
 			}
-			r := drive(url, token, c, *warmup, *duration, window)
+			r := drive(url, token, c, *warmup, *duration, false, window)
 			fmt.Printf("  %-10s %4d connections: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", name, c, r.RPS, r.P50Ms, r.P99Ms, r.Errors)
 			report.Targets[name] = append(report.Targets[name], r)
 		}
@@ -177,29 +179,34 @@ func run() error {
 		GoZero:           goZeroPeer(GoZero, "true"),
 		GoZeroNoShedding: goZeroPeer(GoZeroNoShedding, "false"),
 		"ours": func() error {
-			s, ready, err := startStack(tmp, secret, *profileDir != "", strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))...)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := s.Stop(); err != nil {
-					fmt.Fprintln(os.Stderr, "stop:", err)
+			env := strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))
+			err := withStack(tmp, secret, *profileDir != "", env, func(s *stack.Stack, token string, ready time.Duration) {
+				report.ReadyS = ready.Seconds()
+				var profiles map[string]string
+				if *profileDir != "" {
+					// MetricsURLs: the users, the greeters, then the gateway.
+					base := func(u string) string { return strings.TrimSuffix(u, "/metrics") }
+					profiles = map[string]string{"user": base(s.MetricsURLs[0]), "greeter": base(s.MetricsURLs[len(s.Users)]),
+						"gateway": base(s.MetricsURLs[len(s.MetricsURLs)-1])}
 				}
-			}()
-			report.ReadyS = ready.Seconds()
-			token, err := signup(s.GatewayURL)
-			if err != nil {
+				level("ours", s.GatewayURL+"/greeter/hello", token, pidsOf(s), profiles)
+			})
+			if err != nil || *overload == 0 {
 				return err
 			}
-			var profiles map[string]string
-			if *profileDir != "" {
-				// MetricsURLs: the users, the greeters, then the gateway.
-				base := func(u string) string { return strings.TrimSuffix(u, "/metrics") }
-				profiles = map[string]string{"user": base(s.MetricsURLs[0]), "greeter": base(s.MetricsURLs[len(s.Users)]),
-					"gateway": base(s.MetricsURLs[len(s.MetricsURLs)-1])}
+			// The overload level, with the gateway's load shedder off, then on; clients honour
+			// Retry-After.
+			for _, shedding := range []bool{false, true} {
+				err := withStack(tmp, secret, false, append(env, "SHEDDING_ENABLED="+strconv.FormatBool(shedding)), func(s *stack.Stack, token string, _ time.Duration) {
+					pids := pidsOf(s)
+					r := drive(s.GatewayURL+"/greeter/hello", token, *overload, *warmup, *duration, true, func() func(*Result) { return accounting(pids) })
+					fmt.Printf("  %-10s %4d connections, shedding %-5v: %8.0f ok req/s  ok p99 %6.2f ms  refused %d\n", "ours", *overload, shedding, r.OKRPS, r.OKP99Ms, r.Errors)
+					report.Overload = append(report.Overload, OverloadResult{Shedding: shedding, Result: r})
+				})
+				if err != nil {
+					return err
+				}
 			}
-			level("ours", s.GatewayURL+"/greeter/hello", token, map[string]int{
-				"gateway": s.Gateway.PID(), "greeter": s.Greeter.PID(), "user": s.User.PID()}, profiles)
 			return nil
 		},
 	}
@@ -320,6 +327,36 @@ func withProcesses(exe string, commands [][]string, secret, token string, measur
 	}
 	measure(url, pids)
 	return nil
+}
+
+// OverloadResult is the overload level with the gateway's load shedder off or on.
+type OverloadResult struct {
+	Shedding bool `json:"shedding"`
+	Result
+}
+
+// withStack starts the system (startStack), signs up the benchmark's user, calls measure with
+// its token and how long the start took, and stops the system.
+func withStack(binDir, secret string, pprof bool, env []string, measure func(s *stack.Stack, token string, ready time.Duration)) error {
+	s, ready, err := startStack(binDir, secret, pprof, env...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop:", err)
+		}
+	}()
+	token, err := signup(s.GatewayURL)
+	if err != nil {
+		return err
+	}
+	measure(s, token, ready)
+	return nil
+}
+
+func pidsOf(s *stack.Stack) map[string]int {
+	return map[string]int{"gateway": s.Gateway.PID(), "greeter": s.Greeter.PID(), "user": s.User.PID()}
 }
 
 // startStack starts the system as make run does, with production settings (no access log),

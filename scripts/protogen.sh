@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Generates, from proto/, the Go code (messages, go-micro clients and handlers, validation) into
-# OUT/proto and the OpenAPI document into OUT/api/openapi.yaml; OUT defaults to the repository
+# OUT/proto and the OpenAPI document into OUT/api/openapi.yaml, and the benchmark's go-zero peer
+# code into OUT/bench/peers/gozero/hellopb; OUT defaults to the repository
 # (in place). `make proto` writes in place; `make proto-check` writes to a scratch folder and
 # diffs, so stale committed code fails the build.
 set -euo pipefail
@@ -24,3 +25,11 @@ for file in $files; do
     protoc "${include[@]}" --plugin=protoc-gen-micro=bin/protoc-gen-micro --micro_out="paths=source_relative:$out/proto" "$file"
   fi
 done
+
+# The benchmark's go-zero peer (a module of its own, bench/peers/gozero) generates its API as
+# goctl would, with protoc-gen-go and protoc-gen-go-grpc at the versions its go.mod pins.
+peer=bench/peers/gozero
+mkdir -p "$out/$peer/hellopb"
+protoc -I "$peer/hellopb" \
+  --plugin=protoc-gen-go=bin/gozero-tools/protoc-gen-go --plugin=protoc-gen-go-grpc=bin/gozero-tools/protoc-gen-go-grpc \
+  --go_out="paths=source_relative:$out/$peer/hellopb" --go-grpc_out="paths=source_relative:$out/$peer/hellopb" hello.proto

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/micro/go-micro/v2/logger"
+
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
 // Body is the JSON of an error answer (proto/api's gomicro.api.Error).
@@ -121,6 +123,9 @@ func asEnvelope(body []byte) (Body, bool) {
 	return Body{Code: *b.Code, Message: *b.Message, Reason: b.Reason}, true
 }
 
+// overloaded is the reason of requests refused to stay within capacity.
+var overloaded = apipb.Reason_OVERLOADED.String()
+
 // RetryAfterUnavailable is the Retry-After of a 503 answer, in seconds.
 const RetryAfterUnavailable = "1"
 
@@ -135,8 +140,9 @@ func Translate(next http.Handler) http.Handler {
 		next.ServeHTTP(c, r)
 		if c.failed {
 			status, message, reason := Describe(c.status, c.body.Bytes())
-			if status >= 500 {
-				// The client sees a short message; the operator needs the cause.
+			if status >= 500 && reason != overloaded {
+				// The client sees a short message; the operator needs the cause. (A request shed
+				// for load has none worth a line each: floods of them are the point.)
 				logger.Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
 			}
 			if status == http.StatusServiceUnavailable {
