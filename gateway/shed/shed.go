@@ -112,7 +112,15 @@ func (s *Shedder) Release(took time.Duration) {
 		s.long = short
 		return
 	}
-	s.long += (short - s.long) / longWindows
+	// The long-term average follows latency down at once, up only slowly and only while no
+	// queue is forming: left free, it would learn the overloaded latency as the usual one, and
+	// the limit would grow back to its maximum under the very flood it is there to refuse.
+	switch {
+	case short <= s.long:
+		s.long += (short - s.long) / longWindows
+	case short <= tolerance*s.long:
+		s.long += (short - s.long) / (10 * longWindows)
+	}
 	limit := s.estimate
 	// An app-limited window (the limit far from reached) says nothing about the capacity.
 	if float64(used) < limit/2 {

@@ -127,3 +127,15 @@ func TestMiddleware(t *testing.T) {
 		t.Fatal("no shedder must pass requests through")
 	}
 }
+
+// TestSustainedOverloadKeepsTheLimitDown: latency that stays high does not become the usual
+// one; the limit stays down for as long as the flood lasts.
+func TestSustainedOverloadKeepsTheLimitDown(t *testing.T) {
+	s := newShedder(t, 64)
+	saturate(s, 20, 2*time.Millisecond)
+	before := s.Limit()
+	saturate(s, 500, 20*time.Millisecond)
+	if s.Limit() > before/2 {
+		t.Fatalf("limit %d after a long flood, from %d", s.Limit(), before)
+	}
+}

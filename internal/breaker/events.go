@@ -100,10 +100,9 @@ func group(command string) string {
 	return command
 }
 
-// commandEvents are the HystrixCommand and HystrixThreadPool events of one command. hystrix-go
-// bounds a command's concurrent calls with a pool of its own: Netflix's semaphore isolation,
-// reported as the command's thread pool too, whose size and only bound (no queue) is
-// max_concurrent.
+// commandEvents are the HystrixCommand and HystrixThreadPool events of one command. The client
+// wrapper bounds a command's concurrent calls (max_concurrent): Netflix's semaphore isolation,
+// reported as the command's thread pool too, whose size and only bound (no queue) it is.
 func commandEvents(name string, now time.Time) []map[string]any {
 	settings := hystrix.GetCircuitSettings()[name]
 	maxConcurrent, volume, sleep, percent := hystrix.DefaultMaxConcurrent, hystrix.DefaultVolumeThreshold, hystrix.DefaultSleepWindow, hystrix.DefaultErrorPercentThreshold

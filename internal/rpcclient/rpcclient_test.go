@@ -1,0 +1,73 @@
+package rpcclient
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/micro/go-micro/v2/client"
+	merrors "github.com/micro/go-micro/v2/errors"
+	"github.com/micro/go-micro/v2/metadata"
+	"google.golang.org/grpc"
+	gmetadata "google.golang.org/grpc/metadata"
+
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
+)
+
+func TestMethod(t *testing.T) {
+	for _, tc := range []struct{ service, endpoint, want string }{
+		{"go.micro.api.user", "User.GetUserInfo", "/go.micro.api.user.User/GetUserInfo"},
+		{"", "User.GetUserInfo", "/User/GetUserInfo"},
+		{"go.micro.api.user", "/already/grpc", "/already/grpc"},
+		{"go.micro.api.user", "a.b.c", "a.b.c"},
+		{"go.micro.api.user", "", ""},
+	} {
+		if got := method(tc.service, tc.endpoint); got != tc.want {
+			t.Errorf("method(%q, %q) = %q, want %q", tc.service, tc.endpoint, got, tc.want)
+		}
+	}
+}
+
+// TestCallSendsWhatGoMicroServersRead: the method name, the caller's metadata (names in lower
+// case), the timeout in nanoseconds and the content type, as go-micro's client sends them; a
+// go-micro error in the answer comes back as that error.
+func TestCallSendsWhatGoMicroServersRead(t *testing.T) {
+	seen := make(chan gmetadata.MD, 1)
+	var path string
+	server := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		path, _ = grpc.MethodFromServerStream(stream)
+		md, _ := gmetadata.FromIncomingContext(stream.Context())
+		seen <- md
+		return merrors.NotFound("go.micro.api.user", "no user 7")
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go server.Serve(l)
+	t.Cleanup(server.Stop)
+
+	rpc := New(nil, client.Retries(0))
+	ctx, cancel := context.WithTimeout(metadata.NewContext(context.Background(), metadata.Metadata{"X-Example-Assertion": "signed"}), 2*time.Second)
+	defer cancel()
+	req := rpc.NewRequest("go.micro.api.user", "User.GetUserInfo", &userpb.GetUserInfoRequest{})
+	err = rpc.Call(ctx, req, &userpb.GetUserInfoResponse{}, client.WithAddress(l.Addr().String()))
+	if e, ok := err.(*merrors.Error); !ok || e.Code != 404 || e.Detail != "no user 7" {
+		t.Fatalf("the handler's error came back as %#v", err)
+	}
+	md := <-seen
+	timeout, _ := strconv.ParseInt(first(md, "timeout"), 10, 64)
+	if path != "/go.micro.api.user.User/GetUserInfo" || first(md, "x-example-assertion") != "signed" ||
+		first(md, "x-content-type") != "application/grpc+proto" || timeout <= 0 || time.Duration(timeout) > 2*time.Second {
+		t.Fatalf("method %q, metadata %v", path, md)
+	}
+}
+
+func first(md gmetadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
