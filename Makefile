@@ -52,7 +52,7 @@ test: proto-check fmt-check vet cross vulncheck consul consul-template deploy-ch
 cluster-test: consul
 	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster
 
-# bench: the full path against the machine's limits (about 6 minutes): writes BENCHMARKS.md and bench/results/*.json
+# bench: the full path against the machine's limits (about 13 minutes): writes BENCHMARKS.md and bench/results/*.json
 bench: consul
 	CONSUL_BIN=$(CONSUL) $(GO) run ./bench
 
