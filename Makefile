@@ -11,6 +11,10 @@ GREETER_INSTANCES ?= 1
 # A consul (consul-template) already on PATH is used as it is; otherwise it is built once.
 CONSUL := $(or $(shell command -v consul 2>/dev/null),$(CURDIR)/$(BIN)/consul)
 CONSUL_TEMPLATE := $(or $(shell command -v consul-template 2>/dev/null),$(CURDIR)/$(BIN)/consul-template)
+JAEGER := $(or $(shell command -v jaeger 2>/dev/null),$(CURDIR)/$(BIN)/jaeger)
+# TRACING=1 starts Jaeger with `make run` and sends every request's spans to it (opt-in: its
+# first build takes about six minutes; after that it starts in under a second).
+TRACING ?= 0
 # Images: make images VERSION=0.2.0 REGISTRY=registry.example.com/
 VERSION ?= 0.1.0
 REGISTRY ?=
@@ -18,15 +22,15 @@ IMAGE_SERVICES := configserver user greeter gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template tools images compose-up k8s-render clean
+.PHONY: help run build test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
 	@awk '/^# [a-z0-9-]+: / { sub(/^# /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2] }' $(MAKEFILE_LIST)
 
-# run: build what is missing and start Consul, the config server, user, greeter and the gateway on :8080 (Ctrl-C stops all)
-run: build consul
-	@$(BIN)/run --bin $(BIN) --consul $(CONSUL) --profile $(PROFILE) --users $(USER_INSTANCES) --greeters $(GREETER_INSTANCES)
+# run: build what is missing and start Consul, the config server, user, greeter and the gateway on :8080 (Ctrl-C stops all; TRACING=1: Jaeger too, UI on :16686)
+run: build consul $(if $(filter 1,$(TRACING)),jaeger)
+	@$(BIN)/run --bin $(BIN) --consul $(CONSUL) --profile $(PROFILE) --users $(USER_INSTANCES) --greeters $(GREETER_INSTANCES) $(if $(filter 1,$(TRACING)),--jaeger $(JAEGER))
 
 # build: compile the service binaries and the local runner into bin/
 build: $(SERVICES) $(BIN)/run
@@ -41,20 +45,20 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 # test: every check CI runs — generated code fresh, formatting, vet, known vulnerabilities, unit and end-to-end tests
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
-test: proto-check fmt-check vet cross vulncheck consul consul-template deploy-check
+test: proto-check fmt-check vet cross vulncheck consul consul-template jaeger deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
 	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	cd third_party/go-plugins-consul && $(GO) test -count=1 ./...
-	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
+	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) JAEGER_BIN=$(JAEGER) $(GO) test -count=1 -v ./test/e2e
 	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster
 
 # cluster-test: several hosts on this machine (network namespaces, as root): three Consul servers and client agents from deploy/consul, a lost leader, a partition, a dead host (about a minute)
 cluster-test: consul
 	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster
 
-# bench: the full path against the machine's limits (about 13 minutes): writes BENCHMARKS.md and bench/results/*.json
-bench: consul
-	CONSUL_BIN=$(CONSUL) $(GO) run ./bench
+# bench: the full path against the machine's limits, and tracing off, 1.0 and 0.01 (about 15 minutes): writes BENCHMARKS.md and bench/results/*.json
+bench: consul jaeger
+	CONSUL_BIN=$(CONSUL) JAEGER_BIN=$(JAEGER) $(GO) run ./bench
 
 # deploy-check: the compose file, the Kubernetes overlays and the image build, checked without a Docker engine
 deploy-check:
@@ -78,8 +82,8 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
 
 # e2e: only the end-to-end tests (real Consul, real binaries)
-e2e: consul consul-template
-	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) $(GO) test -count=1 -v ./test/e2e
+e2e: consul consul-template jaeger
+	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) JAEGER_BIN=$(JAEGER) $(GO) test -count=1 -v ./test/e2e
 
 # proto: regenerate the committed *.pb.go, *.pb.micro.go, *.pb.validate.go and api/openapi.yaml from proto/
 proto: tools
@@ -116,6 +120,10 @@ consul:
 # consul-template: make sure a consul-template binary exists (renders deploy/nginx's upstream)
 consul-template:
 	@[ -x "$(CONSUL_TEMPLATE)" ] || scripts/build-from-proxy.sh github.com/hashicorp/consul-template v0.40.0 $(BIN)/consul-template
+
+# jaeger: make sure a Jaeger (v2, all in one) binary exists (built from the module proxy when none is on PATH; its UI is a placeholder page, see README)
+jaeger:
+	@[ -x "$(JAEGER)" ] || scripts/build-from-proxy.sh github.com/jaegertracing/jaeger v1.75.0 $(BIN)/jaeger ./cmd/jaeger
 
 # images: build the service images (and consul-acl) from the one Dockerfile (needs a Docker engine)
 images:

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,6 +69,7 @@ type Report struct {
 	ReadyS      float64             `json:"ready_s"`
 	Targets     map[string][]Result `json:"targets"`
 	Overload    []OverloadResult    `json:"overload,omitempty"`
+	Tracing     []TracingResult     `json:"tracing,omitempty"`
 	Micro       []MicroResult       `json:"micro"`
 	TargetsHeld []Check             `json:"checks"`
 }
@@ -81,6 +83,7 @@ func run() error {
 	micro := flag.Bool("micro", true, "run the micro benchmarks too")
 	profileDir := flag.String("pprof", "", "folder for CPU and allocation profiles of gateway, greeter and user, taken during ours at 64 connections (empty: none)")
 	overload := flag.Int("overload", 1024, "connections of the overload level, measured on ours with the load shedder off and on (0: none)")
+	tracingRatios := flag.String("tracing", "off,1,0.01", "sampling ratios of the tracing level (ours at 64 connections with Jaeger; off: no collector); empty: none")
 	only := flag.String("targets", strings.Join(Targets, ","), "the targets to measure, in this order")
 	flag.Parse()
 	var targets []string
@@ -191,8 +194,14 @@ func run() error {
 				}
 				level("ours", s.GatewayURL+"/greeter/hello", token, pidsOf(s), profiles)
 			})
-			if err != nil || *overload == 0 {
+			if err != nil {
 				return err
+			}
+			if err := tracingLevel(tmp, secret, env, *tracingRatios, *warmup, *duration, &report); err != nil {
+				return err
+			}
+			if *overload == 0 {
+				return nil
 			}
 			// The overload level, with the gateway's load shedder off, then on; clients honour
 			// Retry-After.
@@ -335,13 +344,75 @@ type OverloadResult struct {
 	Result
 }
 
+// TracingResult is ours at 64 connections with tracing off (no collector) or sampling a share
+// of the requests into Jaeger.
+type TracingResult struct {
+	Sampling string `json:"sampling"`
+	// SpansExported and SpansDropped are the binaries' counters after the level.
+	SpansExported float64 `json:"spans_exported"`
+	SpansDropped  float64 `json:"spans_dropped"`
+	Result
+}
+
+// tracingLevel measures ours at 64 connections once per ratio of ratios ("off": the binaries
+// export nothing), each on a stack of its own with Jaeger beside it; Jaeger's CPU is counted
+// among the processes.
+func tracingLevel(binDir, secret string, env []string, ratios string, warmup, duration time.Duration, report *Report) error {
+	for _, ratio := range strings.Split(ratios, ",") {
+		if ratio = strings.TrimSpace(ratio); ratio == "" {
+			continue
+		}
+		tracing := stack.Tracing{}
+		if ratio != "off" {
+			r, err := strconv.ParseFloat(ratio, 64)
+			if err != nil || r <= 0 || r > 1 {
+				return fmt.Errorf("-tracing: %q is neither off nor a ratio in (0, 1]", ratio)
+			}
+			if tracing.JaegerBin = stack.FindJaeger("."); tracing.JaegerBin == "" {
+				return errors.New("-tracing: no jaeger executable (make jaeger)")
+			}
+			tracing.JaegerConfig, tracing.SamplingRatio = "deploy/jaeger/config.yaml", r
+		}
+		err := withTracedStack(binDir, secret, tracing, env, func(s *stack.Stack, token string) {
+			pids := pidsOf(s)
+			if s.Jaeger != nil {
+				pids["jaeger"] = s.Jaeger.PID()
+			}
+			r := drive(s.GatewayURL+"/greeter/hello", token, 64, warmup, duration, false, func() func(*Result) { return accounting(pids) })
+			client := &http.Client{Timeout: 5 * time.Second}
+			exported, _ := stack.MetricSum(client, s.MetricsURLs, "gomicro_tracing_spans_exported_total")
+			dropped, _ := stack.MetricSum(client, s.MetricsURLs, "gomicro_tracing_spans_dropped_total")
+			fmt.Printf("  %-10s   64 connections, tracing %-5s: %8.0f ok req/s  p99 %6.2f ms  spans exported %.0f, dropped %.0f\n", "ours", ratio, r.OKRPS, r.P99Ms, exported, dropped)
+			report.Tracing = append(report.Tracing, TracingResult{Sampling: ratio, SpansExported: exported, SpansDropped: dropped, Result: r})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // withStack starts the system (startStack), signs up the benchmark's user, calls measure with
 // its token and how long the start took, and stops the system.
 func withStack(binDir, secret string, pprof bool, env []string, measure func(s *stack.Stack, token string, ready time.Duration)) error {
-	s, ready, err := startStack(binDir, secret, pprof, env...)
+	s, ready, err := startStack(binDir, secret, pprof, stack.Tracing{}, env...)
 	if err != nil {
 		return err
 	}
+	return measureStack(s, func(s *stack.Stack, token string) { measure(s, token, ready) })
+}
+
+// withTracedStack is withStack with tracing as t says.
+func withTracedStack(binDir, secret string, t stack.Tracing, env []string, measure func(s *stack.Stack, token string)) error {
+	s, _, err := startStack(binDir, secret, false, t, env...)
+	if err != nil {
+		return err
+	}
+	return measureStack(s, measure)
+}
+
+// measureStack signs up the benchmark's user, calls measure with its token, and stops s.
+func measureStack(s *stack.Stack, measure func(s *stack.Stack, token string)) error {
 	defer func() {
 		if err := s.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop:", err)
@@ -351,7 +422,7 @@ func withStack(binDir, secret string, pprof bool, env []string, measure func(s *
 	if err != nil {
 		return err
 	}
-	measure(s, token, ready)
+	measure(s, token)
 	return nil
 }
 
@@ -361,7 +432,7 @@ func pidsOf(s *stack.Stack) map[string]int {
 
 // startStack starts the system as make run does, with production settings (no access log),
 // and returns how long it took to be ready.
-func startStack(binDir, secret string, pprof bool, extraEnv ...string) (*stack.Stack, time.Duration, error) {
+func startStack(binDir, secret string, pprof bool, tracing stack.Tracing, extraEnv ...string) (*stack.Stack, time.Duration, error) {
 	consul, err := stack.FindConsul(".")
 	if err != nil {
 		return nil, 0, err
@@ -380,6 +451,7 @@ func startStack(binDir, secret string, pprof bool, extraEnv ...string) (*stack.S
 		ConfigServerAddress: "127.0.0.1:" + strconv.Itoa(ports[4]),
 		ConfigRepo:          "config-repo",
 		DatabaseDSN:         filepath.Join(binDir, "user.db"),
+		Tracing:             tracing,
 		Env:                 append([]string{"PROFILE=prod", "METRICS_PPROF=" + strconv.FormatBool(pprof)}, extraEnv...),
 	})
 	return s, time.Since(began), err

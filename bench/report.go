@@ -169,6 +169,27 @@ func render(r Report) string {
 			fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %d | %.2f | %s |\n", state, o.Connections, o.OKRPS, o.OKP99Ms, o.Errors, o.P99Ms, strings.Join(cpu, ", "))
 		}
 	}
+	if len(r.Tracing) > 0 {
+		fmt.Fprintf(&b, "\n| ours, tracing | connections | ok req/s | vs off | p50 ms | p99 ms | spans exported | spans dropped | CPU s (per process) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		off := 0.0
+		for _, t := range r.Tracing {
+			if t.Sampling == "off" {
+				off = t.OKRPS
+			}
+		}
+		for _, t := range r.Tracing {
+			vs := "-"
+			if off > 0 {
+				vs = fmt.Sprintf("%.2f", t.OKRPS/off)
+			}
+			var cpu []string
+			for _, p := range t.Processes {
+				cpu = append(cpu, fmt.Sprintf("%s %.1f", p.Name, p.CPUSeconds))
+			}
+			fmt.Fprintf(&b, "| sampling %s | %d | %.0f | %s | %.2f | %.2f | %.0f | %.0f | %s |\n", t.Sampling, t.Connections, t.OKRPS, vs, t.P50Ms, t.P99Ms,
+				t.SpansExported, t.SpansDropped, strings.Join(cpu, ", "))
+		}
+	}
 	if len(r.Micro) > 0 {
 		fmt.Fprintf(&b, "\n| micro benchmark | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
 		for _, m := range r.Micro {
@@ -208,6 +229,9 @@ another machine.
   off). Ratios compare full answers per second (ok req/s: 200 and not degraded).
 - Overload level: ours only, with the gateway's load shedder (`+"`shedding.enabled`"+`) off and on;
   its clients wait as `+"`Retry-After`"+` says after a 503.
+- Tracing level: ours at 64 connections on a stack of its own per setting: tracing off (no
+  collector: trace ids are still made), and sampling 1.0 and 0.01 into Jaeger (v1.75.0, memory
+  storage) running on the same machine, its CPU counted.
 - Start to ready (Consul, config server, user, greeter, gateway, built): %.2f s.
 
 %s`, r.Date, r.Machine.CPU, r.Machine.Cores, r.Machine.MemoryGiB, r.Machine.Kernel, r.Machine.Go, r.Command,

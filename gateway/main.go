@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
@@ -108,6 +110,11 @@ func run(args []string) error {
 	if err := cfg.HTTP.Validate(cfg.Breaker.Timeout); err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Start(cfg.Tracing, "gateway", tracing.Edge)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	limiter, err := limits.New(cfg.Limits)
 	if err != nil {
 		return err
@@ -169,8 +176,10 @@ func run(args []string) error {
 		OpenAPI:        apidoc.OpenAPI,
 	})(handler)
 	if cfg.Gateway.AccessLog {
-		handler = handlers.CombinedLoggingHandler(os.Stdout, handler)
+		handler = handlers.CustomLoggingHandler(os.Stdout, handler, tracing.AccessLine)
 	}
+	// Outermost: every answer, a refusal at the edge too, belongs to a trace and says which.
+	handler = tracing.HTTPMiddleware(spanName(cfg.Gateway.Routes))(handler)
 	server, err := apiserver.Listen(cfg.HTTP.Config, handler)
 	if err != nil {
 		return err
@@ -199,6 +208,21 @@ func run(args []string) error {
 		}
 	}
 	return cfg.Server.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
+}
+
+// spanName names a request's span by its method and route; paths that are no route share one
+// name, since a caller chooses them.
+func spanName(routes []string) func(*http.Request) string {
+	known := map[string]bool{}
+	for _, p := range routes {
+		known[edge.CleanPath(p)] = true
+	}
+	return func(r *http.Request) string {
+		if path := edge.CleanPath(r.URL.Path); known[path] {
+			return tracing.KnownMethod(r.Method) + " " + path
+		}
+		return tracing.MethodName(r)
+	}
 }
 
 // served are the routes listed in gateway.routes, each of which must be a route of proto/.

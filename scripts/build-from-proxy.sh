@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Puts a tool built from the Go module proxy at OUT:
-#   scripts/build-from-proxy.sh MODULE VERSION OUT
-# Release binaries cannot be downloaded here, so tools the stack runs (Consul, consul-template)
-# are compiled from their module source. The result is kept in the user's cache folder, so a
+#   scripts/build-from-proxy.sh MODULE VERSION OUT [PACKAGE]
+# PACKAGE is the command's folder inside the module (default: its root), e.g. ./cmd/jaeger.
+# Release binaries cannot be downloaded here, so tools the stack runs (Consul, consul-template,
+# Jaeger) are compiled from their module source, against the module's own go.mod. The result is kept in the user's cache folder, so a
 # fresh clone on the same machine (CI) copies it instead of building again.
 set -euo pipefail
 module=${1:?module}
 version=${2:?version}
 out=${3:?output path}
+package=${4:-.}
 name=$(basename "$module")
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/gomicro-stack
 cached=$cache_dir/$name-$version
@@ -27,7 +29,7 @@ if [ ! -x "$cached" ]; then
   # against their releases on the proxy instead. Other modules have no such lines.
   sed -i -E '/^replace github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d;
              /^[[:space:]]*github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d' go.mod
-  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$cached.tmp" .
+  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$cached.tmp" "$package"
   mv "$cached.tmp" "$cached"
   cd - >/dev/null
 fi

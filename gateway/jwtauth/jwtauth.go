@@ -8,11 +8,10 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/micro/go-micro/v2/logger"
-
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 )
 
 // Verifier checks a token and says whom it speaks for.
@@ -71,7 +70,7 @@ func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request
 				err = errRevoked
 			}
 			if err != nil {
-				logger.Debugf("rejected %s %s: %v", req.Method, req.URL.Path, err)
+				tracing.Log(req.Context()).Debugf("rejected %s %s: %v", req.Method, req.URL.Path, err)
 				challenge := `Bearer realm="gomicro-stack"`
 				if token != "" { // RFC 6750 §3.1: a token came and does not work
 					challenge += `, error="invalid_token"`
@@ -82,7 +81,7 @@ func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request
 			}
 			assertion, err := s.Sign(id, audience(req))
 			if err != nil {
-				logger.Errorf("sign the identity of %s %s: %v", req.Method, req.URL.Path, err)
+				tracing.Log(req.Context()).Errorf("sign the identity of %s %s: %v", req.Method, req.URL.Path, err)
 				envelope.Write(w, http.StatusInternalServerError, "internal error")
 				return
 			}

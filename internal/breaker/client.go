@@ -11,6 +11,8 @@ import (
 	"github.com/afex/hystrix-go/hystrix"
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 )
@@ -105,8 +107,28 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 	// dropped, as hystrix.Do drops it.
 	_ = circuit.ReportEvent(hystrixEvents[ended][fallbackEnded+1], began, took)
 	st.record(began.Add(took), took, ended, fallbackEnded, result != nil)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		annotate(span, name, ended, fallbackEnded, cause)
+	}
 	return result
 }
+
+// annotate tells the call's span (tracing.ClientWrapper's, outside this one) what the breaker
+// did: the command and how it ended, whether the circuit was open, and an event when a
+// fallback was asked to answer instead of the dependency.
+func annotate(span trace.Span, command string, ended, fallback outcome, cause error) {
+	span.SetAttributes(attribute.String("breaker.command", command), attribute.String("breaker.outcome", eventNames[ended]),
+		attribute.Bool("breaker.circuit_open", ended == shortCircuited))
+	if fallback != noOutcome {
+		span.AddEvent("breaker.fallback", trace.WithAttributes(attribute.String("breaker.fallback", eventNames[fallback]),
+			attribute.String("breaker.cause", cause.Error())))
+	}
+}
+
+// eventNames are hystrix-go's names of the outcomes (and ours for the rest).
+var eventNames = [outcomes]string{success: "success", failure: "failure", timedOut: "timeout", shortCircuited: "short-circuit",
+	rejected: "rejected", badRequest: "bad-request", exceptionThrown: "exception-thrown",
+	fallbackSuccess: "fallback-success", fallbackFailure: "fallback-failure", fallbackMissing: "fallback-missing"}
 
 // noOutcome is the fallback's outcome for a call that needed none.
 const noOutcome outcome = -1
@@ -115,8 +137,8 @@ const noOutcome outcome = -1
 // fallback did ([ended][fallback's outcome + 1], so noOutcome first), built once so that
 // reporting allocates nothing. A bad request is a success to the circuit: it is the caller's.
 var hystrixEvents = func() (out [outcomes][outcomes + 1][]string) {
-	names := [outcomes]string{success: "success", failure: "failure", timedOut: "timeout", shortCircuited: "short-circuit",
-		rejected: "rejected", badRequest: "success", fallbackSuccess: "fallback-success", fallbackFailure: "fallback-failure"}
+	names := eventNames
+	names[badRequest] = "success"
 	for _, ended := range []outcome{success, failure, timedOut, shortCircuited, rejected, badRequest} {
 		out[ended][noOutcome+1], out[ended][fallbackMissing+1] = []string{names[ended]}, []string{names[ended]}
 		for _, fb := range []outcome{fallbackSuccess, fallbackFailure} {

@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/micro/go-micro/v2/logger"
-
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
@@ -22,6 +21,8 @@ type Body struct {
 	Message string `json:"message"`
 	// Reason is a gomicro.api.Reason name, where a service or the API's rules gave one.
 	Reason string `json:"reason,omitempty"`
+	// TraceID is the request's trace (see tracing), for a user to quote.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Write answers status with {"code": status, "message": message}.
@@ -29,10 +30,12 @@ func Write(w http.ResponseWriter, status int, message string) {
 	WriteReason(w, status, message, "")
 }
 
-// WriteReason answers status with {"code": status, "message": message, "reason": reason}.
+// WriteReason answers status with {"code": status, "message": message, "reason": reason}, and
+// the trace id of the answer's traceparent header (tracing.HTTPMiddleware sets it before any
+// handler runs): the id a user quotes is the one the header says.
 func WriteReason(w http.ResponseWriter, status int, message, reason string) {
-	body, _ := json.Marshal(Body{Code: status, Message: message, Reason: reason})
 	h := w.Header()
+	body, _ := json.Marshal(Body{Code: status, Message: message, Reason: reason, TraceID: tracing.TraceIDOfTraceparent(h.Get("Traceparent"))})
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -143,7 +146,7 @@ func Translate(next http.Handler) http.Handler {
 			if status >= 500 && reason != overloaded {
 				// The client sees a short message; the operator needs the cause. (A request shed
 				// for load has none worth a line each: floods of them are the point.)
-				logger.Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
+				tracing.Log(r.Context()).Warnf("%s %s: %d %q: %s", r.Method, r.URL.Path, status, message, bytes.TrimSpace(c.body.Bytes()))
 			}
 			if status == http.StatusServiceUnavailable {
 				// Down, circuit open or shedding load: a client that waits a moment does better

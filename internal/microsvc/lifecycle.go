@@ -14,6 +14,7 @@ import (
 	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 )
 
 // Service is a go-micro gRPC server registered in Consul, with the client it calls others
@@ -36,7 +37,7 @@ type options struct {
 	clientWrappers  []client.Wrapper
 }
 
-// WrapHandler wraps every call the service serves (after the metrics wrapper, in the order
+// WrapHandler wraps every call the service serves (inside the tracing and metrics wrappers, in the order
 // given: the first is outermost).
 func WrapHandler(w server.HandlerWrapper) Option {
 	return func(o *options) { o.handlerWrappers = append(o.handlerWrappers, w) }
@@ -69,6 +70,8 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 		// Stop waits for the calls in flight.
 		server.Wait(nil),
 		grpcserver.Options(serverKeepalive),
+		// Outermost, so that the call's span holds what every other wrapper did.
+		server.WrapHandler(tracing.HandlerWrapper),
 		server.WrapHandler(metrics.HandlerWrapper(name)),
 	}
 	for _, w := range o.handlerWrappers {

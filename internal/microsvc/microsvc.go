@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcclient"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 )
 
 // Registry is how a binary reaches Consul.
@@ -41,8 +42,9 @@ type Stop struct {
 // ClientConfig holds the settings of a binary that only calls services (the gateway): it
 // registers no RPC server, so it has no listen address, TTL or interval.
 type ClientConfig struct {
-	Registry Registry `mapstructure:"registry"`
-	Server   Stop     `mapstructure:"server"`
+	Registry Registry       `mapstructure:"registry"`
+	Server   Stop           `mapstructure:"server"`
+	Tracing  tracing.Config `mapstructure:"tracing"`
 }
 
 // Config holds the settings every service shares.
@@ -59,6 +61,7 @@ type Config struct {
 		Address string `mapstructure:"address" default:"127.0.0.1:0" usage:"gRPC listen address (port 0: any free port)"`
 		Stop    `mapstructure:",squash"`
 	} `mapstructure:"server"`
+	Tracing tracing.Config `mapstructure:"tracing"`
 }
 
 // Validate reports settings that cannot work together.
@@ -157,12 +160,13 @@ var (
 
 // NewClient is a gRPC client through the registry reg: round-robin balancing that skips nodes
 // refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
-// that may be retried after a failure mid-call. wrappers wrap it, the first outermost.
+// that may be retried after a failure mid-call. wrappers wrap it, the first outermost; a
+// call's span (tracing.ClientWrapper) is outside them all, so that it holds what they did.
 func NewClient(reg registry.Registry, idempotent []string, wrappers ...client.Wrapper) client.Client {
 	c := RetryWrapper(idempotent...)(rpcclient.New(rpcerror.DialOptions(grpc.WithKeepaliveParams(clientKeepalive)),
 		client.Registry(reg), client.Selector(NewSelector(reg))))
 	for i := len(wrappers) - 1; i >= 0; i-- {
 		c = wrappers[i](c)
 	}
-	return c
+	return tracing.ClientWrapper(c)
 }

@@ -8,12 +8,13 @@
 package rpcerror
 
 import (
+	"context"
 	"errors"
 
 	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
@@ -34,7 +35,7 @@ func New(service string, reason apipb.Reason, message string) error {
 }
 
 // Translate is err as service answers it under rules.
-func Translate(service string, err error, rules []Rule) error {
+func Translate(ctx context.Context, service string, err error, rules []Rule) error {
 	var invalid *apispec.InvalidError
 	if errors.As(err, &invalid) {
 		return New(service, apipb.Reason_INVALID_ARGUMENT, invalid.Error())
@@ -50,6 +51,6 @@ func Translate(service string, err error, rules []Rule) error {
 		}
 	}
 	// Details stay in our log; the client learns only that it was our fault.
-	logger.Errorf("internal error: %v", err)
+	tracing.Log(ctx).Errorf("internal error: %v", err)
 	return New(service, apipb.Reason_INTERNAL, "internal error")
 }

@@ -1,6 +1,7 @@
 package rpcerror
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -44,7 +45,7 @@ func TestTranslate(t *testing.T) {
 		{fmt.Errorf("decode: %w", &apispec.InvalidError{Problems: []string{"name: too long"}}), 400, "name: too long", "INVALID_ARGUMENT"},
 		{fmt.Errorf("select user: connection to 10.0.0.3 lost"), 500, "internal error", "INTERNAL"},
 	} {
-		got := merrors.Parse(Translate("svc", tc.err, rules).Error())
+		got := merrors.Parse(Translate(context.Background(), "svc", tc.err, rules).Error())
 		if got.Id != "svc" || got.Code != tc.code || got.Detail != tc.detail || got.Status != tc.status {
 			t.Errorf("%v → %+v, want %d %q %q", tc.err, got, tc.code, tc.detail, tc.status)
 		}

@@ -63,6 +63,8 @@ type Config struct {
 	// MetricsPort is the gateway's /metrics port, the user instances take the ports after it;
 	// 0 gives each a free port. (Greeters serve /metrics beside their dashboard.)
 	MetricsPort int
+	// Tracing starts Jaeger and sends every binary's spans to it.
+	Tracing Tracing
 	// Env is added to the environment of user, greeter and gateway (e.g. PROFILE=dev).
 	Env []string
 	// Out receives every process's output lines, prefixed.
@@ -78,6 +80,7 @@ type ConsulPorts struct {
 type Stack struct {
 	Config
 	Consul       *Process // nil when an agent was already running
+	Jaeger       *Process // nil without Config.Tracing.JaegerBin
 	ConfigServer *Process
 	// Users and Greeters are every instance; User and Greeter the first of each.
 	Users, Greeters []*Process
@@ -96,6 +99,12 @@ type Stack struct {
 	ConfigServerURL string
 	// GatewayURL is the gateway's base URL, e.g. http://127.0.0.1:8080.
 	GatewayURL string
+	// JaegerURL is Jaeger's UI and query API (http://127.0.0.1:port), TracingEndpoint where
+	// it takes spans (host:port, OTLP/HTTP); empty without Jaeger.
+	JaegerURL, TracingEndpoint string
+	// jaegerUI is JaegerURL's host:port, jaegerPorts its gRPC query and health ports.
+	jaegerUI    string
+	jaegerPorts [2]string
 	// InternalPublicKey is InternalKey's public key (base64), which the services verify with.
 	InternalPublicKey string
 	// ConsulTokens are the binaries' Consul ACL tokens by binary name, and "reader": a
@@ -137,6 +146,9 @@ func (s *Stack) start() error {
 	if err := s.startConsul(); err != nil {
 		return err
 	}
+	if err := s.startTracing(); err != nil {
+		return err
+	}
 	if err := s.startConfigServer(); err != nil {
 		return err
 	}
@@ -146,7 +158,7 @@ func (s *Stack) start() error {
 		"REGISTRY_ADDRESS=" + s.ConsulAddress,
 		"JWT_SECRET=" + s.JWTSecret,
 		"CONFIG_FAIL_FAST=true",
-	}, s.Env...)
+	}, append(s.tracingEnv(), s.Env...)...)
 	for i := 0; i < max(1, s.UserInstances); i++ {
 		metricsAddress, err := portAfter(s.MetricsPort, 1+i)
 		if err != nil {
@@ -198,7 +210,7 @@ func (s *Stack) startConfigServer() error {
 	s.ConfigServerURL = "http://127.0.0.1:" + port
 	args := append([]string{"--http_address", s.ConfigServerAddress, "--registry_address", s.ConsulAddress,
 		"--repo_uri", s.ConfigRepo}, s.ConfigServerArgs...)
-	if s.ConfigServer, err = s.StartService("configserver", nil, args...); err != nil {
+	if s.ConfigServer, err = s.StartService("configserver", s.tracingEnv(), args...); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -266,7 +278,8 @@ func portAfter(base, offset int) (string, error) {
 // Processes are the stack's running processes in the order they started.
 func (s *Stack) Processes() []*Process {
 	var out []*Process
-	all := append(append([]*Process{s.Consul, s.ConfigServer}, s.Users...), s.Greeters...)
+	// Jaeger stops after the services, which send their last spans as they stop.
+	all := append(append([]*Process{s.Consul, s.Jaeger, s.ConfigServer}, s.Users...), s.Greeters...)
 	for _, p := range append(all, s.Gateway) {
 		if p != nil {
 			out = append(out, p)
@@ -401,7 +414,7 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	return Eventually(timeout, 50*time.Millisecond, func() error {
 		for _, p := range s.Processes() {
-			if exited, err := p.Exited(); exited && p != s.Consul {
+			if exited, err := p.Exited(); exited && p != s.Consul && p != s.Jaeger {
 				return fmt.Errorf("%s exited: %v", p.Name, err)
 			}
 		}

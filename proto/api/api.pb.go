@@ -126,7 +126,10 @@ type Error struct {
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// reason says what went wrong, for programs; absent (REASON_UNSPECIFIED) where the gateway
 	// answered by itself (an unknown route, a body over the limit, too many requests).
-	Reason        Reason `protobuf:"varint,3,opt,name=reason,proto3,enum=gomicro.api.Reason" json:"reason,omitempty"`
+	Reason Reason `protobuf:"varint,3,opt,name=reason,proto3,enum=gomicro.api.Reason" json:"reason,omitempty"`
+	// trace_id is the request's trace (32 hex digits), the one its traceparent header names:
+	// quote it to find the request in the logs and in the tracing backend.
+	TraceId       string `protobuf:"bytes,4,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +183,13 @@ func (x *Error) GetReason() Reason {
 		return x.Reason
 	}
 	return Reason_REASON_UNSPECIFIED
+}
+
+func (x *Error) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 var file_api_api_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -250,11 +260,12 @@ var File_api_api_proto protoreflect.FileDescriptor
 
 const file_api_api_proto_rawDesc = "" +
 	"\n" +
-	"\rapi/api.proto\x12\vgomicro.api\x1a google/protobuf/descriptor.proto\"b\n" +
+	"\rapi/api.proto\x12\vgomicro.api\x1a google/protobuf/descriptor.proto\"}\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12+\n" +
-	"\x06reason\x18\x03 \x01(\x0e2\x13.gomicro.api.ReasonR\x06reason*\xd0\x02\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\x13.gomicro.api.ReasonR\x06reason\x12\x19\n" +
+	"\btrace_id\x18\x04 \x01(\tR\atraceId*\xd0\x02\n" +
 	"\x06Reason\x12\x1d\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x1a\x05\xa0\xbb\x18\xf4\x03\x12\x1b\n" +
 	"\x10INVALID_ARGUMENT\x10\x01\x1a\x05\xa0\xbb\x18\x90\x03\x12\x1a\n" +

@@ -62,6 +62,8 @@ func (m *Error) validate(all bool) error {
 
 	// no validation rules for Reason
 
+	// no validation rules for TraceId
+
 	if len(errors) > 0 {
 		return ErrorMultiError(errors)
 	}

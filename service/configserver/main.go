@@ -18,6 +18,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/server"
@@ -56,7 +57,8 @@ type Config struct {
 			Password string `mapstructure:"password" secret:"true" usage:"basic auth password (empty: no auth); /actuator/health stays open"`
 		} `mapstructure:"user"`
 	} `mapstructure:"security"`
-	AllowInsecure bool `mapstructure:"allow_insecure" usage:"start with encrypt.key but no security.user.password (anyone who reaches the server can then decrypt)"`
+	AllowInsecure bool           `mapstructure:"allow_insecure" usage:"start with encrypt.key but no security.user.password (anyone who reaches the server can then decrypt)"`
+	Tracing       tracing.Config `mapstructure:"tracing"`
 }
 
 // defaults: the salt is Spring's, which the cipher package names.
@@ -88,6 +90,11 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Start(cfg.Tracing, "configserver", tracing.Edge)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	repository, err := repo.Open(repo.Config{
 		URI: cfg.Repo.URI, Backend: cfg.Repo.Backend, DefaultLabel: cfg.Repo.DefaultLabel, SearchPath: cfg.Repo.SearchPath,
 		RefreshRate: cfg.Repo.RefreshRate, Username: cfg.Repo.Username, Password: cfg.Repo.Password,
@@ -105,8 +112,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Options{Repo: repository, Cipher: encryptor,
-		Username: cfg.Security.User.Name, Password: cfg.Security.User.Password})
+	handler := tracing.HTTPMiddleware(tracing.MethodName)(server.New(server.Options{Repo: repository, Cipher: encryptor,
+		Username: cfg.Security.User.Name, Password: cfg.Security.User.Password}))
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/activity"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
@@ -63,6 +64,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Start(cfg.Tracing, "greeter", tracing.Internal)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if err := breaker.SetDefaults(cfg.Breaker.Config); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/handler"
@@ -60,6 +61,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := tracing.Start(cfg.Tracing, "user", tracing.Internal)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
 		return err
 	}

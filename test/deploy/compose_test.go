@@ -42,7 +42,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeHasTheSystem(t *testing.T) {
 	p := loadCompose(t)
-	for _, name := range []string{"consul", "config-server", "config-server-go", "postgres", "user", "greeter", "gateway", "hystrix-dashboard"} {
+	for _, name := range []string{"consul", "config-server", "config-server-go", "postgres", "user", "greeter", "gateway", "hystrix-dashboard", "jaeger"} {
 		s, ok := p.Services[name]
 		if !ok {
 			t.Errorf("no service %s", name)
@@ -87,6 +87,13 @@ func TestComposeHasTheSystem(t *testing.T) {
 		}
 		if value(p.Services[name].Environment, "REGISTRY_TOKEN") == "" {
 			t.Errorf("%s has no Consul token (REGISTRY_TOKEN)", name)
+		}
+		// Spans go to Jaeger, which nothing waits for: tracing is never a dependency.
+		if got := value(p.Services[name].Environment, "TRACING_ENDPOINT"); got != "jaeger:4318" {
+			t.Errorf("%s: TRACING_ENDPOINT %q, want jaeger:4318", name, got)
+		}
+		if _, ok := deps["jaeger"]; ok {
+			t.Errorf("%s waits for jaeger: tracing must not be a dependency", name)
 		}
 		if name == "config-server-go" {
 			continue

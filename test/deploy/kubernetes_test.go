@@ -212,6 +212,10 @@ func TestKubernetesOverlays(t *testing.T) {
 			if _, ok := m.services["consul"]; !ok {
 				t.Error("no consul Service")
 			}
+			// Every binary sends its spans to the jaeger Service.
+			if _, ok := m.services["jaeger"]; !ok || !names["jaeger"] || env["TRACING_ENDPOINT"] != "jaeger:4318" {
+				t.Errorf("no jaeger Deployment and Service, or TRACING_ENDPOINT %q in gomicro-env is not jaeger:4318", env["TRACING_ENDPOINT"])
+			}
 			checkNetworkPolicies(t, m)
 			// A LoadBalancer in front of the gateways must keep client addresses, or the
 			// per-address limits count everyone behind a node as one client.
@@ -297,6 +301,7 @@ func checkNetworkPolicies(t *testing.T, m manifests) {
 		{"greeter", 9090, []string{"gateway", "user"}},         // user: events through the http broker
 		{"config-server", 8888, []string{"gateway", "greeter", "user"}},
 		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server", "consul-acl"}},
+		{"jaeger", 4318, []string{"gateway", "greeter", "user", "config-server"}},
 	} {
 		reachable := false
 		for _, p := range m.policies {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 )
 
 // apiClient speaks to a gateway the way a client application does.
@@ -106,11 +108,15 @@ func (c *apiClient) hello(token, name string, headers ...string) answer {
 	return c.do("POST", "/greeter/hello", string(body), append(headers, "Authorization: Bearer "+token)...)
 }
 
-// expectError checks an error answer: status, {"code": status, "message": ...}.
+// expectError checks an error answer: status, {"code": status, "message": ..., "trace_id": ...}
+// with the trace id its traceparent header names.
 func expectError(t *testing.T, a answer, status int, message string) {
 	t.Helper()
 	if a.Status != status || a.Code() != status {
 		t.Fatalf("got %d %s, want status and code %d", a.Status, a.Raw, status)
+	}
+	if id := tracing.TraceIDOfTraceparent(a.Header.Get("Traceparent")); id == "" || a.Str("trace_id") != id {
+		t.Fatalf("trace_id %q, traceparent header %q: want the header's trace id in the body", a.Str("trace_id"), a.Header.Get("Traceparent"))
 	}
 	if message != "" && a.Str("message") != message {
 		t.Fatalf("message %q, want %q", a.Str("message"), message)

@@ -260,6 +260,8 @@ func (g *generator) errorSchema() *node {
 			"message", obj("type", "string", "description", "what went wrong, for people"),
 			"reason", obj("type", "string", "enum", reasons,
 				"description", "what went wrong, for programs, with its HTTP status: "+strings.Join(lines, ", ")+"; absent where the gateway answered by itself (an unknown route, a body over the limit, too many requests)"),
+			"trace_id", obj("type", "string", "pattern", "^[0-9a-f]{32}$",
+				"description", "the request's trace, as its traceparent header names it: quote it to find the request in the logs and in the tracing backend"),
 		),
 		"required", []string{"code", "message"})
 }

@@ -40,6 +40,9 @@ func run() error {
 	profile := flag.String("profile", "default", "configuration profile of user, greeter and gateway")
 	users := flag.Int("users", 1, "user service instances")
 	greeters := flag.Int("greeters", 1, "greeter instances (dashboards on :8181, :8182, ...)")
+	jaegerBin := flag.String("jaeger", "", "jaeger executable: start Jaeger and trace every request (empty: no tracing backend)")
+	jaegerUIPort := flag.Int("jaeger_ui_port", 16686, "Jaeger UI and query API port on 127.0.0.1 (with --jaeger)")
+	jaegerUIAssets := flag.String("jaeger_ui_assets", os.Getenv("JAEGER_UI_ASSETS"), "folder of a built Jaeger UI (with --jaeger; default: the binary's placeholder page)")
 	flag.Parse()
 
 	if *consulBin == "" {
@@ -69,12 +72,14 @@ func run() error {
 		// An agent already running at :8500 needs its management token; the one Start runs
 		// gets a new one.
 		ConsulManagementToken: os.Getenv("CONSUL_HTTP_TOKEN"),
-		Env:                   []string{"PROFILE=" + *profile},
-		UserInstances:         *users,
-		GreeterInstances:      *greeters,
-		BreakerStreamPort:     8181,
-		MetricsPort:           9464,
-		Out:                   os.Stdout,
+		Tracing: stack.Tracing{JaegerBin: *jaegerBin, JaegerConfig: "deploy/jaeger/config.yaml",
+			UIPort: *jaegerUIPort, OTLPPort: 4318, UIAssets: *jaegerUIAssets},
+		Env:               []string{"PROFILE=" + *profile},
+		UserInstances:     *users,
+		GreeterInstances:  *greeters,
+		BreakerStreamPort: 8181,
+		MetricsPort:       9464,
+		Out:               os.Stdout,
 	})
 	if err != nil {
 		return err
@@ -85,8 +90,12 @@ func run() error {
 	if err := os.WriteFile(tokenFile, []byte(s.ConsulManagementToken+"\n"), 0o600); err != nil {
 		return err
 	}
-	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (user pids %s, greeter pids %s; config server %s, profile %s; breakers %s; Consul UI http://%s/ui with the token in %s). Ctrl-C stops everything.\n",
-		time.Since(began).Seconds(), s.GatewayURL, pids(s.Users), pids(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress, tokenFile)
+	traces := "tracing off: make run TRACING=1 starts Jaeger"
+	if s.JaegerURL != "" {
+		traces = "traces in Jaeger " + s.JaegerURL + "/trace/<trace_id>, the id every answer's traceparent header and error body give"
+	}
+	fmt.Printf("ready in %.1fs: %s/greeter/hello is routable (user pids %s, greeter pids %s; config server %s, profile %s; breakers %s; Consul UI http://%s/ui with the token in %s; %s). Ctrl-C stops everything.\n",
+		time.Since(began).Seconds(), s.GatewayURL, pids(s.Users), pids(s.Greeters), s.ConfigServerURL, *profile, strings.Join(s.BreakerURLs, " "), s.ConsulAddress, tokenFile, traces)
 
 	// An instance that dies is reported and the others keep running, so that one can be killed
 	// (kill -9 <pid>) to watch the rest cope. Only a signal stops everything.

@@ -1,15 +1,16 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log"
 	"path"
 	"slices"
 	"strings"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
 )
@@ -33,7 +34,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // specific first, as Spring Boot ranks them: profile-specific files before the others, a later
 // profile before an earlier one, a later application before an earlier one and before the shared
 // application file; and, with several labels, the first label's sources before the next's.
-func (s *Server) environment(applications, profiles, labels []string) (cloudconfig.Environment, error) {
+func (s *Server) environment(ctx context.Context, applications, profiles, labels []string) (cloudconfig.Environment, error) {
 	names := []string{}
 	for _, a := range slices.Backward(applications) {
 		a = strings.ReplaceAll(a, repo.SlashInLabel, "/") // foo(_)app is foo/app, a file in a folder
@@ -64,7 +65,7 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 		for _, base := range files {
 			for _, location := range locations {
 				for _, ext := range extensions {
-					found, err := s.readSources(location, base+ext, profiles)
+					found, err := s.readSources(ctx, location, base+ext, profiles)
 					if err != nil {
 						return cloudconfig.Environment{}, err
 					}
@@ -96,14 +97,14 @@ func (s *Server) environment(applications, profiles, labels []string) (cloudconf
 // profiles (a profile expression such as `!dev` or `dev & eu` is evaluated); and before those,
 // the files its applying documents import (spring.config.import), a later import before an
 // earlier one, as Spring Boot ranks them.
-func (s *Server) readSources(snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
-	return s.readFile(snap, file, snap.ReadPath, profiles, 0)
+func (s *Server) readSources(ctx context.Context, snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
+	return s.readFile(ctx, snap, file, snap.ReadPath, profiles, 0)
 }
 
 // maxImportDepth bounds chains of imports (and cycles).
 const maxImportDepth = 5
 
-func (s *Server) readFile(snap repo.Snapshot, file string, read func(string) ([]byte, error), profiles []string, depth int) ([]cloudconfig.PropertySource, error) {
+func (s *Server) readFile(ctx context.Context, snap repo.Snapshot, file string, read func(string) ([]byte, error), profiles []string, depth int) ([]cloudconfig.PropertySource, error) {
 	data, err := read(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -135,11 +136,11 @@ func (s *Server) readFile(snap repo.Snapshot, file string, read func(string) ([]
 			}
 			continue
 		}
-		src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(file, doc.Properties)}
+		src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(ctx, file, doc.Properties)}
 		activated = append([]cloudconfig.PropertySource{src}, activated...)
 	}
 	if always.Len() > 0 {
-		activated = append(activated, cloudconfig.PropertySource{Name: name, Source: s.decrypt(file, always)})
+		activated = append(activated, cloudconfig.PropertySource{Name: name, Source: s.decrypt(ctx, file, always)})
 	}
 	var imported []cloudconfig.PropertySource
 	for _, target := range slices.Backward(imports) {
@@ -147,11 +148,11 @@ func (s *Server) readFile(snap repo.Snapshot, file string, read func(string) ([]
 		target = strings.TrimPrefix(target, "optional:")
 		if strings.Contains(target, ":") || depth >= maxImportDepth {
 			// classpath:, file:, configserver: ... name places outside the repository.
-			log.Printf("config file %s: import %q is not read (only files of the repository are, %d deep)", file, target, maxImportDepth)
+			tracing.Printf(ctx, "config file %s: import %q is not read (only files of the repository are, %d deep)", file, target, maxImportDepth)
 			continue
 		}
 		rel := path.Join(path.Dir(file), target)
-		found, err := s.readFile(snap, rel, snap.ReadPath, profiles, depth+1)
+		found, err := s.readFile(ctx, snap, rel, snap.ReadPath, profiles, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +185,7 @@ const importKey = "spring.config.import"
 // decrypt replaces `{cipher}…` values by their plain text. A value that cannot be decrypted is
 // dropped and reported as `invalid.<key>: <n/a>`, as Spring Cloud Config does, so that a client
 // never runs with ciphertext as, say, its password.
-func (s *Server) decrypt(file string, props cloudconfig.Properties) cloudconfig.Properties {
+func (s *Server) decrypt(ctx context.Context, file string, props cloudconfig.Properties) cloudconfig.Properties {
 	var out cloudconfig.Properties
 	for _, k := range props.Keys() {
 		v, _ := props.Get(k)
@@ -194,13 +195,13 @@ func (s *Server) decrypt(file string, props cloudconfig.Properties) cloudconfig.
 			continue
 		}
 		if s.cipher == nil {
-			log.Printf("config file %s: %s is encrypted but no encryption key is set (ENCRYPT_KEY)", file, k)
+			tracing.Printf(ctx, "config file %s: %s is encrypted but no encryption key is set (ENCRYPT_KEY)", file, k)
 			out.Set("invalid."+k, "<n/a>")
 			continue
 		}
 		plain, err := s.cipher.Decrypt(strings.TrimPrefix(text, cipher.Prefix))
 		if err != nil {
-			log.Printf("config file %s: cannot decrypt %s: %v", file, k, err)
+			tracing.Printf(ctx, "config file %s: cannot decrypt %s: %v", file, k, err)
 			out.Set("invalid."+k, "<n/a>")
 			continue
 		}

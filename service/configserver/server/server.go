@@ -33,6 +33,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/repo"
 )
@@ -264,9 +265,9 @@ func (s *Server) requested(w http.ResponseWriter, r *http.Request, application, 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return cloudconfig.Environment{}, false
 	}
-	env, err := s.environment(apps, list, labels)
+	env, err := s.environment(r.Context(), apps, list, labels)
 	if err != nil {
-		writeRepoError(w, err)
+		writeRepoError(w, r, err)
 		return cloudconfig.Environment{}, false
 	}
 	return env, true
@@ -329,7 +330,7 @@ func (s *Server) plainFile(w http.ResponseWriter, r *http.Request, application, 
 	_, _, labels, _ := parseRequest(application, profiles, label)
 	snap, err := s.repo.Snapshot(labels[0])
 	if err != nil {
-		writeRepoError(w, err)
+		writeRepoError(w, r, err)
 		return
 	}
 	var data []byte
@@ -345,7 +346,7 @@ func (s *Server) plainFile(w http.ResponseWriter, r *http.Request, application, 
 		writeError(w, http.StatusNotFound, "no such file: "+file)
 		return
 	case err != nil:
-		writeRepoError(w, err)
+		writeRepoError(w, r, err)
 		return
 	}
 	contentType := mime.TypeByExtension(path.Ext(file))
@@ -415,9 +416,13 @@ func cipherTarget(w http.ResponseWriter, nameAndProfiles []string) bool {
 }
 
 // writeSpringError answers an error of the encryption endpoints in Spring's form
-// ({"status": "NO_KEY", "description": "..."}) and in ours ({"code", "message"}) at once.
+// ({"status": "NO_KEY", "description": "..."}) and in ours ({"code", "message", "trace_id"}) at once.
 func writeSpringError(w http.ResponseWriter, code int, status, description string) {
-	writeJSON(w, code, map[string]any{"code": code, "message": description, "status": status, "description": description})
+	body := map[string]any{"code": code, "message": description, "status": status, "description": description}
+	if id := tracing.TraceIDOfTraceparent(w.Header().Get("Traceparent")); id != "" {
+		body["trace_id"] = id
+	}
+	writeJSON(w, code, body)
 }
 
 func writeNoKey(w http.ResponseWriter) {
@@ -471,7 +476,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.repo.Snapshot(""); err != nil {
-		log.Printf("health: %v", err)
+		tracing.Printf(r.Context(), "health: %v", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "DOWN"})
 		return
 	}
@@ -499,19 +504,19 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-func writeRepoError(w http.ResponseWriter, err error) {
+func writeRepoError(w http.ResponseWriter, r *http.Request, err error) {
 	var fileErr *FileError
 	switch {
 	case errors.Is(err, repo.ErrNoSuchLabel):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, repo.ErrUnavailable):
-		log.Print(err)
+		tracing.Printf(r.Context(), "%v", err)
 		writeError(w, http.StatusServiceUnavailable, "the configuration repository is unavailable")
 	case errors.As(err, &fileErr):
-		log.Print(err)
+		tracing.Printf(r.Context(), "%v", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 	default:
-		log.Print(err)
+		tracing.Printf(r.Context(), "%v", err)
 		writeError(w, http.StatusInternalServerError, "cannot read the configuration repository")
 	}
 }

@@ -6,6 +6,8 @@ package handler
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -34,24 +36,30 @@ func New(g *greeting.Greeter) *Greeter { return &Greeter{greeter: g} }
 func (h *Greeter) Hello(ctx context.Context, in *greeterpb.HelloRequest, out *greeterpb.HelloReply) error {
 	// Only the gateway's signed word says who calls (auth.HandlerWrapper checked it).
 	if _, ok := auth.CallerFrom(ctx); !ok {
-		return toMicroError(greeting.ErrNotAuthenticated)
+		return toMicroError(ctx, greeting.ErrNotAuthenticated)
 	}
 	hello, err := h.greeter.Hello(ctx, in.GetName())
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	out.Username, out.Greeting, out.SettingMessage = hello.Caller.Username, hello.Greeting, hello.SettingMessage
 	if hello.Caller.Degraded {
 		// The user service could not answer: what the token says, and nothing more.
 		out.Degraded = wrapperspb.Bool(true)
+		trace.SpanFromContext(ctx).SetAttributes(degradedAnswer)
 		return nil
 	}
 	out.Id, out.Logins = wrapperspb.UInt64(hello.Caller.ID), wrapperspb.Int64(hello.Logins)
 	return nil
 }
 
+// degradedAnswer marks the span of a hello answered from the token alone.
+var degradedAnswer = attribute.Bool("greeter.degraded", true)
+
 // toMicroError is the one place where greeting errors become go-micro errors.
-func toMicroError(err error) error { return rpcerror.Translate(ServiceName, err, errorRules) }
+func toMicroError(ctx context.Context, err error) error {
+	return rpcerror.Translate(ctx, ServiceName, err, errorRules)
+}
 
 var errorRules = []rpcerror.Rule{
 	{Is: greeting.ErrInvalidName, Reason: apipb.Reason_INVALID_ARGUMENT},

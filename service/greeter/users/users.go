@@ -8,11 +8,11 @@ import (
 
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/logger"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	"github.com/gomicro-stack/gomicro-stack/service/greeter/greeting"
 )
@@ -39,7 +39,7 @@ func (d *Directory) Caller(ctx context.Context) (greeting.Caller, error) {
 	var outcome breaker.Outcome
 	rsp, err := d.users.GetUserInfo(breaker.Track(ctx, &outcome), &userpb.GetUserInfoRequest{})
 	if err != nil {
-		return greeting.Caller{}, classify(err)
+		return greeting.Caller{}, classify(ctx, err)
 	}
 	return greeting.Caller{ID: rsp.GetId(), Username: rsp.GetUsername(), Degraded: outcome.Degraded()}, nil
 }
@@ -56,20 +56,20 @@ func ProfileFromToken(ctx context.Context, _ client.Request, rsp interface{}, ca
 		return cause
 	}
 	profile.Id, profile.Username = caller.UserID, caller.Username
-	logger.Warnf("user service unavailable (%v): answering from the token", cause)
+	tracing.Log(ctx).Warnf("user service unavailable (%v): answering from the token", cause)
 	return nil
 }
 
 // classify turns the user service's answer into the greeter's domain errors. Anything that is
 // not a clear answer about the caller means the dependency is unhealthy.
-func classify(err error) error {
+func classify(ctx context.Context, err error) error {
 	switch merrors.Parse(err.Error()).Code {
 	case http.StatusNotFound:
 		return greeting.ErrUnknownCaller
 	case http.StatusUnauthorized:
 		return greeting.ErrNotAuthenticated
 	default:
-		logger.Warnf("user service call failed: %v", err)
+		tracing.Log(ctx).Warnf("user service call failed: %v", err)
 		return greeting.ErrDirectoryUnavailable
 	}
 }

@@ -34,7 +34,7 @@ func New(accounts *account.Service) *User { return &User{accounts: accounts} }
 func (h *User) Register(ctx context.Context, in *userpb.RegisterRequest, out *userpb.RegisterReply) error {
 	r, err := h.accounts.Register(ctx, in.GetUsername(), in.GetPassword(), in.GetIdempotencyKey())
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	out.Id, out.Username, out.Replayed = r.ID, r.Username, r.Replayed
 	return nil
@@ -44,7 +44,7 @@ func (h *User) Register(ctx context.Context, in *userpb.RegisterRequest, out *us
 func (h *User) Login(ctx context.Context, in *userpb.LoginRequest, out *userpb.TokenReply) error {
 	tokens, _, err := h.accounts.Login(ctx, in.GetUsername(), in.GetPassword())
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	fillTokens(out, tokens)
 	return nil
@@ -61,7 +61,7 @@ func fillTokens(out *userpb.TokenReply, t account.Tokens) {
 func (h *User) Refresh(ctx context.Context, in *userpb.RefreshRequest, out *userpb.TokenReply) error {
 	tokens, err := h.accounts.Refresh(ctx, in.GetRefreshToken())
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	fillTokens(out, tokens)
 	return nil
@@ -71,25 +71,25 @@ func (h *User) Refresh(ctx context.Context, in *userpb.RefreshRequest, out *user
 func (h *User) Logout(ctx context.Context, in *userpb.LogoutRequest, _ *userpb.LogoutReply) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
-		return toMicroError(account.ErrNoCaller)
+		return toMicroError(ctx, account.ErrNoCaller)
 	}
-	return toMicroError(h.accounts.Logout(ctx, caller, in.GetRefreshToken()))
+	return toMicroError(ctx, h.accounts.Logout(ctx, caller, in.GetRefreshToken()))
 }
 
 // Delete removes the caller's account.
 func (h *User) Delete(ctx context.Context, in *userpb.DeleteRequest, _ *userpb.DeleteReply) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
-		return toMicroError(account.ErrNoCaller)
+		return toMicroError(ctx, account.ErrNoCaller)
 	}
-	return toMicroError(h.accounts.Delete(ctx, caller, in.GetPassword()))
+	return toMicroError(ctx, h.accounts.Delete(ctx, caller, in.GetPassword()))
 }
 
 // Revocations lists the revocations recorded since the request's time.
 func (h *User) Revocations(ctx context.Context, req *userpb.RevocationsRequest, rsp *userpb.RevocationsResponse) error {
 	list, now, err := h.accounts.Revocations(ctx, time.UnixMilli(req.GetSinceUnixMs()))
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	rsp.NowUnixMs = now.UnixMilli()
 	rsp.Revocations = make([]*userpb.Revocation, len(list))
@@ -103,11 +103,11 @@ func (h *User) Revocations(ctx context.Context, req *userpb.RevocationsRequest, 
 func (h *User) GetUserInfo(ctx context.Context, _ *userpb.GetUserInfoRequest, rsp *userpb.GetUserInfoResponse) error {
 	caller, ok := auth.CallerFrom(ctx)
 	if !ok {
-		return toMicroError(account.ErrNoCaller)
+		return toMicroError(ctx, account.ErrNoCaller)
 	}
 	u, err := h.accounts.Profile(ctx, caller.UserID)
 	if err != nil {
-		return toMicroError(err)
+		return toMicroError(ctx, err)
 	}
 	rsp.Id, rsp.Username, rsp.CreatedAt = u.ID, u.Username, u.CreatedAt.Unix()
 	return nil
@@ -137,9 +137,9 @@ func invalidInput(err error) (string, bool) {
 }
 
 // toMicroError is err as the service answers it (nil stays nil).
-func toMicroError(err error) error {
+func toMicroError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	return rpcerror.Translate(ServiceName, err, errorRules)
+	return rpcerror.Translate(ctx, ServiceName, err, errorRules)
 }

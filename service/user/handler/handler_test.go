@@ -148,12 +148,12 @@ func TestDomainErrorsMapOnce(t *testing.T) {
 		{fmt.Errorf("login x: %w", account.ErrBusy), 503, "OVERLOADED"},
 		{errors.New("disk on fire"), 500, "INTERNAL"},
 	} {
-		e := merrors.Parse(toMicroError(tc.err).Error())
+		e := merrors.Parse(toMicroError(context.Background(), tc.err).Error())
 		if e.Code != tc.code || e.Status != tc.status || e.Id != ServiceName {
 			t.Errorf("%v: %+v, want code %d status %q", tc.err, e, tc.code, tc.status)
 		}
 	}
-	if toMicroError(nil) != nil {
+	if toMicroError(context.Background(), nil) != nil {
 		t.Error("no error became one")
 	}
 }

@@ -80,6 +80,9 @@ func Open(dsn string) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
 	}
+	if err := db.Use(queryTracing{}); err != nil {
+		return nil, fmt.Errorf("trace queries: %w", err)
+	}
 	if db.Dialector.Name() == "sqlite" {
 		sqlDB, err := db.DB()
 		if err != nil {
