@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
@@ -27,6 +28,75 @@ type Fallbacks map[string]Fallback
 
 // CommandName is the hystrix command of a call: go.micro.api.user.User.GetUserInfo.
 func CommandName(service, endpoint string) string { return service + "." + endpoint }
+
+// commandKey is a call's service and endpoint, which name its command.
+type commandKey struct{ service, endpoint string }
+
+// command is what the wrapper keeps of one hystrix command between calls.
+type command struct {
+	name string
+	// quiet is the command's circuit, while it was closed at its last check and no call has
+	// reported an error to it since (nil otherwise); lastError is when one last did (unix ns).
+	quiet     atomic.Pointer[hystrix.CircuitBreaker]
+	lastError atomic.Int64
+}
+
+// quietFor is how long after the last error a closed circuit's verdict stands: hystrix-go
+// opens a circuit only for errors in its rolling window of 10 one-second buckets, so once none
+// is left in it, asking again (two clock reads and two sums of rolling counters under locks, a
+// third of what the wrapper costs) would only say closed again.
+const quietFor = rollingWindow + time.Second
+
+// allow asks circuit whether a call may go at now, as circuit.AllowRequest does, without asking
+// while the circuit is closed and quiet (see quietFor): then nothing could have opened it.
+func (c *command) allow(circuit *hystrix.CircuitBreaker, now time.Time) bool {
+	if c.quiet.Load() == circuit && now.UnixNano()-c.lastError.Load() > int64(quietFor) {
+		return true
+	}
+	if !circuit.IsOpen() {
+		// An error reported meanwhile moves lastError on, so the fast path above waits for
+		// the window again even if this store lands after the error's reset.
+		c.quiet.Store(circuit)
+		return true
+	}
+	return circuit.AllowRequest()
+}
+
+// reported notes that a call ended as ended at now.
+func (c *command) reported(ended outcome, now time.Time) {
+	if ended != success && ended != badRequest {
+		c.lastError.Store(now.UnixNano())
+		c.quiet.Store(nil)
+	}
+}
+
+// commands are the commands called, by service and endpoint: a client calls a handful of
+// endpoints, so the map stays as small as the set of circuits hystrix-go itself keeps.
+var commands struct {
+	sync.RWMutex
+	byKey map[commandKey]*command
+}
+
+func commandOf(service, endpoint string) *command {
+	key := commandKey{service, endpoint}
+	commands.RLock()
+	c, ok := commands.byKey[key]
+	commands.RUnlock()
+	if ok {
+		return c
+	}
+	commands.Lock()
+	defer commands.Unlock()
+	if c, ok := commands.byKey[key]; ok {
+		return c
+	}
+	if commands.byKey == nil {
+		commands.byKey = make(map[commandKey]*command)
+	}
+	c = &command{name: CommandName(service, endpoint)}
+	commands.byKey[key] = c
+	return c
+}
 
 // NewClientWrapper runs every call as a hystrix command named {service}.{endpoint}: the
 // command's hystrix-go circuit decides whether the call may go (closed, or an open one's single
@@ -54,7 +124,8 @@ type breakerClient struct {
 }
 
 func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interface{}, opts ...client.CallOption) error {
-	name := CommandName(req.Service(), req.Endpoint())
+	cmd := commandOf(req.Service(), req.Endpoint())
+	name := cmd.name
 	circuit, _, err := hystrix.GetCircuit(name)
 	if err != nil {
 		return fmt.Errorf("breaker %s: %w", name, err)
@@ -64,8 +135,9 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 	// fallback is told; passed is an answer about the request, returned as it is.
 	var ended outcome
 	var cause, passed error
+	var took time.Duration
 	switch {
-	case !circuit.AllowRequest():
+	case !cmd.allow(circuit, began):
 		ended, cause = shortCircuited, hystrix.ErrCircuitOpen
 	case !limit.acquire():
 		ended, cause = rejected, hystrix.ErrMaxConcurrency
@@ -74,7 +146,7 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 		callCtx, cancel := context.WithTimeout(ctx, limit.timeout)
 		st.begin(began)
 		err := c.Client.Call(callCtx, req, rsp, opts...)
-		took := time.Since(began)
+		took = time.Since(began)
 		limit.release()
 		st.end(began.Add(took), took)
 		timedOutHere := callCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil
@@ -101,11 +173,13 @@ func (c *breakerClient) Call(ctx context.Context, req client.Request, rsp interf
 				markDegraded(ctx)
 			}
 		}
+		// The fallback's time counts in the command's total, as in Netflix's.
+		took = time.Since(began)
 	}
-	took := time.Since(began)
 	// hystrix-go's metrics are fed through a bounded channel; when it is full the event is
 	// dropped, as hystrix.Do drops it.
 	_ = circuit.ReportEvent(hystrixEvents[ended][fallbackEnded+1], began, took)
+	cmd.reported(ended, began.Add(took))
 	st.record(began.Add(took), took, ended, fallbackEnded, result != nil)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		annotate(span, name, ended, fallbackEnded, cause)
