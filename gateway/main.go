@@ -162,12 +162,9 @@ func run(args []string) error {
 		return err
 	}
 	defer stopFollowing()
-	// Outermost first: the edge (routes, body, well-formed text, error envelope) sees every
-	// request, then the load shedder (a refusal must cost nothing), the limits, then
-	// authentication.
-	handler := jwtauth.Middleware(keys, revoked, signer, api.Audience, cfg.Gateway.OpenPaths)(api)
-	handler = limits.Middleware(limiter)(handler)
-	handler = shed.Middleware(shedder)(handler)
+	// Outermost: the edge (routes, body, well-formed text, error envelope) sees every request.
+	handler := routesOf(api, shed.Middleware(shedder),
+		jwtauth.Middleware(keys, revoked, signer, api.Audience, cfg.Gateway.OpenPaths), limits.Middleware(limiter))
 	handler = edge.Middleware(edge.Config{
 		Routes:         cfg.Gateway.Routes,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
@@ -208,6 +205,14 @@ func run(args []string) error {
 		}
 	}
 	return cfg.Server.RunStopping(server.Serve, leaveConsul, func() { server.Stop(cfg.Server.DrainTimeout) })
+}
+
+// routesOf serves the routes of api behind shedding, authentication and limits, in this
+// order: the load shedder first (a refusal must cost nothing), then the request is read once
+// into its route's message (api.Decoding), and authentication, the limits and the call all
+// decide on that one reading (package request).
+func routesOf(api *apiserver.Handler, shedding, authentication, limit func(http.Handler) http.Handler) http.Handler {
+	return shedding(api.Decoding(authentication(limit(http.HandlerFunc(api.Call)))))
 }
 
 // spanName names a request's span by its method and route; paths that are no route share one

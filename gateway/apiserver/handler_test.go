@@ -56,7 +56,7 @@ func TestHandlerCallsWithTheTypedRequest(t *testing.T) {
 		proto.Merge(rsp.(*userpb.RegisterReply), &userpb.RegisterReply{Id: 7, Username: in.Username, Replayed: in.IdempotencyKey != ""})
 		return nil
 	})
-	r := httptest.NewRequest("POST", "/user/register", strings.NewReader(`{"username":"alice","password":"password1","idempotency_key":"ignored"}`))
+	r := httptest.NewRequest("POST", "/user/register", strings.NewReader(`{"username":"alice","password":"password1"}`))
 	r.Header.Set("Content-Type", "application/json; charset=utf-8")
 	r.Header.Set("Idempotency-Key", "k-1")
 	r.Header.Set(auth.HeaderAssertion, "signed-by-the-gateway")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
+	"github.com/gomicro-stack/gomicro-stack/gateway/request"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
@@ -86,6 +87,10 @@ func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request
 				return
 			}
 			req.Header.Set(auth.HeaderAssertion, assertion)
+			// The layers after this one (the limits) know the caller from the same check.
+			if decoded := request.From(req.Context()); decoded != nil {
+				decoded.Authenticated(id)
+			}
 			next.ServeHTTP(w, req)
 		})
 	}

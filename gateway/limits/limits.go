@@ -1,6 +1,6 @@
 // Package limits keeps a flood of logins and registrations from reaching the user service:
-// token buckets per client IP and per username, and a growing lock on a username after
-// repeated failed logins (Keycloak's brute-force detection: a failure count, a wait that grows
+// token buckets per client IP and per account and route, and a growing lock on an account after
+// repeated wrong passwords (Keycloak's brute-force detection: a failure count, a wait that grows
 // by an increment every threshold failures up to a maximum, forgotten after a quiet period).
 // The state lives in each gateway's memory: with several gateways the limits are per gateway.
 package limits
@@ -23,18 +23,20 @@ import (
 
 // Config is the limits' settings.
 type Config struct {
-	// Paths are the limited routes; LoginPath is the one whose 401s are failed logins.
-	Paths     []string `mapstructure:"paths" default:"/user/login,/user/register,/user/refresh" refresh:"true" usage:"routes limited per client IP and per username (refresh: per IP)"`
-	LoginPath string   `mapstructure:"login_path" default:"/user/login" refresh:"true" usage:"route whose 401 answers count as failed logins"`
+	// Paths are the limited routes. On each, a request counts against its client address and
+	// against the account it is about (the request's subject, see package request), and a
+	// locked account is refused; a wrong password (BAD_CREDENTIALS) on any of them counts
+	// towards the account's lock.
+	Paths []string `mapstructure:"paths" default:"/user/login,/user/register,/user/refresh,/user/delete" refresh:"true" usage:"routes limited per client IP and per account (the request's subject field, else the caller); their wrong passwords count towards the account's lock"`
 	// IPRate requests a second per client IP, with bursts of IPBurst.
 	IPRate  float64 `mapstructure:"ip_rate" default:"5.0" refresh:"true" usage:"requests a second per client IP on the limited routes"`
 	IPBurst int     `mapstructure:"ip_burst" default:"30" refresh:"true" usage:"burst of requests per client IP"`
-	// UsernameRate requests a second per username, with bursts of UsernameBurst.
-	UsernameRate  float64 `mapstructure:"username_rate" default:"0.5" refresh:"true" usage:"requests a second per username on the limited routes"`
-	UsernameBurst int     `mapstructure:"username_burst" default:"10" refresh:"true" usage:"burst of requests per username"`
-	// LoginFailures failed logins lock the username for LockIncrement, 2×LockIncrement after
+	// UsernameRate requests a second per account on each route, with bursts of UsernameBurst.
+	UsernameRate  float64 `mapstructure:"username_rate" default:"0.5" refresh:"true" usage:"requests a second per account on each limited route"`
+	UsernameBurst int     `mapstructure:"username_burst" default:"10" refresh:"true" usage:"burst of requests per account on each limited route"`
+	// LoginFailures wrong passwords lock the account for LockIncrement, 2×LockIncrement after
 	// twice as many, and so on up to LockMax; failures are forgotten FailureReset after the last.
-	LoginFailures int           `mapstructure:"login_failures" default:"10" refresh:"true" usage:"failed logins for a username before it is locked (then again every as many)"`
+	LoginFailures int           `mapstructure:"login_failures" default:"10" refresh:"true" usage:"wrong passwords (login or delete) for an account before it is locked (then again every as many)"`
 	LockIncrement time.Duration `mapstructure:"lock_increment" default:"30s" refresh:"true" usage:"a lock lasts this much longer each time login_failures more fail"`
 	LockMax       time.Duration `mapstructure:"lock_max" default:"15m" refresh:"true" usage:"longest lock"`
 	FailureReset  time.Duration `mapstructure:"failure_reset" default:"12h" refresh:"true" usage:"failed logins are forgotten this long after the last one"`
@@ -70,7 +72,6 @@ func (c Config) prepare() (*settings, error) {
 	for _, p := range c.Paths {
 		s.paths[edge.CleanPath(p)] = true
 	}
-	s.LoginPath = edge.CleanPath(c.LoginPath)
 	return s, nil
 }
 
@@ -107,15 +108,18 @@ type settings struct {
 
 // Limiter applies the limits; it is safe for concurrent use.
 type Limiter struct {
-	current   atomic.Pointer[settings]
-	ips       *table
+	current atomic.Pointer[settings]
+	ips     *table
+	// usernames holds the buckets of an account on a route (see bucketKey), accounts the
+	// wrong passwords and locks of an account.
 	usernames *table
+	accounts  *table
 	now       func() time.Time
 }
 
 // New returns a limiter with c, which must be valid.
 func New(c Config) (*Limiter, error) {
-	l := &Limiter{ips: newTable(c.MaxTracked), usernames: newTable(c.MaxTracked), now: time.Now}
+	l := &Limiter{ips: newTable(c.MaxTracked), usernames: newTable(c.MaxTracked), accounts: newTable(c.MaxTracked), now: time.Now}
 	if err := l.Update(c); err != nil {
 		return nil, err
 	}
@@ -140,38 +144,45 @@ type Verdict struct {
 	Reason     string
 }
 
-// Admit decides on a request to path from client for username (canonical; "" if unknown).
-func (l *Limiter) Admit(path, client, username string) Verdict {
+// Admit decides on a request to path from client about account (the request's subject,
+// canonical; "" if it names none).
+func (l *Limiter) Admit(path, client, account string) Verdict {
 	s := l.current.Load()
-	if !s.paths[edge.CleanPath(path)] {
+	path = edge.CleanPath(path)
+	if !s.paths[path] {
 		return Verdict{Allowed: true}
 	}
 	now := l.now()
-	if username != "" {
-		if wait := l.usernames.lockedFor(username, now); wait > 0 {
-			return Verdict{RetryAfter: wait, Reason: "too many failed logins for this username; try again later"}
+	if account != "" {
+		if wait := l.accounts.lockedFor(account, now); wait > 0 {
+			return Verdict{RetryAfter: wait, Reason: "too many wrong passwords for this account; try again later"}
 		}
 	}
 	if wait := l.ips.take(addressKey(client), s.IPRate, s.IPBurst, now); wait > 0 {
 		return Verdict{RetryAfter: wait, Reason: "too many requests from this address; slow down"}
 	}
-	if username != "" {
-		if wait := l.usernames.take(username, s.UsernameRate, s.UsernameBurst, now); wait > 0 {
-			return Verdict{RetryAfter: wait, Reason: "too many requests for this username; slow down"}
+	if account != "" {
+		if wait := l.usernames.take(bucketKey(path, account), s.UsernameRate, s.UsernameBurst, now); wait > 0 {
+			return Verdict{RetryAfter: wait, Reason: "too many requests for this account; slow down"}
 		}
 	}
 	return Verdict{Allowed: true}
 }
 
-// LoginFailed counts a failed login for username; attempt (the Idempotency-Key, or "")
-// identifies retries of one attempt, which count once.
-func (l *Limiter) LoginFailed(username, attempt string) {
+// bucketKey is the bucket of an account on one route: registrations for a name, say, do not
+// use up the logins of the account that has it.
+func bucketKey(path, account string) string { return path + "\x00" + account }
+
+// PasswordFailed counts a wrong password for account. Every one counts, whatever the request
+// carried besides: nothing a client adds (an Idempotency-Key, a header) makes two wrong
+// guesses one.
+func (l *Limiter) PasswordFailed(account string) {
 	s := l.current.Load()
-	l.usernames.fail(username, attempt, s.Config, l.now())
+	l.accounts.fail(account, s.Config, l.now())
 }
 
-// LoginSucceeded forgets the username's failures, as Keycloak does.
-func (l *Limiter) LoginSucceeded(username string) { l.usernames.succeed(username) }
+// Succeeded forgets the account's wrong passwords, as Keycloak does after a login.
+func (l *Limiter) Succeeded(account string) { l.accounts.succeed(account) }
 
 // ClientIP is the client's address: the peer, or, when the peer is a trusted proxy, the last
 // address in X-Forwarded-For that is not one.
@@ -251,7 +262,6 @@ type entry struct {
 	failures    int
 	lastFailure time.Time
 	lockedUntil time.Time
-	lastAttempt string
 }
 
 func newTable(max int) *table { return &table{max: max, entries: map[string]*entry{}} }
@@ -316,14 +326,10 @@ func (t *table) lockedFor(key string, now time.Time) time.Duration {
 	return 0
 }
 
-func (t *table) fail(key, attempt string, c Config, now time.Time) {
+func (t *table) fail(key string, c Config, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.get(key, now, true)
-	if attempt != "" && attempt == e.lastAttempt {
-		return
-	}
-	e.lastAttempt = attempt
 	if !e.lastFailure.IsZero() && now.Sub(e.lastFailure) > c.FailureReset {
 		e.failures = 0
 	}
@@ -339,6 +345,6 @@ func (t *table) succeed(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.entries[key]; e != nil {
-		e.failures, e.lastAttempt, e.lockedUntil = 0, "", time.Time{}
+		e.failures, e.lockedUntil = 0, time.Time{}
 	}
 }

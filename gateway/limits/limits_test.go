@@ -1,17 +1,15 @@
 package limits
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
 
 func testConfig() Config {
 	return Config{
-		Paths: []string{"/user/login", "/user/register"}, LoginPath: "/user/login",
+		Paths:  []string{"/user/login", "/user/register", "/user/delete"},
 		IPRate: 1, IPBurst: 3, UsernameRate: 1, UsernameBurst: 100,
 		LoginFailures: 3, LockIncrement: 10 * time.Second, LockMax: 25 * time.Second, FailureReset: time.Hour,
 		MaxTracked: 1000,
@@ -76,12 +74,12 @@ func TestLoginFailuresLockTheUsername(t *testing.T) {
 	c.IPBurst = 1000
 	l, clk := newLimiter(t, c)
 	for i := 0; i < 2; i++ {
-		l.LoginFailed("alice", "")
+		l.PasswordFailed("alice")
 	}
 	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
 		t.Fatal("locked before the threshold")
 	}
-	l.LoginFailed("alice", "")
+	l.PasswordFailed("alice")
 	v := l.Admit("/user/login", "10.0.0.9", "alice")
 	if v.Allowed || v.RetryAfter != 10*time.Second {
 		t.Fatalf("after 3 failures: %+v, want locked for 10s from any address", v)
@@ -95,42 +93,44 @@ func TestLoginFailuresLockTheUsername(t *testing.T) {
 	}
 	// Three more: twice the increment; nine more: capped at the maximum.
 	for i := 0; i < 3; i++ {
-		l.LoginFailed("alice", "")
+		l.PasswordFailed("alice")
 	}
 	if v := l.Admit("/user/login", "10.0.0.1", "alice"); v.RetryAfter != 20*time.Second {
 		t.Fatalf("after 6 failures: %+v, want 20s", v)
 	}
 	for i := 0; i < 6; i++ {
-		l.LoginFailed("alice", "")
+		l.PasswordFailed("alice")
 	}
 	if v := l.Admit("/user/login", "10.0.0.1", "alice"); v.RetryAfter != 25*time.Second {
 		t.Fatalf("after 12 failures: %+v, want the 25s maximum", v)
 	}
 	// A success clears everything.
 	clk.t = clk.t.Add(25 * time.Second)
-	l.LoginSucceeded("alice")
-	l.LoginFailed("alice", "")
+	l.Succeeded("alice")
+	l.PasswordFailed("alice")
 	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
 		t.Fatal("failures survived a successful login")
 	}
 }
 
-func TestRetriesOfOneAttemptCountOnce(t *testing.T) {
+// TestEveryWrongPasswordCounts: the lock counts every wrong password; nothing a client sends
+// along (it once deduplicated failures by Idempotency-Key) makes two guesses one.
+func TestEveryWrongPasswordCounts(t *testing.T) {
 	l, _ := newLimiter(t, testConfig())
-	for i := 0; i < 10; i++ {
-		l.LoginFailed("alice", "attempt-1")
+	for range 3 {
+		l.PasswordFailed("alice")
 	}
-	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
-		t.Fatal("ten retries of one attempt locked the username")
+	if l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
+		t.Fatal("three wrong passwords did not lock the account")
 	}
 }
 
 func TestFailuresAreForgottenAfterTheResetTime(t *testing.T) {
 	l, clk := newLimiter(t, testConfig())
-	l.LoginFailed("alice", "")
-	l.LoginFailed("alice", "")
+	l.PasswordFailed("alice")
+	l.PasswordFailed("alice")
 	clk.t = clk.t.Add(2 * time.Hour)
-	l.LoginFailed("alice", "")
+	l.PasswordFailed("alice")
 	if !l.Admit("/user/login", "10.0.0.1", "alice").Allowed {
 		t.Fatal("old failures still counted")
 	}
@@ -200,44 +200,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestMiddleware(t *testing.T) {
-	c := testConfig()
-	c.IPBurst = 1000
-	l, _ := newLimiter(t, c)
-	calls := 0
-	h := Middleware(l)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls++
-		if strings.Contains(r.Header.Get("X-Test-Password"), "right") {
-			w.Write([]byte(`{"code":0}`))
-			return
-		}
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	login := func(username, password string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("POST", "/user/login", strings.NewReader(`{"username":"`+username+`"}`))
-		r.Header.Set("X-Test-Password", password)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		return rec
-	}
-	for i := 0; i < 3; i++ {
-		if rec := login("Alice", "wrong"); rec.Code != 401 {
-			t.Fatalf("failure %d: %d", i, rec.Code)
-		}
-	}
-	// ALICE is alice: the lock is on the canonical name, and the owner is refused too.
-	rec := login("ALICE", "right")
-	if rec.Code != 429 || rec.Header().Get("Retry-After") != "10" || !strings.Contains(rec.Body.String(), `"code":429`) {
-		t.Fatalf("locked username: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
-	}
-	if calls != 3 {
-		t.Fatalf("the service saw %d calls, want 3", calls)
-	}
-	if rec := login("bob", "right"); rec.Code != 200 {
-		t.Fatalf("another user: %d", rec.Code)
-	}
-}
-
 func TestTokenBucketPerUsername(t *testing.T) {
 	c := testConfig()
 	c.IPBurst, c.UsernameBurst = 1000, 3
@@ -257,5 +219,19 @@ func TestTokenBucketPerUsername(t *testing.T) {
 	clk.t = clk.t.Add(time.Second)
 	if !l.Admit("/user/login", "10.0.9.9", "alice").Allowed {
 		t.Fatal("no token after a second at 1/s")
+	}
+}
+
+// TestAccountBucketsArePerRoute: requests about an account on one route (registrations of a
+// taken name) do not use up its requests on another (the owner's logins).
+func TestAccountBucketsArePerRoute(t *testing.T) {
+	c := testConfig()
+	c.IPBurst, c.UsernameBurst = 1000, 3
+	l, _ := newLimiter(t, c)
+	for range 10 {
+		l.Admit("/user/register", "10.0.0.1", "alice")
+	}
+	if !l.Admit("/user/login", "10.0.0.2", "alice").Allowed {
+		t.Fatal("registrations for a name used up its owner's logins")
 	}
 }

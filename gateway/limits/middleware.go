@@ -1,18 +1,18 @@
 package limits
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
+	"github.com/gomicro-stack/gomicro-stack/gateway/request"
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
-// Middleware refuses requests over the limits with 429 before they reach a service, and
-// watches the answers of the login route for failed and successful logins. It expects the
-// body buffered (the edge does that), as it reads the username from it.
+// Middleware refuses requests over the limits with 429 before they reach a service, and hears
+// from each limited request how the service answered: a wrong password counts towards the
+// account's lock, a success forgets its wrong passwords. It decides on the request as the
+// gateway decoded it (request.From: the decoding and the authentication run before it), never
+// on a reading of its own.
 func Middleware(l *Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -22,50 +22,28 @@ func Middleware(l *Limiter) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			username := usernameOf(r)
-			if v := l.Admit(path, l.ClientIP(r), username); !v.Allowed {
+			// Without a decoded request (a path the gateway does not route) there is no
+			// account to speak of: the client address alone is limited.
+			decoded := request.From(r.Context())
+			account := ""
+			if decoded != nil {
+				account = decoded.Subject()
+			}
+			if v := l.Admit(path, l.ClientIP(r), account); !v.Allowed {
 				Refuse(w, v)
 				return
 			}
-			if path != s.LoginPath || username == "" {
-				next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
+			if account == "" {
 				return
 			}
-			sw := edge.NewStatusWriter(w)
-			next.ServeHTTP(sw, r)
-			switch sw.Status {
-			case http.StatusUnauthorized:
-				l.LoginFailed(username, r.Header.Get("Idempotency-Key"))
-			case http.StatusOK:
-				l.LoginSucceeded(username)
+			switch reason, answered := decoded.Answer(); {
+			case !answered:
+			case reason == apipb.Reason_BAD_CREDENTIALS:
+				l.PasswordFailed(account)
+			case reason == apipb.Reason_REASON_UNSPECIFIED:
+				l.Succeeded(account)
 			}
 		})
 	}
-}
-
-// maxKeyBytes bounds a username key: valid usernames are far shorter, and longer garbage must
-// not cost more memory.
-const maxKeyBytes = 64
-
-// usernameOf is the canonical username of a JSON body {"username": ...}, or "".
-func usernameOf(r *http.Request) string {
-	if r.Body == nil || r.Body == http.NoBody {
-		return ""
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return ""
-	}
-	var in struct {
-		Username string `json:"username"`
-	}
-	if json.Unmarshal(body, &in) != nil {
-		return ""
-	}
-	u := strings.ToLower(strings.TrimSpace(in.Username))
-	if len(u) > maxKeyBytes {
-		u = u[:maxKeyBytes]
-	}
-	return u
 }

@@ -30,21 +30,33 @@ import (
 // ErrMalformed wraps every reason Decode refuses a body.
 var ErrMalformed = errors.New("malformed JSON body")
 
-var decoder = protojson.UnmarshalOptions{DiscardUnknown: true}
+// decoder reads a body strictly: a key the message does not have (another letter case
+// included) and a field given twice (under either of its names) are errors. A lenient reader
+// that skipped them would let a body mean one thing to one reader and another to the next.
+var decoder = protojson.UnmarshalOptions{}
 
-// Decode reads body, a JSON object (or nothing, read as {}), into req; unknown fields are
-// ignored, as they always were. Fields that travel as headers cannot be set from the body:
-// header(name) gives their values.
-func Decode(body []byte, req proto.Message, header func(name string) string) error {
+// Unmarshal reads body, a JSON object, into m strictly (see decoder). The gateway reads request
+// bodies with it, and the services' gRPC servers their JSON requests (microsvc), so that both
+// read any body alike.
+func Unmarshal(body []byte, m proto.Message) error {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	if body[0] != '{' {
+	if len(body) == 0 || body[0] != '{' {
 		return fmt.Errorf("%w: want a JSON object", ErrMalformed)
 	}
-	if err := decoder.Unmarshal(body, req); err != nil {
+	if err := decoder.Unmarshal(body, m); err != nil {
 		return fmt.Errorf("%w: %s", ErrMalformed, describe(err))
+	}
+	return nil
+}
+
+// Decode reads body, a JSON object (or nothing, read as {}), into req strictly (see decoder).
+// Fields that travel as headers are refused in the body: header(name) gives their values.
+func Decode(body []byte, req proto.Message, header func(name string) string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if err := Unmarshal(body, req); err != nil {
+		return err
 	}
 	m := req.ProtoReflect()
 	fields := m.Descriptor().Fields()
@@ -54,7 +66,9 @@ func Decode(body []byte, req proto.Message, header func(name string) string) err
 		if name == "" {
 			continue
 		}
-		m.Clear(f)
+		if m.Has(f) {
+			return fmt.Errorf("%w: %s travels as the %s header, not in the body", ErrMalformed, f.Name(), name)
+		}
 		if v := header(name); v != "" && f.Kind() == protoreflect.StringKind && !f.IsList() {
 			m.Set(f, protoreflect.ValueOfString(v))
 		}

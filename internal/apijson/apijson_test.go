@@ -22,7 +22,11 @@ func TestDecode(t *testing.T) {
 		malformed bool
 	}{
 		{"ok", `{"username":"alice","password":"secret123"}`, noHeaders, &userpb.RegisterRequest{Username: "alice", Password: "secret123"}, false},
-		{"unknown fields are ignored", `{"username":"a","extra":{"deep":[1]}}`, noHeaders, &userpb.RegisterRequest{Username: "a"}, false},
+		{"unknown field", `{"username":"a","extra":{"deep":[1]}}`, noHeaders, nil, true},
+		{"another letter case", `{"username":"a","Username":"b"}`, noHeaders, nil, true},
+		{"the JSON name is the field", `{"username":"a","idempotencyKey":"k"}`, noHeaders, nil, true},
+		{"the field under both its names", `{"Password":"x","password":"y"}`, noHeaders, nil, true},
+		{"an escaped duplicate", `{"username":"a","user\u006eame":"b"}`, noHeaders, nil, true},
 		{"empty body reads as {}", ``, noHeaders, &userpb.RegisterRequest{}, false},
 		{"blank body reads as {}", "  \n", noHeaders, &userpb.RegisterRequest{}, false},
 		{"null field", `{"username":null}`, noHeaders, &userpb.RegisterRequest{}, false},
@@ -32,7 +36,7 @@ func TestDecode(t *testing.T) {
 			}
 			return ""
 		}, &userpb.RegisterRequest{Username: "a", IdempotencyKey: "k-1"}, false},
-		{"header field never from the body", `{"username":"a","idempotency_key":"from-body"}`, noHeaders, &userpb.RegisterRequest{Username: "a"}, false},
+		{"header field never from the body", `{"username":"a","idempotency_key":"from-body"}`, noHeaders, nil, true},
 		{"truncated", `{"username":`, noHeaders, nil, true},
 		{"array", `[1,2]`, noHeaders, nil, true},
 		{"string", `"x"`, noHeaders, nil, true},

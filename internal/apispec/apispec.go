@@ -96,6 +96,28 @@ func Header(f protoreflect.FieldDescriptor) string {
 	return proto.GetExtension(f.Options(), apipb.E_Header).(string)
 }
 
+// Subject is the field of a request message that names the account the request is about (its
+// gomicro.api.subject option), or nil. A message may have one at most: two would be two truths
+// about whom a request is for.
+func Subject(m protoreflect.MessageDescriptor) (protoreflect.FieldDescriptor, error) {
+	var subject protoreflect.FieldDescriptor
+	fields := m.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if !proto.GetExtension(f.Options(), apipb.E_Subject).(bool) {
+			continue
+		}
+		switch {
+		case subject != nil:
+			return nil, fmt.Errorf("%s: %s and %s are both marked subject", m.FullName(), subject.Name(), f.Name())
+		case f.Kind() != protoreflect.StringKind || f.IsList() || Header(f) != "":
+			return nil, fmt.Errorf("%s: the subject %s must be a string field of the body", m.FullName(), f.Name())
+		}
+		subject = f
+	}
+	return subject, nil
+}
+
 // Status is the HTTP status of a reason (its gomicro.api.http_status option).
 func Status(r apipb.Reason) int {
 	v := r.Descriptor().Values().ByNumber(r.Number())

@@ -225,6 +225,14 @@ var file_api_api_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,50103,opt,name=header",
 		Filename:      "api/api.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         50104,
+		Name:          "gomicro.api.subject",
+		Tag:           "varint,50104,opt,name=subject",
+		Filename:      "api/api.proto",
+	},
 }
 
 // Extension fields to descriptorpb.EnumValueOptions.
@@ -254,6 +262,13 @@ var (
 	//
 	// optional string header = 50103;
 	E_Header = &file_api_api_proto_extTypes[3]
+	// subject: the field names the account the request is about (a username, in any letter
+	// case). The gateway's per-account limits and its lock after failed passwords key on this
+	// field of the decoded request, and on nothing else: a route whose request has no subject
+	// field is limited per client address only (an authenticated one per caller).
+	//
+	// optional bool subject = 50104;
+	E_Subject = &file_api_api_proto_extTypes[4]
 )
 
 var File_api_api_proto protoreflect.FileDescriptor
@@ -285,7 +300,8 @@ const file_api_api_proto_rawDesc = "" +
 	"httpStatus:G\n" +
 	"\x0esuccess_status\x12\x1e.google.protobuf.MethodOptions\x18\xb5\x87\x03 \x01(\x05R\rsuccessStatus:8\n" +
 	"\x06public\x12\x1e.google.protobuf.MethodOptions\x18\xb6\x87\x03 \x01(\bR\x06public:7\n" +
-	"\x06header\x12\x1d.google.protobuf.FieldOptions\x18\xb7\x87\x03 \x01(\tR\x06headerB8Z6github.com/gomicro-stack/gomicro-stack/proto/api;apipbb\x06proto3"
+	"\x06header\x12\x1d.google.protobuf.FieldOptions\x18\xb7\x87\x03 \x01(\tR\x06header:9\n" +
+	"\asubject\x12\x1d.google.protobuf.FieldOptions\x18\xb8\x87\x03 \x01(\bR\asubjectB8Z6github.com/gomicro-stack/gomicro-stack/proto/api;apipbb\x06proto3"
 
 var (
 	file_api_api_proto_rawDescOnce sync.Once
@@ -314,10 +330,11 @@ var file_api_api_proto_depIdxs = []int32{
 	3, // 2: gomicro.api.success_status:extendee -> google.protobuf.MethodOptions
 	3, // 3: gomicro.api.public:extendee -> google.protobuf.MethodOptions
 	4, // 4: gomicro.api.header:extendee -> google.protobuf.FieldOptions
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	1, // [1:5] is the sub-list for extension extendee
+	4, // 5: gomicro.api.subject:extendee -> google.protobuf.FieldOptions
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	1, // [1:6] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
 }
 
@@ -333,7 +350,7 @@ func file_api_api_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_api_proto_rawDesc), len(file_api_api_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   1,
-			NumExtensions: 4,
+			NumExtensions: 5,
 			NumServices:   0,
 		},
 		GoTypes:           file_api_api_proto_goTypes,

@@ -753,17 +753,17 @@ var File_user_user_proto protoreflect.FileDescriptor
 
 const file_user_user_proto_rawDesc = "" +
 	"\n" +
-	"\x0fuser/user.proto\x12\x04user\x1a\x1cgoogle/api/annotations.proto\x1a\x17validate/validate.proto\x1a\rapi/api.proto\"\xc6\x01\n" +
-	"\x0fRegisterRequest\x129\n" +
-	"\busername\x18\x01 \x01(\tB\x1d\xfaB\x1ar\x182\x16^[A-Za-z0-9_.-]{3,32}$R\busername\x12%\n" +
+	"\x0fuser/user.proto\x12\x04user\x1a\x1cgoogle/api/annotations.proto\x1a\x17validate/validate.proto\x1a\rapi/api.proto\"\xca\x01\n" +
+	"\x0fRegisterRequest\x12=\n" +
+	"\busername\x18\x01 \x01(\tB!\xfaB\x1ar\x182\x16^[A-Za-z0-9_.-]{3,32}$\xc0\xbb\x18\x01R\busername\x12%\n" +
 	"\bpassword\x18\x02 \x01(\tB\t\xfaB\x06r\x04 \b(HR\bpassword\x12Q\n" +
 	"\x0fidempotency_key\x18\x03 \x01(\tB(\xfaB\x12r\x102\x0e^[!-~]{0,255}$\xba\xbb\x18\x0fIdempotency-KeyR\x0eidempotencyKey\"p\n" +
 	"\rRegisterReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x123\n" +
-	"\breplayed\x18\x03 \x01(\bB\x17\xba\xbb\x18\x13Idempotent-ReplayedR\breplayed\"\\\n" +
-	"\fLoginRequest\x12%\n" +
-	"\busername\x18\x01 \x01(\tB\t\xfaB\x06r\x04\x10\x01\x18 R\busername\x12%\n" +
+	"\breplayed\x18\x03 \x01(\bB\x17\xba\xbb\x18\x13Idempotent-ReplayedR\breplayed\"`\n" +
+	"\fLoginRequest\x12)\n" +
+	"\busername\x18\x01 \x01(\tB\r\xfaB\x06r\x04\x10\x01\x18 \xc0\xbb\x18\x01R\busername\x12%\n" +
 	"\bpassword\x18\x02 \x01(\tB\t\xfaB\x06r\x04 \x01(HR\bpassword\"\x85\x01\n" +
 	"\n" +
 	"TokenReply\x12\x14\n" +
