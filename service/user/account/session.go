@@ -23,6 +23,8 @@ var (
 	ErrRefreshReused = errors.New("refresh token was already used; every session of this login is revoked, please login")
 	// ErrSessionUsed: the store found the session used (or revoked) already.
 	ErrSessionUsed = errors.New("session already used")
+	// ErrSessionRevoked: the store found the session's family revoked.
+	ErrSessionRevoked = errors.New("session revoked")
 	// ErrNotYours: the refresh token belongs to another account.
 	ErrNotYours = errors.New("refresh token does not belong to the caller")
 	// ErrNoCaller: the call carries no verified identity.
@@ -60,7 +62,9 @@ type SessionStore interface {
 	// SessionByHash loads a session; ErrNotFound if there is none.
 	SessionByHash(ctx context.Context, hash string) (Session, error)
 	// RotateSession ends the session with hash (used at now) and stores next, in one
-	// transaction; ErrSessionUsed if the session had ended already.
+	// transaction; ErrSessionUsed if the session had ended already, ErrSessionRevoked if its
+	// family is revoked. A rotation and a RevokeFamily of one family must not interleave: the
+	// session a rotation stores is either revoked with its family or never stored.
 	RotateSession(ctx context.Context, hash string, next Session, now time.Time) error
 	// RevokeFamily ends every session of family and revokes their unexpired access tokens.
 	RevokeFamily(ctx context.Context, family string, now time.Time) error
@@ -162,6 +166,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 		return Tokens{}, err
 	}
 	err = s.sessions.RotateSession(ctx, hash, next, now)
+	if errors.Is(err, ErrSessionRevoked) {
+		// Logged out, or a reuse was caught, a moment ago.
+		return Tokens{}, ErrBadRefresh
+	}
 	if errors.Is(err, ErrSessionUsed) {
 		// Another request spent it a moment ago: the same token used twice.
 		return Tokens{}, s.reused(ctx, session)

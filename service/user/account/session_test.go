@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
@@ -120,17 +122,60 @@ func TestRefreshRejects(t *testing.T) {
 
 // TestConcurrentRefresh: one refresh token sent twice at once (a retry racing the first try,
 // or a thief racing the owner) works once; the other use counts as reuse.
+// readTogether holds every SessionByHash until n callers have read, so that all of them see the
+// session unspent and then race to rotate it: the path where the loser learns of the reuse
+// only from the store (ErrSessionUsed).
+type readTogether struct {
+	account.SessionStore
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func (r *readTogether) SessionByHash(ctx context.Context, hash string) (account.Session, error) {
+	s, err := r.SessionStore.SessionByHash(ctx, hash)
+	r.mu.Lock()
+	r.arrived++
+	if r.arrived == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.all:
+	case <-time.After(10 * time.Second):
+	}
+	return s, err
+}
+
+// TestConcurrentRefresh: eight uses of one refresh token at once, each having read it unspent:
+// one gets new tokens, the others learn from the store that it was spent meanwhile, which is a
+// reuse: the family is revoked, the winner's new refresh token included.
 func TestConcurrentRefresh(t *testing.T) {
-	svc, keys := accounttest.NewService(t)
-	tokens, _ := login(t, svc, keys, "racing")
+	_, keys, users := accounttest.NewServiceWith(t, accounttest.Options{})
+	hashing, err := account.NewHashing(bcrypt.MinCost, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const n = 8
+	sessions := &readTogether{SessionStore: users, n: n, all: make(chan struct{})}
+	svc, err := account.NewService(account.Deps{Store: users, Sessions: sessions, Tokens: keys, Notifier: account.Silent{},
+		Hashing: hashing, RefreshTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := login(t, svc, keys, "racing")
 	var wg sync.WaitGroup
 	results := make([]error, n)
+	var winner account.Tokens
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, results[i] = svc.Refresh(context.Background(), tokens.Refresh)
+			next, err := svc.Refresh(context.Background(), tokens.Refresh)
+			if results[i] = err; err == nil {
+				winner = next
+			}
 		}()
 	}
 	wg.Wait()
@@ -140,12 +185,16 @@ func TestConcurrentRefresh(t *testing.T) {
 		case err == nil:
 			won++
 		case errors.Is(err, account.ErrRefreshReused), errors.Is(err, account.ErrBadRefresh):
+			// Reused, or found its family revoked by another loser already.
 		default:
-			t.Fatalf("unexpected error: %v", err)
+			t.Fatalf("a use that read the token unspent: %v", err)
 		}
 	}
 	if won != 1 {
 		t.Fatalf("%d of %d uses of one refresh token worked, want 1", won, n)
+	}
+	if _, err := svc.Refresh(context.Background(), winner.Refresh); !errors.Is(err, account.ErrBadRefresh) {
+		t.Fatalf("the winner's refresh token after the reuse: %v, want refused (family revoked)", err)
 	}
 }
 

@@ -97,7 +97,7 @@ func Open(dsn string) (*Users, error) {
 	// (A busy SQLite file is tried again too.)
 	var migrateErr error
 	for attempt := 1; attempt <= 10; attempt++ {
-		if migrateErr = db.AutoMigrate(&userRow{}, &idempotencyRow{}, &sessionRow{}, &revocationRow{}); migrateErr == nil {
+		if migrateErr = db.AutoMigrate(&userRow{}, &idempotencyRow{}, &sessionRow{}, &familyRow{}, &revocationRow{}); migrateErr == nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)

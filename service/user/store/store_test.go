@@ -379,7 +379,7 @@ func TestSessions(t *testing.T) {
 			if len(revoked) != 2 || !slices.Contains(revoked, "a1") || slices.Contains(revoked, "a-expired") {
 				t.Fatalf("revoked %v; want a1 and the winning rotation's token", revoked)
 			}
-			if err := s.RotateSession(ctx, fmt.Sprintf("h2-%d", slices.Index(errs, nil)), session("h3", "a3", now), now); !errors.Is(err, account.ErrSessionUsed) {
+			if err := s.RotateSession(ctx, fmt.Sprintf("h2-%d", slices.Index(errs, nil)), session("h3", "a3", now), now); !errors.Is(err, account.ErrSessionRevoked) {
 				t.Fatalf("rotating a revoked session: %v", err)
 			}
 			if list, _ := s.RevocationsSince(ctx, now.Add(time.Hour), now); len(list) != 0 {
