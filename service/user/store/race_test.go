@@ -145,4 +145,3 @@ func newAccounts(t *testing.T, users *Users) *account.Service {
 	}
 	return svc
 }
-
