@@ -7,6 +7,12 @@
 // now is slower than usual (a queue is forming) the limit shrinks by their ratio, and it grows
 // again by a headroom of √limit while latency stays at its usual level. It only moves on
 // windows where the limit was actually used, so an idle gateway keeps its limit.
+//
+// It learns only from real work, as go-zero's adaptive shedder records a latency only for a
+// request it admitted and that was served: an answer that refused the request (a 4xx: no
+// token, bad input, too many requests) or failed (a 5xx) never moves the latency averages,
+// so a flood of cheap rejected requests cannot teach it that the usual latency is lower than
+// real work takes. And after a pause (nothing in flight for idleReset) it starts afresh.
 package shed
 
 import (
@@ -18,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
@@ -44,6 +51,7 @@ type Shedder struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
 	shed     atomic.Int64 // requests refused, ever
+	idleFrom atomic.Int64 // when the last request in flight ended (unix ns), 0 while busy
 
 	mu sync.Mutex
 	// A window is a batch of samples; at its end the limit is recomputed.
@@ -64,6 +72,9 @@ const (
 	// tolerance is how much slower than usual answers may get before the limit shrinks
 	// (Gradient2's default).
 	tolerance = 1.5
+	// idleReset is how long nothing must be in flight before the shedder starts afresh: no
+	// queue can be left after such a pause, and what it learnt before may no longer hold.
+	idleReset = 5 * time.Second
 )
 
 // ErrDisabled is returned by New when c.Enabled is false.
@@ -86,6 +97,9 @@ func New(c Config) (*Shedder, error) {
 // with its latency.
 func (s *Shedder) Acquire() bool {
 	n := s.inflight.Add(1)
+	if n == 1 {
+		s.wake()
+	}
 	if n > s.limit.Load() {
 		s.inflight.Add(-1)
 		s.shed.Add(1)
@@ -94,9 +108,33 @@ func (s *Shedder) Acquire() bool {
 	return true
 }
 
-// Release ends an admitted request that took took.
-func (s *Shedder) Release(took time.Duration) {
+// wake starts afresh after a pause of idleReset with nothing in flight: the latency averages
+// are forgotten and the limit is at least the initial one again. (An attacker cannot make a
+// gateway idle; a pause only returns it to what a new gateway has.)
+func (s *Shedder) wake() {
+	from := s.idleFrom.Swap(0)
+	if from == 0 || time.Now().UnixNano()-from < int64(idleReset) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples, s.sum, s.maxInflight, s.long = 0, 0, 0, 0
+	if s.estimate < float64(s.cfg.InitialLimit) {
+		s.estimate = float64(s.cfg.InitialLimit)
+		s.limit.Store(int64(s.cfg.InitialLimit))
+	}
+}
+
+// Release ends an admitted request that took took; served says it was real work (a service
+// answered it successfully), the only kind whose latency the shedder learns from.
+func (s *Shedder) Release(took time.Duration, served bool) {
 	inflight := s.inflight.Add(-1) + 1
+	if inflight == 1 {
+		s.idleFrom.Store(time.Now().UnixNano())
+	}
+	if !served {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.samples++
@@ -158,8 +196,14 @@ func Middleware(s *Shedder) func(http.Handler) http.Handler {
 				return
 			}
 			began := time.Now()
-			defer func() { s.Release(time.Since(began)) }()
-			next.ServeHTTP(w, r)
+			sw := edge.NewStatusWriter(w)
+			served := false
+			// Released even if next panics (net/http recovers it), or the limit leaks.
+			defer func() { s.Release(time.Since(began), served) }()
+			next.ServeHTTP(sw, r)
+			// Every success below the shedder is a service's answer (the edge answers health
+			// checks and documents before it); everything else refused or failed.
+			served = sw.Status < http.StatusBadRequest
 		})
 	}
 }

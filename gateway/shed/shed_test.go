@@ -3,6 +3,7 @@ package shed
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -43,7 +44,7 @@ func TestOverTheLimitIsRefused(t *testing.T) {
 	if s.Acquire() || s.Shed() != 1 {
 		t.Fatalf("a fifth request in flight was admitted (shed %d)", s.Shed())
 	}
-	s.Release(time.Millisecond)
+	s.Release(time.Millisecond, true)
 	if !s.Acquire() {
 		t.Fatal("a request after one ended was refused")
 	}
@@ -57,7 +58,7 @@ func saturate(s *Shedder, windows int, took time.Duration) {
 			held++
 		}
 		for ; held > 0; held-- {
-			s.Release(took)
+			s.Release(took, true)
 			answered++
 		}
 	}
@@ -85,7 +86,7 @@ func TestIdleWindowsKeepTheLimit(t *testing.T) {
 	s := newShedder(t, 64)
 	for i := 0; i < 50*windowSamples; i++ {
 		s.Acquire()
-		s.Release(time.Duration(1+i%7) * time.Millisecond)
+		s.Release(time.Duration(1+i%7)*time.Millisecond, true)
 	}
 	if s.Limit() != 64 {
 		t.Fatalf("one request at a time moved the limit to %d", s.Limit())
@@ -117,7 +118,7 @@ func TestMiddleware(t *testing.T) {
 	if rec.Header().Get("Retry-After") == "" || calls != 0 {
 		t.Fatalf("Retry-After %q, handler called %d times", rec.Header().Get("Retry-After"), calls)
 	}
-	s.Release(time.Millisecond)
+	s.Release(time.Millisecond, true)
 	rec = httptest.NewRecorder()
 	handler.ServeHTTP(rec, httptest.NewRequest("POST", "/greeter/hello", nil))
 	if rec.Code != 200 || calls != 1 {
@@ -137,5 +138,96 @@ func TestSustainedOverloadKeepsTheLimitDown(t *testing.T) {
 	saturate(s, 500, 20*time.Millisecond)
 	if s.Limit() > before/2 {
 		t.Fatalf("limit %d after a long flood, from %d", s.Limit(), before)
+	}
+}
+
+// windows releases n whole windows of samples, each took long, one request at a time.
+func windows(s *Shedder, n int, took time.Duration) {
+	for range n * windowSamples {
+		s.Acquire()
+		s.Release(took, true)
+	}
+}
+
+// TestQueueLatencyNeverBecomesTheUsual: while answers are slower than the tolerance allows (a
+// queue is forming), the long-term average does not move up at all.
+func TestQueueLatencyNeverBecomesTheUsual(t *testing.T) {
+	s := newShedder(t, 64)
+	windows(s, 5, 2*time.Millisecond)
+	before := s.long
+	windows(s, 50, 4*time.Millisecond) // 2× the usual: over the tolerance of 1.5
+	if s.long != before {
+		t.Fatalf("the long-term average moved from %.0f to %.0f ns under queueing latency", before, s.long)
+	}
+}
+
+// TestUsualLatencyRisesSlowly: answers a little slower than usual, within the tolerance, raise
+// the long-term average by a tenth of the usual rate (1/600 of the gap a window), so that
+// a slow climb cannot drag it up with it.
+func TestUsualLatencyRisesSlowly(t *testing.T) {
+	s := newShedder(t, 64)
+	windows(s, 5, 2*time.Millisecond)
+	long := s.long
+	const n = 30
+	windows(s, n, 2500*time.Microsecond)
+	want := long
+	for range n {
+		want += (2.5e6 - want) / (10 * longWindows)
+	}
+	if diff := math.Abs(s.long - want); diff > 1 {
+		t.Fatalf("long-term average %.0f ns after %d windows at 2.5 ms, want %.0f", s.long, n, want)
+	}
+}
+
+// TestRejectedAnswersTeachNothing: a flood of fast refusals (401s) leaves the latency averages
+// and the limit as they were, so real work afterwards is not shed.
+func TestRejectedAnswersTeachNothing(t *testing.T) {
+	s := newShedder(t, 64)
+	windows(s, 5, 2*time.Millisecond)
+	long, limit := s.long, s.Limit()
+	for range 100_000 {
+		if s.Acquire() {
+			s.Release(50*time.Microsecond, false)
+		}
+	}
+	if s.long != long || s.Limit() != limit {
+		t.Fatalf("after 100,000 refusals: long-term average %.0f → %.0f ns, limit %d → %d", long, s.long, limit, s.Limit())
+	}
+	handler := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	for range 10 * windowSamples {
+		handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/greeter/hello", nil))
+	}
+	if s.long != long {
+		t.Fatalf("401 answers through the middleware moved the long-term average %.0f → %.0f ns", long, s.long)
+	}
+}
+
+// TestAPauseStartsAfresh: after idleReset with nothing in flight the limit is the initial one
+// again and the averages are learnt anew.
+func TestAPauseStartsAfresh(t *testing.T) {
+	s := newShedder(t, 64)
+	saturate(s, 5, 2*time.Millisecond)
+	saturate(s, 30, 20*time.Millisecond) // a flood pulled the limit down
+	if s.Limit() >= 64 {
+		t.Fatalf("limit %d after the flood", s.Limit())
+	}
+	s.idleFrom.Store(time.Now().Add(-idleReset - time.Second).UnixNano())
+	if !s.Acquire() {
+		t.Fatal("refused after a pause")
+	}
+	s.Release(time.Millisecond, true)
+	if s.Limit() != 64 || s.long != 0 {
+		t.Fatalf("after a pause: limit %d, long-term average %.0f ns; want 64 and forgotten", s.Limit(), s.long)
+	}
+	// A short gap is no pause.
+	saturate(s, 30, 20*time.Millisecond)
+	low := s.Limit()
+	s.idleFrom.Store(time.Now().Add(-time.Second).UnixNano())
+	s.Acquire()
+	s.Release(20*time.Millisecond, true)
+	if s.Limit() != low {
+		t.Fatalf("a one-second gap moved the limit %d → %d", low, s.Limit())
 	}
 }
