@@ -57,6 +57,8 @@ type Config struct {
 	} `mapstructure:"gateway"`
 	Revocation struct {
 		SyncInterval time.Duration `mapstructure:"sync_interval" default:"5s" usage:"how often revoked tokens are read from the user service (an event makes it at once)"`
+		// EventGap bounds the reads that events cause: anyone who can publish one can kick.
+		EventGap time.Duration `mapstructure:"event_gap" default:"250ms" usage:"reads caused by auth.revoked events are at least this far apart (a flood of forged events costs one read per gap)"`
 	} `mapstructure:"revocation"`
 	Limits                limits.Config        `mapstructure:"limits"`
 	Shedding              shed.Config          `mapstructure:"shedding"`
@@ -264,13 +266,13 @@ func followRevocations(ctx context.Context, cfg Config, rpc client.Client, reg r
 		return entries, rsp.GetNowUnixMs(), nil
 	}
 	list := revocation.NewList()
-	syncer := revocation.NewSyncer(list, fetch, 2*time.Second)
+	syncer := revocation.NewSyncer(list, fetch, 2*time.Second, cfg.Revocation.EventGap)
 	if err := syncer.Sync(ctx); err != nil {
 		// The user service may start after the gateway: until it answers, tokens revoked
 		// before are not known here (and expire within jwt.ttl).
 		log.Printf("revocations: first read failed (%v); reading every %s", err, cfg.Revocation.SyncInterval)
 	}
-	brk, err := events.NewBroker(cfg.Broker, reg)
+	brk, err := events.NewBroker(cfg.Broker, reg, "gateway")
 	if err != nil {
 		return nil, nil, err
 	}

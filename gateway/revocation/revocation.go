@@ -98,13 +98,17 @@ type Syncer struct {
 	list    *List
 	fetch   Fetch
 	timeout time.Duration
+	minGap  time.Duration
 	kick    chan struct{}
 	sinceMs int64 // 0 until the first read succeeds
 }
 
-// NewSyncer returns a syncer that fills list from fetch, each read bounded by timeout.
-func NewSyncer(list *List, fetch Fetch, timeout time.Duration) *Syncer {
-	return &Syncer{list: list, fetch: fetch, timeout: timeout, kick: make(chan struct{}, 1)}
+// NewSyncer returns a syncer that fills list from fetch, each read bounded by timeout, and
+// reads at most once every minGap however often it is kicked: anyone who can publish an event
+// can kick, and a flood of forged events must cost the user service one read per minGap, not
+// one per event.
+func NewSyncer(list *List, fetch Fetch, timeout, minGap time.Duration) *Syncer {
+	return &Syncer{list: list, fetch: fetch, timeout: timeout, minGap: minGap, kick: make(chan struct{}, 1)}
 }
 
 // Sync reads once.
@@ -132,19 +136,29 @@ func (s *Syncer) Kick() {
 	}
 }
 
-// Run reads every interval and on every kick until ctx ends. Failures are logged once per
-// outage; the list keeps what it has meanwhile.
+// Run reads every interval and on kicks, at most once every minGap, until ctx ends. Failures
+// are logged once per outage; the list keeps what it has meanwhile.
 func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	failing := false
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		case <-s.kick:
+			// Kicks that come meanwhile wait in the channel (one at most) for the next read.
+			if wait := s.minGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		err := s.Sync(ctx)
 		switch {
 		case err != nil && !failing:

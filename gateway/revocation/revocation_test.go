@@ -36,14 +36,45 @@ func TestList(t *testing.T) {
 	if l.Len() != 2 {
 		t.Fatalf("%d in force, want 2", l.Len())
 	}
-	// Later reads keep the widest cut and drop what has run out.
-	l.Add([]Entry{{UserID: 7, IssuedBefore: now - 100, Until: now + 10}}, now+61)
+	// Later reads keep the widest cut (the latest issued_before, the latest until), whichever
+	// comes in which order, and drop what has run out. The narrower entry is still in force
+	// when it is added, so that it really meets the one in place.
+	l.Add([]Entry{{UserID: 7, IssuedBefore: now - 100, Until: now + 100}}, now+61)
 	if !l.Revoked(auth.Identity{UserID: 7, TokenIssuedAt: now - 1}) {
 		t.Fatal("an older cut replaced a newer one")
 	}
 	if l.Revoked(auth.Identity{TokenID: "logged-out"}) || l.Len() != 1 {
 		t.Fatalf("the logged-out token's entry outlived its until: %d in force", l.Len())
 	}
+	l.Add(nil, now+200)
+	if !l.Revoked(auth.Identity{UserID: 7, TokenIssuedAt: now - 1}) {
+		t.Fatal("a shorter until replaced a longer one")
+	}
+}
+
+// TestKicksAreCoalesced: a flood of kicks (forged auth.revoked events) reads at most once per
+// gap; a kick after a quiet spell still reads at once.
+func TestKicksAreCoalesced(t *testing.T) {
+	src := &fakeSource{nowMs: time.Now().UnixMilli()}
+	s := NewSyncer(NewList(), src.fetch, time.Second, 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx, time.Hour)
+	reads := func() int {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return len(src.sinces)
+	}
+	began := time.Now()
+	for reads() == 0 || time.Since(began) < 500*time.Millisecond {
+		s.Kick()
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(began)
+	if most := 2 + int(elapsed/(100*time.Millisecond)); reads() > most {
+		t.Fatalf("%d reads for a flood of kicks over %s, want at most %d", reads(), elapsed.Round(time.Millisecond), most)
+	}
+	t.Logf("%d reads for %s of kicks every 0.1 ms", reads(), elapsed.Round(time.Millisecond))
 }
 
 // fakeSource records the since of each read and answers what it holds.
@@ -69,7 +100,7 @@ func TestSyncer(t *testing.T) {
 	now := time.Now()
 	src := &fakeSource{nowMs: now.UnixMilli(), entries: []Entry{{TokenID: "a", Until: now.Unix() + 60}}}
 	l := NewList()
-	s := NewSyncer(l, src.fetch, time.Second)
+	s := NewSyncer(l, src.fetch, time.Second, time.Millisecond)
 	if err := s.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -35,14 +35,15 @@ type Grant struct {
 }
 
 // Grants are the tokens of the stack's binaries, by binary name, with the secrets in secrets
-// (by the same names); reader is the read-only token of tools and load balancers. Whoever
-// subscribes to events through go-micro's http broker registers under names.HTTPBroker.
+// (by the same names); reader is the read-only token of tools and load balancers. A binary
+// that subscribes to events through go-micro's http broker registers them under a name of its
+// own (names.BrokerOf), which no other token may write.
 func Grants(secrets map[string]string) ([]Grant, error) {
 	writes := map[string][]string{
 		"configserver": {names.ConfigServer},
-		"user":         {names.User, names.HTTPBroker},
-		"greeter":      {names.Greeter, names.HTTPBroker},
-		"gateway":      {names.Gateway, names.HTTPBroker},
+		"user":         {names.User, names.BrokerOf("user")},
+		"greeter":      {names.Greeter, names.BrokerOf("greeter")},
+		"gateway":      {names.Gateway, names.BrokerOf("gateway")},
 		"reader":       nil,
 	}
 	var grants []Grant

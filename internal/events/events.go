@@ -45,10 +45,15 @@ type Config struct {
 	Listen string `mapstructure:"listen" default:"127.0.0.1:0" usage:"http broker: where events for this process arrive (containers set 0.0.0.0:0)"`
 }
 
-// NewBroker returns the broker c names; the http broker finds subscribers through reg.
-func NewBroker(c Config, reg registry.Registry) (broker.Broker, error) {
+// NewBroker returns the broker c names for owner (a binary's name, a key of
+// SubscriberTopics); the http broker finds subscribers through reg, and registers owner's under
+// BrokerName(owner).
+func NewBroker(c Config, reg registry.Registry, owner string) (broker.Broker, error) {
 	if c.Address == "" {
-		return httpbroker.NewBroker(broker.Registry(reg), broker.Addrs(c.Listen)), nil
+		if _, ok := SubscriberTopics[owner]; !ok {
+			return nil, fmt.Errorf("events: %q subscribes to nothing through the http broker", owner)
+		}
+		return httpbroker.NewBroker(broker.Registry(&ownedRegistry{Registry: reg, owner: owner}), broker.Addrs(c.Listen)), nil
 	}
 	if !strings.HasPrefix(c.Address, "nats://") && !strings.HasPrefix(c.Address, "tls://") {
 		return nil, fmt.Errorf("broker.address %q: want nats://host:port", c.Address)

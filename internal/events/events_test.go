@@ -3,12 +3,17 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/micro/go-micro/v2/broker"
 	"github.com/micro/go-micro/v2/broker/memory"
+	"github.com/micro/go-micro/v2/registry"
+	memregistry "github.com/micro/go-micro/v2/registry/memory"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // eventually polls ok until it holds or 5 s pass.
@@ -126,9 +131,45 @@ func TestNewBroker(t *testing.T) {
 		{"nats://127.0.0.1:4222", "nats", false},
 		{"http://127.0.0.1:4222", "", true},
 	} {
-		b, err := NewBroker(Config{Address: tc.address, Listen: "127.0.0.1:0"}, nil)
+		b, err := NewBroker(Config{Address: tc.address, Listen: "127.0.0.1:0"}, nil, "gateway")
 		if (err != nil) != tc.err || (err == nil && b.String() != tc.want) {
 			t.Errorf("%q: %v, %v", tc.address, b, err)
 		}
+	}
+}
+
+// TestSubscriptionsAreOwned: each binary's http broker registers its subscriptions under a
+// name of its own, and a publisher believes of each owner only the topics it subscribes to:
+// a subscription of the gateway's topic registered as the greeter's is never sent to.
+func TestSubscriptionsAreOwned(t *testing.T) {
+	reg := memregistry.NewRegistry()
+	node := func(id, topic string) *registry.Node {
+		return &registry.Node{Id: id, Address: "127.0.0.1:1", Metadata: map[string]string{"broker": "http", "topic": topic}}
+	}
+	gateway := &ownedRegistry{Registry: reg, owner: "gateway"}
+	greeter := &ownedRegistry{Registry: reg, owner: "greeter"}
+	if err := gateway.Register(&registry.Service{Name: names.HTTPBroker, Nodes: []*registry.Node{node("gw-1", TokensRevoked)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := greeter.Register(&registry.Service{Name: names.HTTPBroker, Nodes: []*registry.Node{node("rogue", TokensRevoked), node("gr-1", UserLoggedIn)}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := reg.GetService(names.BrokerOf("gateway")); err != nil || len(s) != 1 || s[0].Nodes[0].Id != "gw-1" {
+		t.Fatalf("the gateway's subscriptions: %v %v", s, err)
+	}
+	user := &ownedRegistry{Registry: reg, owner: "user"}
+	services, err := user.GetService(names.HTTPBroker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, s := range services {
+		for _, n := range s.Nodes {
+			seen = append(seen, n.Id+" "+n.Metadata["topic"])
+		}
+	}
+	slices.Sort(seen)
+	if want := []string{"gr-1 " + UserLoggedIn, "gw-1 " + TokensRevoked}; !slices.Equal(seen, want) {
+		t.Fatalf("a publisher sees %v, want %v", seen, want)
 	}
 }

@@ -15,6 +15,11 @@ const (
 	ConfigServer = "config-server"
 	// Gateway is every gateway's HTTP address, for load balancers.
 	Gateway = "gateway"
-	// HTTPBroker is where go-micro's http broker registers the subscribers of events.
+	// HTTPBroker is where go-micro's http broker registers the subscribers of events; ours
+	// register under BrokerOf their binary instead (see package events).
 	HTTPBroker = "micro.http.broker"
 )
+
+// BrokerOf is where binary's http broker registers its subscriptions: a name of its own, which
+// only binary's Consul token may write.
+func BrokerOf(binary string) string { return HTTPBroker + "." + binary }

@@ -88,7 +88,7 @@ func run(args []string) error {
 	if err := breaker.ServeStream(ctx, cfg.Breaker.StreamAddress, cfg.Metrics.PProf); err != nil {
 		return err
 	}
-	brk, err := events.NewBroker(cfg.Broker, service.Registry())
+	brk, err := events.NewBroker(cfg.Broker, service.Registry(), "greeter")
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	brk, err := events.NewBroker(cfg.Broker, service.Registry())
+	brk, err := events.NewBroker(cfg.Broker, service.Registry(), "user")
 	if err != nil {
 		return err
 	}

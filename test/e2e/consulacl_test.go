@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // TestRogueRegistrationRefused: Consul runs with ACLs on and deny by default. A process
@@ -64,6 +66,32 @@ func TestRogueRegistrationRefused(t *testing.T) {
 		}
 		if len(entries) != 0 {
 			t.Fatalf("an anonymous caller saw %d user instances", len(entries))
+		}
+	})
+
+	t.Run("no token touches another binary's event subscriptions", func(t *testing.T) {
+		gatewaySubscriptions := names.BrokerOf("gateway")
+		rogue := &consulapi.AgentServiceRegistration{ID: "rogue-subscriber", Name: gatewaySubscriptions, Address: "127.0.0.1", Port: 1,
+			Meta: map[string]string{"broker": "http", "topic": "auth.revoked"}}
+		if err := agent(shared.ConsulTokens["greeter"]).ServiceRegister(rogue); err == nil || !strings.Contains(err.Error(), "403") {
+			agent(shared.ConsulTokens["gateway"]).ServiceDeregister(rogue.ID)
+			t.Fatalf("the greeter's token registered a subscription as the gateway: %v", err)
+		}
+		services, err := agent(shared.ConsulTokens["reader"]).Services()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for id, s := range services {
+			if s.Service == gatewaySubscriptions {
+				found++
+				if err := agent(shared.ConsulTokens["greeter"]).ServiceDeregister(id); err == nil || !strings.Contains(err.Error(), "403") {
+					t.Fatalf("the greeter's token deregistered the gateway's subscription %s: %v", id, err)
+				}
+			}
+		}
+		if found == 0 {
+			t.Fatalf("no subscription of the gateway's registered as %s", gatewaySubscriptions)
 		}
 	})
 
