@@ -24,6 +24,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
@@ -81,7 +82,7 @@ func newGatewayUnderTest(t *testing.T) *gatewayUnderTest {
 	limiter, err := limits.New(limits.Config{
 		Paths:  []string{"/user/login", "/user/register", "/user/refresh", "/user/delete"},
 		IPRate: 1000, IPBurst: 1000, UsernameRate: 1000, UsernameBurst: 1000,
-		LoginFailures: 3, LockIncrement: time.Minute, LockMax: time.Hour, FailureReset: time.Hour, MaxTracked: 1000,
+		Config: lockout.Config{Failures: 3, Increment: time.Minute, Max: time.Hour, Reset: time.Hour}, MaxTracked: 1000,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 )
 
 // Config is the limits' settings.
@@ -34,12 +35,8 @@ type Config struct {
 	// UsernameRate requests a second per account on each route, with bursts of UsernameBurst.
 	UsernameRate  float64 `mapstructure:"username_rate" default:"0.5" refresh:"true" usage:"requests a second per account on each limited route"`
 	UsernameBurst int     `mapstructure:"username_burst" default:"10" refresh:"true" usage:"burst of requests per account on each limited route"`
-	// LoginFailures wrong passwords lock the account for LockIncrement, 2×LockIncrement after
-	// twice as many, and so on up to LockMax; failures are forgotten FailureReset after the last.
-	LoginFailures int           `mapstructure:"login_failures" default:"10" refresh:"true" usage:"wrong passwords (login or delete) for an account before it is locked (then again every as many)"`
-	LockIncrement time.Duration `mapstructure:"lock_increment" default:"30s" refresh:"true" usage:"a lock lasts this much longer each time login_failures more fail"`
-	LockMax       time.Duration `mapstructure:"lock_max" default:"15m" refresh:"true" usage:"longest lock"`
-	FailureReset  time.Duration `mapstructure:"failure_reset" default:"12h" refresh:"true" usage:"failed logins are forgotten this long after the last one"`
+	// Lockout locks an account after repeated wrong passwords (limits.login_failures, ...).
+	lockout.Config `mapstructure:",squash"`
 	// TrustedProxies are the addresses (CIDR or IP) whose X-Forwarded-For is believed: the
 	// client is the last address in it that is not a trusted proxy.
 	TrustedProxies []string `mapstructure:"trusted_proxies" refresh:"true" usage:"CIDRs of proxies whose X-Forwarded-For names the client (e.g. nginx)"`
@@ -58,11 +55,11 @@ func (c Config) prepare() (*settings, error) {
 	switch {
 	case c.IPRate <= 0 || c.UsernameRate <= 0 || c.IPBurst < 1 || c.UsernameBurst < 1:
 		return nil, fmt.Errorf("limits: rates (%g, %g) must be positive and bursts (%d, %d) at least 1", c.IPRate, c.UsernameRate, c.IPBurst, c.UsernameBurst)
-	case c.LoginFailures < 1 || c.LockIncrement <= 0 || c.LockMax < c.LockIncrement || c.FailureReset <= 0:
-		return nil, fmt.Errorf("limits: login_failures (%d) must be at least 1, lock_increment (%s) and failure_reset (%s) positive, lock_max (%s) at least lock_increment",
-			c.LoginFailures, c.LockIncrement, c.FailureReset, c.LockMax)
 	case c.MaxTracked < 1:
 		return nil, fmt.Errorf("limits.max_tracked %d: want at least 1", c.MaxTracked)
+	}
+	if err := c.Lockout().Validate(); err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
 	}
 	proxies, err := parsePrefixes(c.TrustedProxies)
 	if err != nil {
@@ -113,13 +110,25 @@ type Limiter struct {
 	// usernames holds the buckets of an account on a route (see bucketKey), accounts the
 	// wrong passwords and locks of an account.
 	usernames *table
-	accounts  *table
+	accounts  *lockout.Lockout
 	now       func() time.Time
 }
 
+// Lockout is the part of c that locks accounts.
+func (c Config) Lockout() lockout.Config { return c.Config }
+
 // New returns a limiter with c, which must be valid.
 func New(c Config) (*Limiter, error) {
-	l := &Limiter{ips: newTable(c.MaxTracked), usernames: newTable(c.MaxTracked), accounts: newTable(c.MaxTracked), now: time.Now}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Limiter{ips: newTable(c.MaxTracked), usernames: newTable(c.MaxTracked), now: time.Now}
+	// The lockout reads the limiter's clock, which tests set.
+	accounts, err := lockout.New(c.Lockout(), c.MaxTracked, func() time.Time { return l.now() })
+	if err != nil {
+		return nil, err
+	}
+	l.accounts = accounts
 	if err := l.Update(c); err != nil {
 		return nil, err
 	}
@@ -130,6 +139,9 @@ func New(c Config) (*Limiter, error) {
 func (l *Limiter) Update(c Config) error {
 	s, err := c.prepare()
 	if err != nil {
+		return err
+	}
+	if err := l.accounts.Update(c.Lockout()); err != nil {
 		return err
 	}
 	l.current.Store(s)
@@ -154,7 +166,7 @@ func (l *Limiter) Admit(path, client, account string) Verdict {
 	}
 	now := l.now()
 	if account != "" {
-		if wait := l.accounts.lockedFor(account, now); wait > 0 {
+		if wait := l.accounts.LockedFor(account); wait > 0 {
 			return Verdict{RetryAfter: wait, Reason: "too many wrong passwords for this account; try again later"}
 		}
 	}
@@ -176,13 +188,10 @@ func bucketKey(path, account string) string { return path + "\x00" + account }
 // PasswordFailed counts a wrong password for account. Every one counts, whatever the request
 // carried besides: nothing a client adds (an Idempotency-Key, a header) makes two wrong
 // guesses one.
-func (l *Limiter) PasswordFailed(account string) {
-	s := l.current.Load()
-	l.accounts.fail(account, s.Config, l.now())
-}
+func (l *Limiter) PasswordFailed(account string) { l.accounts.Failed(account) }
 
 // Succeeded forgets the account's wrong passwords, as Keycloak does after a login.
-func (l *Limiter) Succeeded(account string) { l.accounts.succeed(account) }
+func (l *Limiter) Succeeded(account string) { l.accounts.Succeeded(account) }
 
 // ClientIP is the client's address: the peer, or, when the peer is a trusted proxy, the last
 // address in X-Forwarded-For that is not one.
@@ -248,7 +257,7 @@ func Refuse(w http.ResponseWriter, v Verdict) {
 	envelope.Write(w, http.StatusTooManyRequests, v.Reason)
 }
 
-// table holds one kind of key's state: a token bucket and the failed logins.
+// table holds one kind of key's token buckets.
 type table struct {
 	mu      sync.Mutex
 	max     int
@@ -256,12 +265,9 @@ type table struct {
 }
 
 type entry struct {
-	tokens      float64
-	refilled    time.Time // when tokens was computed
-	full        time.Time // when the bucket is full again: the entry holds nothing before then
-	failures    int
-	lastFailure time.Time
-	lockedUntil time.Time
+	tokens   float64
+	refilled time.Time // when tokens was computed
+	full     time.Time // when the bucket is full again: the entry holds nothing before then
 }
 
 func newTable(max int) *table { return &table{max: max, entries: map[string]*entry{}} }
@@ -280,13 +286,13 @@ func (t *table) get(key string, now time.Time, create bool) *entry {
 	return e
 }
 
-// evict drops every entry that holds nothing (a full bucket, no failures, no lock), then
+// evict drops every entry that holds nothing (a full bucket), then
 // arbitrary ones, whose keys start afresh, until an eighth of the table is free: bounding
 // memory matters more than one key's history, and freeing a batch keeps a flood of fresh keys
 // from paying a scan of the whole table for each one.
 func (t *table) evict(now time.Time) {
 	for k, e := range t.entries {
-		if !now.Before(e.full) && e.failures == 0 && !now.Before(e.lockedUntil) {
+		if !now.Before(e.full) {
 			delete(t.entries, k)
 		}
 	}
@@ -315,36 +321,4 @@ func (t *table) take(key string, rate float64, burst int, now time.Time) time.Du
 	e.tokens--
 	e.full = now.Add(time.Duration((float64(burst) - e.tokens) / rate * float64(time.Second)))
 	return 0
-}
-
-func (t *table) lockedFor(key string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.get(key, now, false); e != nil && now.Before(e.lockedUntil) {
-		return e.lockedUntil.Sub(now)
-	}
-	return 0
-}
-
-func (t *table) fail(key string, c Config, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.get(key, now, true)
-	if !e.lastFailure.IsZero() && now.Sub(e.lastFailure) > c.FailureReset {
-		e.failures = 0
-	}
-	e.failures++
-	e.lastFailure = now
-	if steps := e.failures / c.LoginFailures; steps > 0 {
-		wait := min(c.LockMax, time.Duration(steps)*c.LockIncrement)
-		e.lockedUntil = now.Add(wait)
-	}
-}
-
-func (t *table) succeed(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.entries[key]; e != nil {
-		e.failures, e.lockedUntil = 0, time.Time{}
-	}
 }

@@ -5,13 +5,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 )
 
 func testConfig() Config {
 	return Config{
 		Paths:  []string{"/user/login", "/user/register", "/user/delete"},
 		IPRate: 1, IPBurst: 3, UsernameRate: 1, UsernameBurst: 100,
-		LoginFailures: 3, LockIncrement: 10 * time.Second, LockMax: 25 * time.Second, FailureReset: time.Hour,
+		Config:     lockout.Config{Failures: 3, Increment: 10 * time.Second, Max: 25 * time.Second, Reset: time.Hour},
 		MaxTracked: 1000,
 	}
 }
@@ -184,12 +186,12 @@ func TestValidate(t *testing.T) {
 	for name, broken := range map[string]func(*Config){
 		"zero rate":             func(c *Config) { c.IPRate = 0 },
 		"zero burst":            func(c *Config) { c.UsernameBurst = 0 },
-		"no failures":           func(c *Config) { c.LoginFailures = 0 },
-		"max below increment":   func(c *Config) { c.LockMax = time.Second },
+		"no failures":           func(c *Config) { c.Failures = 0 },
+		"max below increment":   func(c *Config) { c.Max = time.Second },
 		"bad proxy":             func(c *Config) { c.TrustedProxies = []string{"not-an-ip"} },
 		"nothing tracked":       func(c *Config) { c.MaxTracked = 0 },
-		"no reset of failures":  func(c *Config) { c.FailureReset = 0 },
-		"negative lock":         func(c *Config) { c.LockIncrement = -time.Second },
+		"no reset of failures":  func(c *Config) { c.Reset = 0 },
+		"negative lock":         func(c *Config) { c.Increment = -time.Second },
 		"bad proxy prefix bits": func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/99"} },
 	} {
 		c := testConfig()

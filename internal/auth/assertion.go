@@ -42,7 +42,13 @@ type VerifierConfig struct {
 	PublicKeys []string `mapstructure:"public_keys" usage:"Ed25519 public keys (base64) whose signed identities are accepted: the gateway's, and during a rotation the next one too (required)"`
 	// Audiences defaults to the service's own name (config.App.Defaults).
 	Audiences []string `mapstructure:"audiences" usage:"audiences accepted: this service's name and those of services that forward the identity to it"`
+	// MaxTTL bounds the lifetime an assertion may claim (exp − iat); 0 means
+	// DefaultAssertionMaxTTL. The gateway signs them for internal_auth.ttl (60 s).
+	MaxTTL time.Duration `mapstructure:"max_ttl" default:"2m" usage:"longest signed identity lifetime (exp - iat) accepted; longer ones are refused (the gateway's internal_auth.ttl must be shorter)"`
 }
+
+// DefaultAssertionMaxTTL is the bound on assertion lifetimes where none is set.
+const DefaultAssertionMaxTTL = 2 * time.Minute
 
 // KeyID names a public key in the kid header: the first 8 bytes of its SHA-256, hex.
 func KeyID(public ed25519.PublicKey) string {
@@ -156,6 +162,7 @@ func (s *Signer) Sign(id Identity, audience string) (string, error) {
 type Verifier struct {
 	keys      map[string]ed25519.PublicKey // by kid
 	audiences []string
+	maxTTL    time.Duration
 	now       func() time.Time
 
 	mu       sync.RWMutex
@@ -183,7 +190,14 @@ func NewVerifier(c VerifierConfig) (*Verifier, error) {
 		}
 		keys[KeyID(key)] = key
 	}
-	return &Verifier{keys: keys, audiences: c.Audiences, now: time.Now, verified: map[string]verifiedAssertion{}}, nil
+	maxTTL := c.MaxTTL
+	if maxTTL == 0 {
+		maxTTL = DefaultAssertionMaxTTL
+	}
+	if maxTTL < 0 {
+		return nil, fmt.Errorf("internal_auth.max_ttl %s must not be negative", maxTTL)
+	}
+	return &Verifier{keys: keys, audiences: c.Audiences, maxTTL: maxTTL, now: time.Now, verified: map[string]verifiedAssertion{}}, nil
 }
 
 // ErrBadAssertion covers every way an assertion can fail; callers answer 401.
@@ -211,6 +225,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(assertionIssuer),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		jwt.WithLeeway(2*time.Second),
 	)
@@ -223,6 +238,12 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 	id, err := strconv.ParseUint(claims.Subject, 10, 64)
 	if err != nil || id == 0 || claims.Name == "" {
 		return Identity{}, fmt.Errorf("%w: no subject", ErrBadAssertion)
+	}
+	if claims.IssuedAt == nil {
+		return Identity{}, fmt.Errorf("%w: no issue time", ErrBadAssertion)
+	}
+	if lifetime := claims.ExpiresAt.Sub(claims.IssuedAt.Time); lifetime > v.maxTTL {
+		return Identity{}, fmt.Errorf("%w: lives %s, longer than internal_auth.max_ttl %s", ErrBadAssertion, lifetime, v.maxTTL)
 	}
 	identity := Identity{UserID: id, Username: claims.Name, TokenID: claims.TokenID, TokenExpires: claims.TokenExpires}
 	v.mu.Lock()

@@ -72,9 +72,21 @@ func TestAssertions(t *testing.T) {
 		Issuer: assertionIssuer, Subject: "7", Audience: jwt.ClaimStrings{"go.micro.api.user"}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}})
 	confused.Header["kid"] = KeyID(raw)
 	confusedToken, _ := confused.SignedString(raw)
+	longLived := newSignerT(t, private)
+	longLived.ttl = 10 * 365 * 24 * time.Hour
+	tenYears, _ := longLived.Sign(alice, "go.micro.api.user")
+	overMax := newSignerT(t, private)
+	overMax.ttl = DefaultAssertionMaxTTL + time.Second
+	justOver, _ := overMax.Sign(alice, "go.micro.api.user")
+	edKey, _ := ParsePrivateKey(private)
+	noIAT := jwt.NewWithClaims(jwt.SigningMethodEdDSA, assertionClaims{Name: "alice", RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: assertionIssuer, Subject: "7", Audience: jwt.ClaimStrings{"go.micro.api.user"}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}})
+	noIAT.Header["kid"] = KeyID(edKey.Public().(ed25519.PublicKey))
+	noIATToken, _ := noIAT.SignedString(edKey)
 	for name, token := range map[string]string{
 		"expired": old, "another key": foreign, "another audience": wrongAudience,
 		"HS256 with the public key": confusedToken, "garbage": "a.b.c", "empty": "",
+		"lives ten years": tenYears, "lives a second past max_ttl": justOver, "no issue time": noIATToken,
 	} {
 		if _, err := user.Verify(token); !errors.Is(err, ErrBadAssertion) {
 			t.Errorf("%s: %v, want ErrBadAssertion", name, err)

@@ -13,7 +13,13 @@ type VerifyConfig struct {
 	// until its tokens have expired.
 	AcceptedSecrets []string `mapstructure:"accepted_secrets" secret:"true" refresh:"true" usage:"more secrets that verify access tokens, for a rotation: the next one, then the previous (refreshable)"`
 	Issuer          string   `mapstructure:"issuer" default:"gomicro-stack" usage:"token issuer (iss), checked on every request"`
+	// MaxTTL bounds the lifetime a token may claim (exp − iat): a token signed for ten years,
+	// with a leaked secret or by a misconfigured issuer, is refused. 0 means DefaultMaxTTL.
+	MaxTTL time.Duration `mapstructure:"max_ttl" default:"1h" usage:"longest access token lifetime (exp - iat) accepted; longer tokens are refused"`
 }
+
+// DefaultMaxTTL is the bound on access token lifetimes where none is set.
+const DefaultMaxTTL = time.Hour
 
 // Config holds the settings of a binary that issues tokens too (the user service).
 type Config struct {

@@ -75,6 +75,7 @@ type keySet struct {
 	secrets map[string][]byte
 	issuer  string
 	ttl     time.Duration
+	maxTTL  time.Duration
 
 	// verified remembers the tokens these keys verified (the whole token is the key: the same
 	// bytes under the same keys verify the same way), so that a client's next requests cost a
@@ -125,7 +126,14 @@ func (k *Keys) Update(c Config) error {
 	if c.TTL < 0 {
 		return fmt.Errorf("jwt.ttl %s must not be negative", c.TTL)
 	}
-	set := &keySet{secrets: map[string][]byte{}, issuer: c.Issuer, ttl: c.TTL, verified: map[string]verifiedToken{}}
+	maxTTL := c.MaxTTL
+	if maxTTL == 0 {
+		maxTTL = DefaultMaxTTL
+	}
+	if maxTTL < 0 || c.TTL > maxTTL {
+		return fmt.Errorf("jwt.ttl %s must not be longer than jwt.max_ttl %s: the tokens would be refused", c.TTL, maxTTL)
+	}
+	set := &keySet{secrets: map[string][]byte{}, issuer: c.Issuer, ttl: c.TTL, maxTTL: maxTTL, verified: map[string]verifiedToken{}}
 	for i, secret := range append([]string{c.Secret}, c.AcceptedSecrets...) {
 		if len(secret) < MinSecretBytes {
 			name := "jwt.secret"
@@ -242,6 +250,9 @@ func (k *Keys) Verify(token string) (Identity, error) {
 	id, err := strconv.ParseUint(claims.Subject, 10, 64)
 	if err != nil || id == 0 || claims.Name == "" || claims.ID == "" || claims.IssuedAt == nil {
 		return Identity{}, ErrBadClaims
+	}
+	if lifetime := claims.ExpiresAt.Sub(claims.IssuedAt.Time); lifetime > set.maxTTL+leeway {
+		return Identity{}, fmt.Errorf("%w: lives %s, longer than jwt.max_ttl %s", ErrBadClaims, lifetime, set.maxTTL)
 	}
 	identity := Identity{UserID: id, Username: claims.Name, TokenID: claims.ID,
 		TokenIssuedAt: claims.IssuedAt.Unix(), TokenExpires: claims.ExpiresAt.Unix()}

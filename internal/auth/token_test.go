@@ -140,6 +140,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"no iat", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.IssuedAt = nil })), ErrBadClaims},
 		{"issued in the future", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })), ErrBadClaims},
 		{"bad subject", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.Subject = "not-a-number" })), ErrBadClaims},
+		{"lives ten years (longer than max_ttl)", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.ExpiresAt = jwt.NewNumericDate(now.AddDate(10, 0, 0)) })), ErrBadClaims},
+		{"lives a minute past max_ttl", sign(jwt.SigningMethodHS256, kid, without(func(c *jwt.RegisteredClaims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(DefaultMaxTTL + time.Minute)) })), ErrBadClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := k.Verify(tc.token)

@@ -56,6 +56,9 @@ const (
 	Reason_UNAVAILABLE Reason = 10
 	// The service failed; details stay in its log.
 	Reason_INTERNAL Reason = 11
+	// Too many wrong passwords for the account: it is locked for a while (the message says
+	// how long). Breakers do not count it.
+	Reason_TOO_MANY_ATTEMPTS Reason = 12
 )
 
 // Enum value maps for Reason.
@@ -73,6 +76,7 @@ var (
 		9:  "OVERLOADED",
 		10: "UNAVAILABLE",
 		11: "INTERNAL",
+		12: "TOO_MANY_ATTEMPTS",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":     0,
@@ -87,6 +91,7 @@ var (
 		"OVERLOADED":             9,
 		"UNAVAILABLE":            10,
 		"INTERNAL":               11,
+		"TOO_MANY_ATTEMPTS":      12,
 	}
 )
 
@@ -280,7 +285,7 @@ const file_api_api_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12+\n" +
 	"\x06reason\x18\x03 \x01(\x0e2\x13.gomicro.api.ReasonR\x06reason\x12\x19\n" +
-	"\btrace_id\x18\x04 \x01(\tR\atraceId*\xd0\x02\n" +
+	"\btrace_id\x18\x04 \x01(\tR\atraceId*\xee\x02\n" +
 	"\x06Reason\x12\x1d\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x1a\x05\xa0\xbb\x18\xf4\x03\x12\x1b\n" +
 	"\x10INVALID_ARGUMENT\x10\x01\x1a\x05\xa0\xbb\x18\x90\x03\x12\x1a\n" +
@@ -295,7 +300,8 @@ const file_api_api_proto_rawDesc = "" +
 	"OVERLOADED\x10\t\x1a\x05\xa0\xbb\x18\xf7\x03\x12\x16\n" +
 	"\vUNAVAILABLE\x10\n" +
 	"\x1a\x05\xa0\xbb\x18\xf7\x03\x12\x13\n" +
-	"\bINTERNAL\x10\v\x1a\x05\xa0\xbb\x18\xf4\x03:D\n" +
+	"\bINTERNAL\x10\v\x1a\x05\xa0\xbb\x18\xf4\x03\x12\x1c\n" +
+	"\x11TOO_MANY_ATTEMPTS\x10\f\x1a\x05\xa0\xbb\x18\xad\x03:D\n" +
 	"\vhttp_status\x12!.google.protobuf.EnumValueOptions\x18\xb4\x87\x03 \x01(\x05R\n" +
 	"httpStatus:G\n" +
 	"\x0esuccess_status\x12\x1e.google.protobuf.MethodOptions\x18\xb5\x87\x03 \x01(\x05R\rsuccessStatus:8\n" +

@@ -14,6 +14,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
@@ -35,6 +36,12 @@ type Config struct {
 		BcryptCost int `mapstructure:"bcrypt_cost" default:"10" usage:"bcrypt cost of new password hashes (4 to 31; each step doubles the work)"`
 		Workers    int `mapstructure:"workers" usage:"passwords hashed at once; more wait, or get 503 at once if they could not finish in time (0: one per CPU)"`
 	} `mapstructure:"password"`
+	// Lockout locks an account after wrong passwords, as the gateway's limits do, for callers
+	// inside the network that reach the service without a gateway.
+	Lockout struct {
+		lockout.Config `mapstructure:",squash"`
+		MaxTracked     int `mapstructure:"max_tracked" default:"100000" usage:"accounts whose wrong passwords are tracked (memory bound)"`
+	} `mapstructure:"lockout"`
 	JWT             auth.Config         `mapstructure:"jwt"`
 	InternalAuth    auth.VerifierConfig `mapstructure:"internal_auth"`
 	Broker          events.Config       `mapstructure:"broker"`
@@ -73,14 +80,18 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Only the token secrets follow the config server (a key rotation); other changes are
-	// reported as needing a restart.
+	lockouts, err := lockout.New(cfg.Lockout.Config, cfg.Lockout.MaxTracked, nil)
+	if err != nil {
+		return fmt.Errorf("lockout: %w", err)
+	}
+	// The token secrets (a key rotation) and the lockout follow the config server; other
+	// changes are reported as needing a restart.
 	go source.Watch(ctx, func(s *config.Source) error {
 		var next Config
 		if err := s.Decode(&next); err != nil {
 			return err
 		}
-		return keys.Update(next.JWT)
+		return errors.Join(keys.Update(next.JWT), lockouts.Update(next.Lockout.Config))
 	})
 	users, err := store.Open(cfg.Database.DSN)
 	if err != nil {
@@ -114,7 +125,7 @@ func run(args []string) error {
 		return err
 	}
 	accounts, err := account.NewService(account.Deps{Store: cached, Sessions: users, Tokens: keys,
-		Notifier: forgetting{Bus: bus, cache: cached}, Hashing: hashing, RefreshTTL: cfg.JWT.RefreshTTL})
+		Notifier: forgetting{Bus: bus, cache: cached}, Hashing: hashing, Lockout: lockouts, RefreshTTL: cfg.JWT.RefreshTTL})
 	if err != nil {
 		return err
 	}

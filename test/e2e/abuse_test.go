@@ -280,6 +280,7 @@ func TestBruteForceLocksTheUsername(t *testing.T) {
 	s := ownStack(t, stack.Config{Env: []string{
 		"LIMITS_TRUSTED_PROXIES=127.0.0.1", "LIMITS_IP_RATE=1", "LIMITS_IP_BURST=5",
 		"LIMITS_LOGIN_FAILURES=5", "LIMITS_LOCK_INCREMENT=2s", "LIMITS_LOCK_MAX=4s",
+		"LOCKOUT_LOGIN_FAILURES=5", "LOCKOUT_LOCK_INCREMENT=2s", "LOCKOUT_LOCK_MAX=4s",
 	}})
 	c := newClient(t, s.GatewayURL)
 	from := func(i int) string { return fmt.Sprintf("X-Forwarded-For: 203.0.%d.%d", i/250, 1+i%250) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 )
 
 // Domain errors. None of them says anything about the service's health, so none should count
@@ -28,6 +29,14 @@ var (
 	// ErrKeyTaken: the store already holds the Idempotency-Key (a concurrent retry won).
 	ErrKeyTaken = errors.New("idempotency key already used")
 )
+
+// LockedError: the account is locked after too many wrong passwords; no password is checked
+// until RetryAfter has passed.
+type LockedError struct{ RetryAfter time.Duration }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("too many wrong passwords for this account; try again in %s", e.RetryAfter.Round(time.Second))
+}
 
 // InvalidInputError says which field of a request breaks which rule.
 type InvalidInputError struct {
@@ -144,6 +153,7 @@ type Service struct {
 	tokens     TokenIssuer
 	notifier   Notifier
 	hashing    *Hashing
+	lockout    *lockout.Lockout
 	refreshTTL time.Duration
 	decoyHash  []byte
 	now        func() time.Time
@@ -160,6 +170,9 @@ type Deps struct {
 	Notifier Notifier
 	// Hashing hashes and checks passwords.
 	Hashing *Hashing
+	// Lockout locks an account after wrong passwords, for callers that reach the service
+	// without a gateway (whose limits lock too); nil: none here.
+	Lockout *lockout.Lockout
 	// RefreshTTL is how long a refresh token stays usable.
 	RefreshTTL time.Duration
 }
@@ -176,7 +189,29 @@ func NewService(d Deps) (*Service, error) {
 		return nil, fmt.Errorf("prepare decoy hash: %w", err)
 	}
 	return &Service{store: d.Store, sessions: d.Sessions, tokens: d.Tokens, notifier: d.Notifier, hashing: d.Hashing,
-		refreshTTL: d.RefreshTTL, decoyHash: decoy, now: time.Now}, nil
+		lockout: d.Lockout, refreshTTL: d.RefreshTTL, decoyHash: decoy, now: time.Now}, nil
+}
+
+// checkPassword says whether password is the account's, counting wrong ones towards its lock
+// (by its canonical name, as the gateway's); a locked account's password is not checked at
+// all: a LockedError.
+func (s *Service) checkPassword(ctx context.Context, name string, hash []byte, password string) (bool, error) {
+	name = Canonical(name)
+	if s.lockout != nil {
+		if wait := s.lockout.LockedFor(name); wait > 0 {
+			return false, &LockedError{RetryAfter: wait}
+		}
+	}
+	match, err := s.hashing.Matches(ctx, hash, password)
+	if err != nil || s.lockout == nil {
+		return match, err
+	}
+	if match {
+		s.lockout.Succeeded(name)
+	} else {
+		s.lockout.Failed(name)
+	}
+	return match, nil
 }
 
 // Registration is the outcome of Register.
@@ -256,17 +291,18 @@ func (s *Service) Login(ctx context.Context, username, password string) (Tokens,
 	}
 	u, err := s.store.ByUsername(ctx, username)
 	if errors.Is(err, ErrNotFound) {
-		if _, err := s.hashing.Matches(ctx, s.decoyHash, password); err != nil {
-			return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
+		// An unknown name locks as a known one would: the lock tells nothing either.
+		if _, err := s.checkPassword(ctx, username, s.decoyHash, password); err != nil {
+			return Tokens{}, User{}, lockedOr(err, "login "+username)
 		}
 		return Tokens{}, User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
 	}
-	match, err := s.hashing.Matches(ctx, u.PasswordHash, password)
+	match, err := s.checkPassword(ctx, username, u.PasswordHash, password)
 	if err != nil {
-		return Tokens{}, User{}, fmt.Errorf("login %s: %w", username, err)
+		return Tokens{}, User{}, lockedOr(err, "login "+username)
 	}
 	if !match {
 		return Tokens{}, User{}, ErrBadCredentials
@@ -277,6 +313,15 @@ func (s *Service) Login(ctx context.Context, username, password string) (Tokens,
 	}
 	s.notifier.UserLoggedIn(u.ID, u.Username)
 	return tokens, u, nil
+}
+
+// lockedOr is err as it is when the account is locked, else wrapped with what failed.
+func lockedOr(err error, what string) error {
+	var locked *LockedError
+	if errors.As(err, &locked) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Profile loads the account with the id.

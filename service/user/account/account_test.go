@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
 )
@@ -226,5 +228,50 @@ func TestIdempotentRegistration(t *testing.T) {
 	var invalid *account.InvalidInputError
 	if _, err := svc.Register(ctx, "frank", "password1", "has space"); !errors.As(err, &invalid) {
 		t.Errorf("bad key: %v", err)
+	}
+}
+
+// TestTheServiceLocksToo: a caller inside the network that reaches the service without a
+// gateway meets the same lock: wrong passwords at login and at delete count towards one lock
+// per account (in any letter case), an unknown name locks alike, and a locked account's
+// password is not even checked.
+func TestTheServiceLocksToo(t *testing.T) {
+	locks, err := lockout.New(lockout.Config{Failures: 3, Increment: time.Minute, Max: time.Hour, Reset: time.Hour}, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, keys, _ := accounttest.NewServiceWith(t, accounttest.Options{Lockout: locks})
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "Target", "the password", ""); err != nil {
+		t.Fatal(err)
+	}
+	tokens, _, err := svc.Login(ctx, "target", "the password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, err := keys.Verify(tokens.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"target", "TARGET"} {
+		if _, _, err := svc.Login(ctx, name, "a guess"); !errors.Is(err, account.ErrBadCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if err := svc.Delete(ctx, caller, "another guess"); !errors.Is(err, account.ErrBadCredentials) {
+		t.Fatalf("wrong password at delete: %v", err)
+	}
+	var locked *account.LockedError
+	if _, _, err := svc.Login(ctx, "Target", "the password"); !errors.As(err, &locked) || locked.RetryAfter <= 0 {
+		t.Fatalf("the right password after 3 wrong ones: %v, want locked", err)
+	}
+	if err := svc.Delete(ctx, caller, "the password"); !errors.As(err, &locked) {
+		t.Fatalf("delete while locked: %v, want locked", err)
+	}
+	for range 3 {
+		svc.Login(ctx, "nobody-here", "a guess")
+	}
+	if _, _, err := svc.Login(ctx, "nobody-here", "a guess"); !errors.As(err, &locked) {
+		t.Fatalf("an unknown name after 3 guesses: %v, want locked like any", err)
 	}
 }

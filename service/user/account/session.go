@@ -190,11 +190,13 @@ func (s *Service) reused(ctx context.Context, session Session) error {
 }
 
 // Logout revokes the caller's access token and, when given, the refresh token's family (which
-// must be the caller's).
+// must be the caller's: another's is left alone, and ErrNotYours says so once the caller's own
+// token is revoked, since whoever asked to log out must end up logged out).
 func (s *Service) Logout(ctx context.Context, caller auth.Identity, refreshToken string) error {
 	if caller.TokenID == "" {
 		return ErrNoCaller
 	}
+	var notYours error
 	if refreshToken != "" {
 		session, err := s.sessions.SessionByHash(ctx, hashRefresh(refreshToken))
 		switch {
@@ -203,7 +205,7 @@ func (s *Service) Logout(ctx context.Context, caller auth.Identity, refreshToken
 		case err != nil:
 			return fmt.Errorf("logout of user %d: %w", caller.UserID, err)
 		case session.UserID != caller.UserID:
-			return ErrNotYours
+			notYours = ErrNotYours
 		default:
 			if err := s.sessions.RevokeFamily(ctx, session.Family, s.now()); err != nil {
 				return fmt.Errorf("logout of user %d: %w", caller.UserID, err)
@@ -220,7 +222,7 @@ func (s *Service) Logout(ctx context.Context, caller auth.Identity, refreshToken
 		return fmt.Errorf("logout of user %d: %w", caller.UserID, err)
 	}
 	s.notifier.TokensRevoked(caller.UserID)
-	return nil
+	return notYours
 }
 
 // Delete removes the caller's account once the password confirms it is them; every token of
@@ -236,9 +238,9 @@ func (s *Service) Delete(ctx context.Context, caller auth.Identity, password str
 	if err != nil {
 		return fmt.Errorf("delete user %d: %w", caller.UserID, err)
 	}
-	match, err := s.hashing.Matches(ctx, u.PasswordHash, password)
+	match, err := s.checkPassword(ctx, u.Username, u.PasswordHash, password)
 	if err != nil {
-		return fmt.Errorf("delete user %d: %w", caller.UserID, err)
+		return lockedOr(err, fmt.Sprintf("delete user %d", caller.UserID))
 	}
 	if !match {
 		return ErrBadCredentials

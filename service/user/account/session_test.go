@@ -205,8 +205,13 @@ func TestLogout(t *testing.T) {
 	tokens, id := login(t, svc, keys, "leaving")
 	other, otherID := login(t, svc, keys, "staying")
 
-	if err := svc.Logout(ctx, id, other.Refresh); !errors.Is(err, account.ErrNotYours) {
+	// Naming someone else's refresh token is refused, and still logs the caller out.
+	_, wrongID := login(t, svc, keys, "leaving")
+	if err := svc.Logout(ctx, wrongID, other.Refresh); !errors.Is(err, account.ErrNotYours) {
 		t.Fatalf("logging out someone else's session: %v", err)
+	}
+	if revoked, _ := revokedIDs(t, svc); !slices.Contains(revoked, wrongID.TokenID) {
+		t.Fatalf("a logout naming another's refresh token left the caller's token unrevoked: %v", revoked)
 	}
 	if err := svc.Logout(ctx, auth.Identity{UserID: id.UserID}, ""); !errors.Is(err, account.ErrNoCaller) {
 		t.Fatalf("logout without a token id: %v", err)

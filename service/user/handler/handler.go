@@ -124,8 +124,17 @@ var errorRules = []rpcerror.Rule{
 	{Is: account.ErrNotYours, Reason: apipb.Reason_PERMISSION_DENIED},
 	{Is: account.ErrNotFound, Reason: apipb.Reason_NOT_FOUND},
 	{Is: account.ErrKeyReused, Reason: apipb.Reason_IDEMPOTENCY_KEY_REUSED},
+	{As: locked, Reason: apipb.Reason_TOO_MANY_ATTEMPTS},
 	// Shedding load is not a failure of the service: breakers do not count it.
 	{Is: account.ErrBusy, Reason: apipb.Reason_OVERLOADED},
+}
+
+func locked(err error) (string, bool) {
+	var l *account.LockedError
+	if errors.As(err, &l) {
+		return l.Error(), true
+	}
+	return "", false
 }
 
 func invalidInput(err error) (string, bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/metadata"
@@ -145,6 +146,7 @@ func TestDomainErrorsMapOnce(t *testing.T) {
 	}{
 		{account.ErrBusy, 503, "OVERLOADED"},
 		{account.ErrKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{&account.LockedError{RetryAfter: time.Minute}, 429, "TOO_MANY_ATTEMPTS"},
 		{fmt.Errorf("login x: %w", account.ErrBusy), 503, "OVERLOADED"},
 		{errors.New("disk on fire"), 500, "INTERNAL"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/store"
 )
@@ -34,6 +35,8 @@ type Options struct {
 	Notifier account.Notifier
 	// RefreshTTL is the refresh tokens' lifetime (default: a day).
 	RefreshTTL time.Duration
+	// Lockout locks accounts after wrong passwords (default: none).
+	Lockout *lockout.Lockout
 }
 
 // NewServiceWith is NewService as o says, with the store underneath.
@@ -59,7 +62,7 @@ func NewServiceWith(t testing.TB, o Options) (*account.Service, *auth.Keys, *sto
 		t.Fatal(err)
 	}
 	svc, err := account.NewService(account.Deps{Store: users, Sessions: users, Tokens: keys, Notifier: o.Notifier,
-		Hashing: hashing, RefreshTTL: o.RefreshTTL})
+		Hashing: hashing, Lockout: o.Lockout, RefreshTTL: o.RefreshTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
