@@ -468,3 +468,21 @@ func rawRequest(t *testing.T, addr, method, path, body string) (int, string) {
 	b, _ := io.ReadAll(rsp.Body)
 	return rsp.StatusCode, string(b)
 }
+
+// TestDotDotRule: paths that only the ".." rule of checkPath refuses (every character allowed,
+// no segment starting with a dot), so that the rule is guarded by itself; the resource and
+// label handling behind it would refuse some of them again.
+func TestDotDotRule(t *testing.T) {
+	for _, p := range []string{
+		"/foo/default/x..(_)..(_)passwd",
+		"/a..b/default",
+	} {
+		_, err := checkPath(httptest.NewRequest("GET", p, nil))
+		if err == nil || !strings.Contains(err.Error(), `".."`) {
+			t.Errorf("%s: %v, want the \"..\" rule to refuse it", p, err)
+		}
+	}
+	if _, err := checkPath(httptest.NewRequest("GET", "/foo/default/v1.2", nil)); err != nil {
+		t.Errorf("a label with single dots: %v", err)
+	}
+}

@@ -275,3 +275,47 @@ func TestTheServiceLocksToo(t *testing.T) {
 		t.Fatalf("an unknown name after 3 guesses: %v, want locked like any", err)
 	}
 }
+
+// keyNotYetSeen is a store whose first look-up of an Idempotency-Key misses, as it does for a
+// retry that reads the key just before the first try commits it.
+type keyNotYetSeen struct {
+	account.Store
+	looked bool
+}
+
+func (s *keyNotYetSeen) ByIdempotencyKey(ctx context.Context, key string) (account.User, error) {
+	if !s.looked {
+		s.looked = true
+		return account.User{}, account.ErrNotFound
+	}
+	return s.Store.ByIdempotencyKey(ctx, key)
+}
+
+// TestRetryThatLosesTheRaceReplays: a retry that found no key, hashed, and then lost the
+// insert to the first try (ErrKeyTaken) answers as the first try did.
+func TestRetryThatLosesTheRaceReplays(t *testing.T) {
+	_, keys, users := accounttest.NewServiceWith(t, accounttest.Options{})
+	hashing, err := account.NewHashing(bcrypt.MinCost, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store := &keyNotYetSeen{Store: users, looked: true}
+	svc, err := account.NewService(account.Deps{Store: store, Sessions: users, Tokens: keys, Notifier: account.Silent{}, Hashing: hashing, RefreshTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := svc.Register(ctx, "gina", "password1", "race-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.looked = false
+	retry, err := svc.Register(ctx, "gina", "password1", "race-key")
+	if err != nil || !retry.Replayed || retry.ID != first.ID {
+		t.Fatalf("the retry that lost the insert: %+v, %v; want a replay of id %d", retry, err, first.ID)
+	}
+	store.looked = false
+	if _, err := svc.Register(ctx, "gina", "another password", "race-key"); !errors.Is(err, account.ErrKeyReused) {
+		t.Fatalf("a different request that lost the insert: %v, want ErrKeyReused", err)
+	}
+}
