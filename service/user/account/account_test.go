@@ -294,17 +294,12 @@ func (s *keyNotYetSeen) ByIdempotencyKey(ctx context.Context, key string) (accou
 // TestRetryThatLosesTheRaceReplays: a retry that found no key, hashed, and then lost the
 // insert to the first try (ErrKeyTaken) answers as the first try did.
 func TestRetryThatLosesTheRaceReplays(t *testing.T) {
-	_, keys, users := accounttest.NewServiceWith(t, accounttest.Options{})
-	hashing, err := account.NewHashing(bcrypt.MinCost, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var store *keyNotYetSeen
+	svc, _, _ := accounttest.NewServiceWith(t, accounttest.Options{Accounts: func(s account.Store) account.Store {
+		store = &keyNotYetSeen{Store: s, looked: true}
+		return store
+	}})
 	ctx := context.Background()
-	store := &keyNotYetSeen{Store: users, looked: true}
-	svc, err := account.NewService(account.Deps{Store: store, Sessions: users, Tokens: keys, Notifier: account.Silent{}, Hashing: hashing, RefreshTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
 	first, err := svc.Register(ctx, "gina", "password1", "race-key")
 	if err != nil {
 		t.Fatal(err)

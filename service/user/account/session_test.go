@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account/accounttest"
@@ -152,18 +150,10 @@ func (r *readTogether) SessionByHash(ctx context.Context, hash string) (account.
 // one gets new tokens, the others learn from the store that it was spent meanwhile, which is a
 // reuse: the family is revoked, the winner's new refresh token included.
 func TestConcurrentRefresh(t *testing.T) {
-	_, keys, users := accounttest.NewServiceWith(t, accounttest.Options{})
-	hashing, err := account.NewHashing(bcrypt.MinCost, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 8
-	sessions := &readTogether{SessionStore: users, n: n, all: make(chan struct{})}
-	svc, err := account.NewService(account.Deps{Store: users, Sessions: sessions, Tokens: keys, Notifier: account.Silent{},
-		Hashing: hashing, RefreshTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, keys, _ := accounttest.NewServiceWith(t, accounttest.Options{Sessions: func(s account.SessionStore) account.SessionStore {
+		return &readTogether{SessionStore: s, n: n, all: make(chan struct{})}
+	}})
 	tokens, _ := login(t, svc, keys, "racing")
 	var wg sync.WaitGroup
 	results := make([]error, n)

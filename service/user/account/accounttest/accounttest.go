@@ -37,6 +37,10 @@ type Options struct {
 	RefreshTTL time.Duration
 	// Lockout locks accounts after wrong passwords (default: none).
 	Lockout *lockout.Lockout
+	// Accounts and Sessions wrap the store the use cases see, for tests that stage a race
+	// (default: the store itself).
+	Accounts func(account.Store) account.Store
+	Sessions func(account.SessionStore) account.SessionStore
 }
 
 // NewServiceWith is NewService as o says, with the store underneath.
@@ -61,7 +65,15 @@ func NewServiceWith(t testing.TB, o Options) (*account.Service, *auth.Keys, *sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.NewService(account.Deps{Store: users, Sessions: users, Tokens: keys, Notifier: o.Notifier,
+	var accounts account.Store = users
+	if o.Accounts != nil {
+		accounts = o.Accounts(users)
+	}
+	var sessions account.SessionStore = users
+	if o.Sessions != nil {
+		sessions = o.Sessions(users)
+	}
+	svc, err := account.NewService(account.Deps{Store: accounts, Sessions: sessions, Tokens: keys, Notifier: o.Notifier,
 		Hashing: hashing, Lockout: o.Lockout, RefreshTTL: o.RefreshTTL})
 	if err != nil {
 		t.Fatal(err)
