@@ -97,7 +97,7 @@ proto-check: tools
 	fi; \
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  scripts/protogen.sh $$tmp && \
-	  for f in $$(cd $$tmp && find proto api bench -name '*.go' -o -name '*.yaml'); do \
+	  for f in $$(cd $$tmp && find proto api bench test -name '*.go' -o -name '*.yaml'); do \
 	    cmp -s $$tmp/$$f $$f || { echo "$$f is stale: run make proto"; diff -u $$f $$tmp/$$f | head -20; exit 1; }; \
 	  done && \
 	  for f in $$(find proto -name '*.pb*.go'); do \

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/handlers"
 	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/client/selector"
 	"github.com/micro/go-micro/v2/registry"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -25,8 +26,8 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
 	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
+	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/gateway/shed"
-	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -37,6 +38,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
 	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+	reflectionpb "github.com/gomicro-stack/gomicro-stack/proto/reflection"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
@@ -48,12 +50,13 @@ type Config struct {
 		Advertise        string `mapstructure:"advertise" usage:"host:port registered in Consul as service gateway, for load balancers (empty: the listen address, or this host's private IP)"`
 	} `mapstructure:"http"`
 	Gateway struct {
-		// Routes and OpenPaths default to what proto/ declares (see defaults).
-		Routes       []string `mapstructure:"routes" usage:"the routes served (default: every route of proto/); all other paths answer 404"`
-		OpenPaths    []string `mapstructure:"open_paths" usage:"paths that need no token (default: the routes proto/ marks public)"`
-		MaxBodyBytes int64    `mapstructure:"max_body_bytes" default:"1048576" usage:"largest request body; larger gets 413"`
-		CORSOrigins  []string `mapstructure:"cors_origins" usage:"browser origins allowed by CORS (* = any, without credentials)"`
-		AccessLog    bool     `mapstructure:"access_log" usage:"write an access log line per request to stdout (costs throughput)"`
+		// Routes and OpenPaths narrow what the registry holds; empty, they narrow nothing.
+		Routes       []string      `mapstructure:"routes" usage:"serve only these of the routes the services register (empty: all of them); other paths answer 404"`
+		OpenPaths    []string      `mapstructure:"open_paths" usage:"only these of the routes their services declare public need no token (empty: all of those)"`
+		RouteGrace   time.Duration `mapstructure:"route_grace" default:"30s" usage:"routes of a service whose last instance left answer 503 this long, then 404"`
+		MaxBodyBytes int64         `mapstructure:"max_body_bytes" default:"1048576" usage:"largest request body; larger gets 413"`
+		CORSOrigins  []string      `mapstructure:"cors_origins" usage:"browser origins allowed by CORS (* = any, without credentials)"`
+		AccessLog    bool          `mapstructure:"access_log" usage:"write an access log line per request to stdout (costs throughput)"`
 	} `mapstructure:"gateway"`
 	Revocation struct {
 		SyncInterval time.Duration `mapstructure:"sync_interval" default:"5s" usage:"how often revoked tokens are read from the user service (an event makes it at once)"`
@@ -70,22 +73,16 @@ type Config struct {
 	microsvc.ClientConfig `mapstructure:",squash"`
 }
 
-// apiFiles are the proto files whose routes the gateway serves.
-var apiFiles = []protoreflect.FileDescriptor{userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto}
+// The gateway serves whatever the registry holds (package routes). It is built with the user's
+// and the greeter's proto files all the same (greeterpb's blank import, userpb for its own
+// calls): while those services run these very files, their routes use the generated types,
+// with generated validation and without the cost of dynamic messages; any other service, or
+// another version of these, is served from the descriptors it sends.
+var compiledAPI = []protoreflect.FileDescriptor{userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto}
 
-// defaults are the defaults the gateway computes: the routes and the open paths from proto/,
-// and a longer breaker timeout, since its calls carry the services' own calls and their
-// breakers' timeouts (1 s).
-func defaults(routes []apispec.Route) map[string]any {
-	var paths, public []string
-	for _, r := range routes {
-		paths = append(paths, r.Path)
-		if r.Public {
-			public = append(public, r.Path)
-		}
-	}
-	return map[string]any{"gateway.routes": paths, "gateway.open_paths": public, "breaker.timeout": 5 * time.Second}
-}
+// defaults are the defaults the gateway computes: a longer breaker timeout, since its calls
+// carry the services' own calls and their breakers' timeouts (1 s).
+var defaults = map[string]any{"breaker.timeout": 5 * time.Second}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
@@ -97,16 +94,9 @@ func main() {
 func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	routes, err := apispec.Routes(apiFiles...)
-	if err != nil {
-		return err
-	}
 	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "gateway", Defaults: defaults(routes), Remote: true, Usage: os.Stderr}, args, &cfg)
+	source, err := config.Load(ctx, config.App{Name: "gateway", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
 	if err != nil {
-		return err
-	}
-	if routes, err = served(routes, cfg.Gateway.Routes); err != nil {
 		return err
 	}
 	if err := cfg.HTTP.Validate(cfg.Breaker.Timeout); err != nil {
@@ -155,10 +145,12 @@ func run(args []string) error {
 	// Register only when the call cannot have run.
 	registry := cfg.Registry.NewRegistry()
 	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations"}, breaker.NewClientWrapper(nil))
-	api, err := apiserver.NewHandler(rpc, routes)
+	table, err := followRoutes(ctx, cfg, rpc, registry)
 	if err != nil {
 		return err
 	}
+	lookup := served(table, cfg.Gateway.Routes)
+	api := apiserver.NewHandler(rpc, lookup)
 	revoked, stopFollowing, err := followRevocations(ctx, cfg, rpc, registry)
 	if err != nil {
 		return err
@@ -166,9 +158,10 @@ func run(args []string) error {
 	defer stopFollowing()
 	// Outermost: the edge (routes, body, well-formed text, error envelope) sees every request.
 	handler := routesOf(api, shed.Middleware(shedder),
-		jwtauth.Middleware(keys, revoked, signer, api.Audience, cfg.Gateway.OpenPaths), limits.Middleware(limiter))
+		jwtauth.Middleware(keys, revoked, signer, api.Audience, open(lookup, cfg.Gateway.OpenPaths)), limits.Middleware(limiter))
+	known := func(path string) bool { _, ok := lookup(path); return ok }
 	handler = edge.Middleware(edge.Config{
-		Routes:         cfg.Gateway.Routes,
+		Known:          known,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		CORSOrigins:    cfg.Gateway.CORSOrigins,
@@ -178,7 +171,7 @@ func run(args []string) error {
 		handler = handlers.CustomLoggingHandler(os.Stdout, handler, tracing.AccessLine)
 	}
 	// Outermost: every answer, a refusal at the edge too, belongs to a trace and says which.
-	handler = tracing.HTTPMiddleware(spanName(cfg.Gateway.Routes))(handler)
+	handler = tracing.HTTPMiddleware(spanName(known))(handler)
 	server, err := apiserver.Listen(cfg.HTTP.Config, handler)
 	if err != nil {
 		return err
@@ -219,34 +212,59 @@ func routesOf(api *apiserver.Handler, shedding, authentication, limit func(http.
 
 // spanName names a request's span by its method and route; paths that are no route share one
 // name, since a caller chooses them.
-func spanName(routes []string) func(*http.Request) string {
-	known := map[string]bool{}
-	for _, p := range routes {
-		known[edge.CleanPath(p)] = true
-	}
+func spanName(known func(string) bool) func(*http.Request) string {
 	return func(r *http.Request) string {
-		if path := edge.CleanPath(r.URL.Path); known[path] {
+		if path := edge.CleanPath(r.URL.Path); known(path) {
 			return tracing.KnownMethod(r.Method) + " " + path
 		}
 		return tracing.MethodName(r)
 	}
 }
 
-// served are the routes listed in gateway.routes, each of which must be a route of proto/.
-func served(routes []apispec.Route, listed []string) ([]apispec.Route, error) {
-	byPath := map[string]apispec.Route{}
-	for _, r := range routes {
-		byPath[r.Path] = r
+// served finds the routes of table, only those listed when gateway.routes lists any.
+func served(table *routes.Table, listed []string) apiserver.Lookup {
+	if len(listed) == 0 {
+		return table.Lookup
 	}
-	var out []apispec.Route
-	for _, p := range listed {
-		r, ok := byPath[edge.CleanPath(p)]
-		if !ok {
-			return nil, fmt.Errorf("gateway.routes: %s is no route of proto/ (%d are)", p, len(routes))
+	only := edge.Paths(listed...)
+	return func(path string) (*routes.Route, bool) {
+		if !only(path) {
+			return nil, false
 		}
-		out = append(out, r)
+		return table.Lookup(path)
 	}
-	return out, nil
+}
+
+// open says which paths need no token: the routes their services declare public, only those
+// listed when gateway.open_paths lists any.
+func open(lookup apiserver.Lookup, listed []string) func(string) bool {
+	only := edge.Paths(listed...)
+	return func(path string) bool {
+		r, ok := lookup(path)
+		return ok && r.Public && (len(listed) == 0 || only(path))
+	}
+}
+
+// followRoutes keeps the route table in step with the registry: read before serving (so that a
+// gateway starting beside running services serves their routes at once), then followed.
+func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg registry.Registry) (*routes.Table, error) {
+	table := routes.NewTable()
+	watcher := &routes.Watcher{Registry: reg, Namespace: names.Namespace, Grace: cfg.Gateway.RouteGrace, Table: table,
+		Fetch: func(ctx context.Context, service, version string) ([][]byte, error) {
+			rsp, err := reflectionpb.NewReflectionService(service, rpc).Files(ctx, &reflectionpb.FilesRequest{},
+				client.WithSelectOption(selector.WithFilter(selector.FilterVersion(version))))
+			if err != nil {
+				return nil, err
+			}
+			return rsp.GetFiles(), nil
+		}}
+	first, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := watcher.Sync(first); err != nil {
+		log.Printf("routes: first read of the registry failed (%v); following it", err)
+	}
+	go watcher.Run(ctx)
+	return table, nil
 }
 
 // followRevocations keeps a list of the revoked tokens from the user service: read before

@@ -21,11 +21,12 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
 	"github.com/gomicro-stack/gomicro-stack/gateway/limits"
 	"github.com/gomicro-stack/gomicro-stack/gateway/request"
-	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
@@ -70,15 +71,12 @@ type gatewayUnderTest struct {
 
 func newGatewayUnderTest(t *testing.T) *gatewayUnderTest {
 	t.Helper()
-	routes, err := apispec.Routes(apiFiles...)
+	table, err := routes.Compiled(names.Namespace, compiledAPI...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	service := &accounts{Client: grpcclient.NewClient()}
-	api, err := apiserver.NewHandler(service, routes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := apiserver.NewHandler(service, table.Lookup)
 	limiter, err := limits.New(limits.Config{
 		Paths:  []string{"/user/login", "/user/register", "/user/refresh", "/user/delete"},
 		IPRate: 1000, IPBurst: 1000, UsernameRate: 1000, UsernameBurst: 1000,
@@ -96,15 +94,9 @@ func newGatewayUnderTest(t *testing.T) *gatewayUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var open []string
-	for _, r := range routes {
-		if r.Public {
-			open = append(open, r.Path)
-		}
-	}
 	g := &gatewayUnderTest{service: service}
 	g.handler = envelope.Translate(routesOf(api, func(h http.Handler) http.Handler { return h },
-		jwtauth.Middleware(keys, nothingRevoked{}, signer, api.Audience, open), limits.Middleware(limiter)))
+		jwtauth.Middleware(keys, nothingRevoked{}, signer, api.Audience, open(table.Lookup, nil)), limits.Middleware(limiter)))
 	g.token = func(username string) string {
 		issued, err := keys.Issue(auth.Identity{UserID: 7, Username: username})
 		if err != nil {
@@ -265,16 +257,13 @@ func FuzzOneReading(f *testing.F) {
 // gatewayReading is what the gateway's decoding makes of body for the route of prototype's
 // RPC, and false when it refuses it.
 func gatewayReading(body string, prototype proto.Message) (*request.Request, bool) {
-	routes, err := apispec.Routes(apiFiles...)
+	table, err := routes.Compiled(names.Namespace, compiledAPI...)
 	if err != nil {
 		panic(err)
 	}
-	api, err := apiserver.NewHandler(nil, routes)
-	if err != nil {
-		panic(err)
-	}
+	api := apiserver.NewHandler(nil, table.Lookup)
 	var path string
-	for _, r := range routes {
+	for _, r := range table.All() {
 		if r.RPC.Input().FullName() == prototype.ProtoReflect().Descriptor().FullName() {
 			path = r.Path
 		}

@@ -26,6 +26,13 @@ for file in $files; do
   fi
 done
 
+# The end-to-end tests' echo service: an API the gateway is not built with.
+echo_dir=test/e2e/echo/echopb
+mkdir -p "$out/$echo_dir"
+protoc "${include[@]}" -I . \
+  --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-micro=bin/protoc-gen-micro \
+  --go_out="paths=source_relative:$out" --micro_out="paths=source_relative:$out" "$echo_dir/echo.proto"
+
 # The benchmark's go-zero peer (a module of its own, bench/peers/gozero) generates its API as
 # goctl would, with protoc-gen-go and protoc-gen-go-grpc at the versions its go.mod pins.
 peer=bench/peers/gozero

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -13,11 +12,9 @@ import (
 	"github.com/micro/go-micro/v2/client"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/metadata"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/gomicro-stack/gomicro-stack/gateway/request"
+	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/internal/apijson"
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -25,51 +22,35 @@ import (
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
-// Handler serves the routes of the proto files: the JSON body becomes the route's protobuf
-// request, checked against the proto's validation rules before any call (bad input never
-// reaches a service nor counts against its breaker), then the call's reply becomes the JSON
-// answer (internal/apijson). This is what micro api's rpc handler does, but for its JSON:
-// that one answers camelCase names, drops zero values ("code": 0), quotes 64-bit integers,
-// always answers 200, and merges the query string into the request.
+// Handler serves the routes the registry holds (package routes): the JSON body becomes the
+// route's protobuf request, checked against the proto's validation rules before any call (bad
+// input never reaches a service nor counts against its breaker), then the call's reply becomes
+// the JSON answer (internal/apijson). This is what micro api's rpc handler does, but for its
+// JSON: that one answers camelCase names, drops zero values ("code": 0), quotes 64-bit
+// integers, always answers 200, and merges the query string into the request.
 //
 // The reading and the call are two halves (Decoding, Call) so that what sits between them, the
 // authentication and the limits, decides on the same decoded request (package request).
 type Handler struct {
 	client client.Client
-	routes map[string]route
+	lookup Lookup
 }
 
-type route struct {
-	apispec.Route
-	request, reply proto.Message // prototypes, never used but to make new ones
-	subject        protoreflect.FieldDescriptor
-}
+// Lookup finds the route of a cleaned path.
+type Lookup func(path string) (*routes.Route, bool)
 
-// NewHandler serves routes through c.
-func NewHandler(c client.Client, routes []apispec.Route) (*Handler, error) {
-	h := &Handler{client: c, routes: map[string]route{}}
-	for _, r := range routes {
-		in, err := protoregistry.GlobalTypes.FindMessageByName(r.RPC.Input().FullName())
-		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", r.Path, err)
-		}
-		out, err := protoregistry.GlobalTypes.FindMessageByName(r.RPC.Output().FullName())
-		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", r.Path, err)
-		}
-		subject, err := apispec.Subject(r.RPC.Input())
-		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", r.Path, err)
-		}
-		h.routes[r.Path] = route{Route: r, request: in.Zero().Interface(), reply: out.Zero().Interface(), subject: subject}
-	}
-	return h, nil
+// NewHandler serves the routes lookup finds, through c.
+func NewHandler(c client.Client, lookup Lookup) *Handler {
+	return &Handler{client: c, lookup: lookup}
 }
 
 // Audience is the service a request goes to (go.micro.api.greeter), for whom the gateway signs
 // the caller's identity; "" for a path that is no route.
 func (h *Handler) Audience(r *http.Request) string {
-	return h.routes[path.Clean("/"+r.URL.Path)].Service
+	if rt, ok := h.lookup(path.Clean("/" + r.URL.Path)); ok {
+		return rt.Service
+	}
+	return ""
 }
 
 // ServeHTTP reads and calls: Decoding, then Call.
@@ -86,9 +67,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answered here, before any layer after it counts it.
 func (h *Handler) Decoding(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt, ok := h.routes[path.Clean("/"+r.URL.Path)]
+		rt, ok := h.lookup(path.Clean("/" + r.URL.Path))
 		if !ok {
 			envelope.Write(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+			return
+		}
+		if !rt.Available() {
+			// Its last instance left a moment ago: as for any service that is down.
+			w.Header().Set("Retry-After", envelope.RetryAfterUnavailable)
+			envelope.Write(w, http.StatusServiceUnavailable, "service unavailable")
 			return
 		}
 		if r.Method != rt.HTTPMethod {
@@ -105,7 +92,7 @@ func (h *Handler) Decoding(next http.Handler) http.Handler {
 			envelope.Write(w, http.StatusUnsupportedMediaType, "send the body as JSON with Content-Type: application/json")
 			return
 		}
-		in := rt.request.ProtoReflect().New().Interface()
+		in := rt.Request.New().Interface()
 		if err := apijson.Decode(body, in, r.Header.Get); err != nil {
 			envelope.WriteReason(w, http.StatusBadRequest, err.Error(), invalidArgument)
 			return
@@ -114,7 +101,7 @@ func (h *Handler) Decoding(next http.Handler) http.Handler {
 			envelope.WriteReason(w, http.StatusBadRequest, err.Error(), invalidArgument)
 			return
 		}
-		decoded := &request.Request{Route: rt.Route, Message: in, SubjectField: rt.subject}
+		decoded := &request.Request{Route: rt, Message: in}
 		next.ServeHTTP(w, r.WithContext(request.With(r.Context(), decoded)))
 	})
 }
@@ -127,14 +114,14 @@ func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
 		envelope.Write(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	rt := h.routes[decoded.Route.Path]
+	rt := decoded.Route
 	// Services hear nothing from the client but the request and the identity the gateway
 	// signed: no client header becomes metadata they might believe.
 	ctx := r.Context()
 	if assertion := r.Header.Get(auth.HeaderAssertion); assertion != "" {
 		ctx = metadata.NewContext(ctx, metadata.Metadata{auth.HeaderAssertion: assertion})
 	}
-	out := rt.reply.ProtoReflect().New().Interface()
+	out := rt.Reply.New().Interface()
 	if err := h.client.Call(ctx, h.client.NewRequest(rt.Service, rt.Endpoint, decoded.Message), out); err != nil {
 		if reason, ok := serviceReason(err); ok {
 			decoded.Answered(reason)

@@ -12,9 +12,10 @@ import (
 	"github.com/micro/go-micro/v2/metadata"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
@@ -38,16 +39,12 @@ func (c *fakeClient) Call(ctx context.Context, req client.Request, rsp interface
 
 func newTestHandler(t *testing.T, answer func(client.Request, interface{}) error) (http.Handler, *fakeClient) {
 	t.Helper()
-	routes, err := apispec.Routes(userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto)
+	table, err := routes.Compiled(names.Namespace, userpb.File_user_user_proto, greeterpb.File_greeter_greeter_proto)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &fakeClient{Client: grpcclient.NewClient(), answer: answer}
-	h, err := NewHandler(c, routes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return envelope.Translate(h), c
+	return envelope.Translate(NewHandler(c, table.Lookup)), c
 }
 
 func TestHandlerCallsWithTheTypedRequest(t *testing.T) {

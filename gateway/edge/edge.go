@@ -26,9 +26,9 @@ const OpenAPIPath = "/openapi.yaml"
 
 // Config is the edge's behaviour.
 type Config struct {
-	// Routes are the public paths (after cleaning); everything else is 404. Internal RPC
-	// endpoints such as User.GetUserInfo are not reachable because they are not listed.
-	Routes []string
+	// Known says whether a cleaned path is a route; everything else is 404. Internal RPC
+	// endpoints such as User.GetUserInfo are not reachable because they are no route.
+	Known func(path string) bool
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64
 	// MaxHeaderBytes bounds the request line and headers; larger ones get 431. (The HTTP
@@ -47,10 +47,7 @@ func CleanPath(p string) string { return path.Clean("/" + p) }
 // Middleware wraps next with the edge's rules, outermost first: error envelope, health, CORS,
 // route check, header and body limits, well-formed text.
 func Middleware(c Config) func(http.Handler) http.Handler {
-	routes := make(map[string]bool, len(c.Routes))
-	for _, r := range c.Routes {
-		routes[CleanPath(r)] = true
-	}
+	routes := c.Known
 	return func(next http.Handler) http.Handler {
 		h := readBody(c.MaxBodyBytes, next)
 		h = limitHeaders(c.MaxHeaderBytes, h)
@@ -64,13 +61,13 @@ func Middleware(c Config) func(http.Handler) http.Handler {
 
 // observe records every answer in the gateway's metrics, by route (unknown paths as one
 // label, so that scanners cannot grow the label set) and status.
-func observe(routes map[string]bool, next http.Handler) http.Handler {
+func observe(routes func(string) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
 		sw := NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		route := CleanPath(r.URL.Path)
-		if !routes[route] && route != HealthPath && route != OpenAPIPath {
+		if !routes(route) && route != HealthPath && route != OpenAPIPath {
 			route = "other"
 		}
 		metrics.Observe("gateway", route, sw.Status, time.Since(began))
@@ -130,9 +127,9 @@ func document(path, contentType string, content []byte, next http.Handler) http.
 	})
 }
 
-func onlyRoutes(routes map[string]bool, next http.Handler) http.Handler {
+func onlyRoutes(routes func(string) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !routes[CleanPath(r.URL.Path)] {
+		if !routes(CleanPath(r.URL.Path)) {
 			envelope.Write(w, http.StatusNotFound, "no such route: "+r.URL.Path)
 			return
 		}
@@ -288,4 +285,13 @@ func cors(origins []string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Paths is a Known of a fixed list of paths.
+func Paths(paths ...string) func(string) bool {
+	set := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		set[CleanPath(p)] = true
+	}
+	return func(path string) bool { return set[path] }
 }

@@ -18,7 +18,7 @@ func newHandler(c Config, reached *string) http.Handler {
 }
 
 var testConfig = Config{
-	Routes:       []string{"/user/login", "/greeter/hello"},
+	Known:        Paths("/user/login", "/greeter/hello"),
 	MaxBodyBytes: 16,
 	CORSOrigins:  []string{"https://app.example"},
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 )
@@ -19,7 +20,7 @@ func BenchmarkAuthPlugin(b *testing.B) {
 	keys := newKeys(b, strings.Repeat("s", 32))
 	token, _ := issue(b, keys, auth.Identity{UserID: 42, Username: "bench"})
 	signer, _ := newSigner(b)
-	h := Middleware(keys, revocationsOf(10_000), signer, toGreeter, []string{"/user/login"})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := Middleware(keys, revocationsOf(10_000), signer, toGreeter, edge.Paths("/user/login"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	rec := httptest.NewRecorder()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -43,14 +43,11 @@ func normalise(name string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
 }
 
-// Middleware removes client-sent identity headers, lets open paths through and requires a
-// valid token that r has not revoked everywhere else; the verified identity goes on as an
-// assertion signed for the service audience names for the request.
-func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request) string, openPaths []string) func(http.Handler) http.Handler {
-	open := make(map[string]bool, len(openPaths))
-	for _, p := range openPaths {
-		open[edge.CleanPath(p)] = true
-	}
+// Middleware removes client-sent identity headers, lets through the paths open says need no
+// token (cleaned paths) and requires a valid token that r has not revoked everywhere else; the
+// verified identity goes on as an assertion signed for the service audience names for the
+// request.
+func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request) string, open func(path string) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			for name := range req.Header {
@@ -62,7 +59,7 @@ func Middleware(v Verifier, r Revocations, s Signer, audience func(*http.Request
 			// server-side auth would reject a token it did not issue.
 			token := Token(req.Header.Get("Authorization"))
 			req.Header.Del("Authorization")
-			if open[edge.CleanPath(req.URL.Path)] {
+			if open(edge.CleanPath(req.URL.Path)) {
 				next.ServeHTTP(w, req)
 				return
 			}

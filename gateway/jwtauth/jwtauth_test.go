@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 )
 
@@ -72,7 +73,7 @@ func serve(t *testing.T, v Verifier, req *http.Request) (*httptest.ResponseRecor
 	t.Helper()
 	s := &seen{}
 	signer, _ := newSigner(t)
-	h := Middleware(v, revokedSet{}, signer, toGreeter, []string{"/user/login", "/user/register"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Middleware(v, revokedSet{}, signer, toGreeter, edge.Paths("/user/login", "/user/register"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.called, s.headers = true, r.Header.Clone()
 	}))
 	rec := httptest.NewRecorder()
@@ -171,7 +172,7 @@ func TestIdentityHeaders(t *testing.T) {
 			req.Header.Set("Authorization", authz)
 			forge(req)
 			seen := &seen{}
-			h := Middleware(keys, revokedSet{}, signer, toGreeter, []string{"/user/login"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := Middleware(keys, revokedSet{}, signer, toGreeter, edge.Paths("/user/login"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				seen.called, seen.headers = true, r.Header.Clone()
 			}))
 			h.ServeHTTP(httptest.NewRecorder(), req)
@@ -232,7 +233,7 @@ func TestRevokedTokens(t *testing.T) {
 	liveToken, _ := issue(t, keys, auth.Identity{UserID: 9, Username: "carol"})
 	signer, _ := newSigner(t)
 	var reached int
-	h := Middleware(keys, revokedSet{revokedID.TokenID: true}, signer, toGreeter, nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+	h := Middleware(keys, revokedSet{revokedID.TokenID: true}, signer, toGreeter, edge.Paths())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
 	for _, tc := range []struct {
 		token  string
 		status int

@@ -10,9 +10,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
@@ -20,11 +19,9 @@ import (
 // Request is one decoded request. It belongs to the request's goroutine.
 type Request struct {
 	// Route is the route the request is for.
-	Route apispec.Route
+	Route *routes.Route
 	// Message is the route's request message, decoded strictly and validated.
 	Message proto.Message
-	// SubjectField is the message's gomicro.api.subject field, or nil.
-	SubjectField protoreflect.FieldDescriptor
 
 	caller        auth.Identity
 	authenticated bool
@@ -43,8 +40,8 @@ func (r *Request) Caller() (auth.Identity, bool) { return r.caller, r.authentica
 // message's subject field, else the verified caller's username, else "".
 func (r *Request) Subject() string {
 	switch {
-	case r.SubjectField != nil:
-		return strings.ToLower(r.Message.ProtoReflect().Get(r.SubjectField).String())
+	case r.Route.Subject != nil:
+		return strings.ToLower(r.Message.ProtoReflect().Get(r.Route.Subject).String())
 	case r.authenticated:
 		return strings.ToLower(r.caller.Username)
 	}

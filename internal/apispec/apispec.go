@@ -136,10 +136,16 @@ type InvalidError struct{ Problems []string }
 func (e *InvalidError) Error() string { return strings.Join(e.Problems, "; ") }
 
 // Validate checks m against the rules its proto declares (protoc-gen-validate's generated
-// ValidateAll), and reports every broken rule as "field: rule".
+// ValidateAll, or for a message without generated code the string rules its descriptor holds),
+// and reports every broken rule as "field: rule".
 func Validate(m proto.Message) error {
 	v, ok := m.(interface{ ValidateAll() error })
 	if !ok {
+		// A message known only by its descriptor (a service's API the gateway learnt from the
+		// registry): its string rules are read from the descriptor (see validateStrings).
+		if problems := validateStrings(m.ProtoReflect()); len(problems) > 0 {
+			return &InvalidError{Problems: problems}
+		}
 		return nil
 	}
 	err := v.ValidateAll()

@@ -13,8 +13,11 @@ import (
 	"github.com/micro/go-micro/v2/server"
 	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/gomicro-stack/gomicro-stack/internal/metrics"
 	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
+	reflectionpb "github.com/gomicro-stack/gomicro-stack/proto/reflection"
 )
 
 // Service is a go-micro gRPC server registered in Consul, with the client it calls others
@@ -35,6 +38,7 @@ type Option func(*options)
 type options struct {
 	handlerWrappers []server.HandlerWrapper
 	clientWrappers  []client.Wrapper
+	api             []protoreflect.FileDescriptor
 }
 
 // WrapHandler wraps every call the service serves (inside the tracing and metrics wrappers, in the order
@@ -79,8 +83,23 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 	}
 	// Innermost: no handler runs on a request that breaks its proto's rules, whoever sent it.
 	serverOptions = append(serverOptions, server.WrapHandler(ValidateRequests(name)))
+	var described [][]byte
+	if len(o.api) > 0 {
+		files, err := apiFiles(o.api)
+		if err != nil {
+			return nil, err
+		}
+		described = files
+		serverOptions = append(serverOptions, server.Version(apiVersion(files)))
+	}
+	srv := grpcserver.NewServer(serverOptions...)
+	if described != nil {
+		if err := reflectionpb.RegisterReflectionHandler(srv, reflection{files: described}); err != nil {
+			return nil, fmt.Errorf("register the reflection handler: %w", err)
+		}
+	}
 	return &Service{
-		server:   grpcserver.NewServer(serverOptions...),
+		server:   srv,
 		client:   NewClient(reg, idempotent, o.clientWrappers...),
 		config:   c,
 		registry: reg,

@@ -302,6 +302,12 @@ func (s *Stack) StartService(name string, env []string, args ...string) (*Proces
 	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, append(keys, env...))
 }
 
+// StartBinary starts a binary that is no part of the stack (a test's own service), its output
+// beside the stack's; the caller stops it.
+func (s *Stack) StartBinary(name, bin string, env []string, args ...string) (*Process, error) {
+	return startProcess(name, s.out, bin, args, env)
+}
+
 // makeConsulTokens picks the management token and every binary's token.
 func (s *Stack) makeConsulTokens() error {
 	s.ConsulTokens = map[string]string{}

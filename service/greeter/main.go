@@ -81,7 +81,8 @@ func run(args []string) error {
 		return err
 	}
 	service, err := microsvc.New(handler.ServiceName, cfg.Config, []string{"User.GetUserInfo"},
-		microsvc.WrapClient(breaker.NewClientWrapper(fallbacks)), microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+		microsvc.API(greeterpb.File_greeter_greeter_proto), microsvc.WrapClient(breaker.NewClientWrapper(fallbacks)),
+		microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}

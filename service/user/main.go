@@ -102,7 +102,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, microsvc.API(userpb.File_user_user_proto),
+		microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
 	if err != nil {
 		return err
 	}
