@@ -22,7 +22,7 @@ IMAGE_SERVICES := configserver user greeter gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up k8s-render clean
+.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up k8s-render clean
 
 # help: list the targets
 help:
@@ -36,7 +36,7 @@ run: build consul $(if $(filter 1,$(TRACING)),jaeger)
 build: $(SERVICES) $(BIN)/run
 
 $(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
-	$(GO) build -o $(BIN)/ ./service/configserver ./service/user ./service/greeter ./gateway ./tools/consul-acl ./tools/run
+	$(GO) build -o $(BIN)/ ./service/... ./gateway ./tools/consul-acl ./tools/run
 
 # VULNDB is the Go vulnerability database govulncheck reads: the offline copy in ../shared/vulndb
 # where there is one (these machines reach no other), else the public one.
@@ -84,6 +84,13 @@ unit:
 # e2e: only the end-to-end tests (real Consul, real binaries)
 e2e: consul consul-template jaeger
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) JAEGER_BIN=$(JAEGER) $(GO) test -count=1 -v ./test/e2e
+
+# service: write a new service NAME (its proto with one route, main, handler, domain with a test, config-repo file, Consul grant, place in make run) and generate its code: make service NAME=order
+service: tools
+	@[ -n "$(NAME)" ] || { echo "usage: make service NAME=order"; exit 1; }
+	$(GO) run ./tools/newservice --name "$(NAME)"
+	scripts/protogen.sh
+	@echo "service $(NAME) written: make run serves POST /$(NAME)/hello (README: Add a service)"
 
 # proto: regenerate the committed *.pb.go, *.pb.micro.go, *.pb.validate.go and api/openapi.yaml from proto/
 proto: tools

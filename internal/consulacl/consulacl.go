@@ -46,6 +46,9 @@ func Grants(secrets map[string]string) ([]Grant, error) {
 		"gateway":      {names.Gateway, names.BrokerOf("gateway")},
 		"reader":       nil,
 	}
+	for _, name := range names.Added {
+		writes[name] = []string{names.Namespace + "." + name, names.BrokerOf(name)}
+	}
 	var grants []Grant
 	for name, w := range writes {
 		secret := secrets[name]

@@ -23,3 +23,11 @@ const (
 // BrokerOf is where binary's http broker registers its subscriptions: a name of its own, which
 // only binary's Consul token may write.
 func BrokerOf(binary string) string { return HTTPBroker + "." + binary }
+
+// Added are the services written by `make service` (tools/newservice), by binary name: each is
+// served as Namespace.<name>, from service/<name>. Their Consul tokens and rights
+// (consulacl.Grants, tools/keygen, tools/consul-acl), `make run` and the tests' stacks take
+// them from here; the gateway needs nothing, it routes whatever the registry holds.
+var Added = []string{
+	// make service adds here
+}

@@ -87,6 +87,8 @@ type Stack struct {
 	User            *Process
 	Greeter         *Process
 	Gateway         *Process
+	// Added are the services make service added (names.Added), one instance each.
+	Added []*Process
 	// BreakerURLs are the greeters' breaker dashboards, e.g. http://127.0.0.1:8181/.
 	BreakerURLs []string
 	// MetricsURLs are every /metrics endpoint, by process name.
@@ -185,6 +187,13 @@ func (s *Stack) start() error {
 		s.MetricsURLs = append(s.MetricsURLs, "http://"+address+"/metrics")
 	}
 	s.User, s.Greeter = s.Users[0], s.Greeters[0]
+	for _, name := range names.Added {
+		p, err := s.StartService(name, env)
+		if err != nil {
+			return err
+		}
+		s.Added = append(s.Added, p)
+	}
 	metricsAddress, err := portAfter(s.MetricsPort, 0)
 	if err != nil {
 		return err
@@ -279,7 +288,7 @@ func portAfter(base, offset int) (string, error) {
 func (s *Stack) Processes() []*Process {
 	var out []*Process
 	// Jaeger stops after the services, which send their last spans as they stop.
-	all := append(append([]*Process{s.Consul, s.Jaeger, s.ConfigServer}, s.Users...), s.Greeters...)
+	all := append(append(append([]*Process{s.Consul, s.Jaeger, s.ConfigServer}, s.Users...), s.Greeters...), s.Added...)
 	for _, p := range append(all, s.Gateway) {
 		if p != nil {
 			out = append(out, p)
@@ -296,7 +305,8 @@ func (s *Stack) StartService(name string, env []string, args ...string) (*Proces
 	switch name {
 	case "gateway":
 		keys = append(keys, "INTERNAL_AUTH_PRIVATE_KEY="+s.InternalKey)
-	case "user", "greeter":
+	case "configserver":
+	default: // user, greeter and the services make service added
 		keys = append(keys, "INTERNAL_AUTH_PUBLIC_KEYS="+s.InternalPublicKey)
 	}
 	return startProcess(name, s.out, filepath.Join(s.BinDir, name), args, append(keys, env...))
@@ -311,7 +321,7 @@ func (s *Stack) StartBinary(name, bin string, env []string, args ...string) (*Pr
 // makeConsulTokens picks the management token and every binary's token.
 func (s *Stack) makeConsulTokens() error {
 	s.ConsulTokens = map[string]string{}
-	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+	for _, name := range append([]string{"configserver", "user", "greeter", "gateway", "reader"}, names.Added...) {
 		secret, err := consulacl.NewSecret()
 		if err != nil {
 			return err
@@ -424,7 +434,11 @@ func (s *Stack) waitRoutable(timeout time.Duration) error {
 				return fmt.Errorf("%s exited: %v", p.Name, err)
 			}
 		}
-		for name, want := range map[string]int{names.User: len(s.Users), names.Greeter: len(s.Greeters)} {
+		passing := map[string]int{names.User: len(s.Users), names.Greeter: len(s.Greeters)}
+		for _, name := range names.Added {
+			passing[names.Namespace+"."+name] = 1
+		}
+		for name, want := range passing {
 			if n, err := s.PassingInConsul(client, name); err != nil || n < want {
 				return fmt.Errorf("%d of %d %s instances passing in Consul (%v)", n, want, name, err)
 			}

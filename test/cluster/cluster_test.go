@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
 
@@ -78,7 +79,9 @@ func startConsul(t *testing.T, lab *Lab, apps int) *consulCluster {
 	bin := consulBin(t)
 	c := &consulCluster{servers: map[string]*Host{}, procs: map[string]*Proc{}, configs: map[string]string{}, tokens: map[string]string{}}
 	managementToken, agentToken = newSecret(t), newSecret(t)
-	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+	// The services make service added get tokens too (consulacl.Grants asks for them); the
+	// cluster runs only the stack's own.
+	for _, name := range append([]string{"configserver", "user", "greeter", "gateway", "reader"}, names.Added...) {
 		c.tokens[name] = newSecret(t)
 	}
 	var serverIPs []string

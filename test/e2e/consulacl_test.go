@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,7 +121,8 @@ func TestRogueRegistrationRefused(t *testing.T) {
 func TestConsulACLTool(t *testing.T) {
 	env := []string{"CONSUL_ADDRESS=" + shared.ConsulAddress, "CONSUL_WAIT=1s"}
 	tokens := []string{}
-	for _, name := range []string{"configserver", "user", "greeter", "gateway", "reader"} {
+	binaries := append([]string{"configserver", "user", "greeter", "gateway", "reader"}, names.Added...)
+	for _, name := range binaries {
 		tokens = append(tokens, "CONSUL_TOKEN_"+strings.ToUpper(name)+"="+shared.ConsulTokens[name])
 	}
 	run := func(env ...string) (string, error) {
@@ -130,7 +132,7 @@ func TestConsulACLTool(t *testing.T) {
 		return string(out), err
 	}
 	out, err := run(append(append(env, tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken)...)
-	if err != nil || !strings.Contains(out, "5 tokens in place") {
+	if err != nil || !strings.Contains(out, fmt.Sprintf("%d tokens in place", len(binaries))) {
 		t.Fatalf("consul-acl: %v\n%s", err, out)
 	}
 	if n := passingInstances(t, shared, "go.micro.api.user"); n < 1 {

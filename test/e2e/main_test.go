@@ -71,7 +71,8 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	binDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", binDir+"/", "./service/configserver", "./service/user", "./service/greeter", "./gateway", "./tools/consul-acl")
+	// ./service/... builds the services make service added too; the stack starts them.
+	build := exec.Command("go", "build", "-o", binDir+"/", "./service/...", "./gateway", "./tools/consul-acl")
 	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return 1, fmt.Errorf("build binaries: %w", err)

@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 // Config is the tool's configuration; each field declares its setting (config.Declare).
@@ -52,8 +54,13 @@ func run(args []string) error {
 	if c.ManagementToken == "" {
 		return errors.New("consul.management_token is required (CONSUL_MANAGEMENT_TOKEN)")
 	}
-	grants, err := consulacl.Grants(map[string]string{"configserver": c.TokenConfigserver, "user": c.TokenUser,
-		"greeter": c.TokenGreeter, "gateway": c.TokenGateway, "reader": c.TokenReader})
+	secrets := map[string]string{"configserver": c.TokenConfigserver, "user": c.TokenUser,
+		"greeter": c.TokenGreeter, "gateway": c.TokenGateway, "reader": c.TokenReader}
+	// The services make service added take their tokens from CONSUL_TOKEN_<NAME>.
+	for _, name := range names.Added {
+		secrets[name] = os.Getenv("CONSUL_TOKEN_" + strings.ToUpper(name))
+	}
+	grants, err := consulacl.Grants(secrets)
 	if err != nil {
 		return err
 	}

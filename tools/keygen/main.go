@@ -12,8 +12,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
 )
 
 func main() {
@@ -25,7 +27,11 @@ func main() {
 	fmt.Printf("# The gateway's alone: it signs callers' identities.\nINTERNAL_AUTH_PRIVATE_KEY=%s\n", base64.StdEncoding.EncodeToString(private.Seed()))
 	fmt.Printf("# user and greeter verify with it (during a rotation, the old and the new, comma-separated).\nINTERNAL_AUTH_PUBLIC_KEYS=%s\n", base64.StdEncoding.EncodeToString(public))
 	fmt.Println("# Consul: the agent's management token, then one token per binary (and a read-only one).")
-	for _, name := range []string{"MANAGEMENT", "TOKEN_CONFIGSERVER", "TOKEN_USER", "TOKEN_GREETER", "TOKEN_GATEWAY", "TOKEN_READER"} {
+	tokens := []string{"MANAGEMENT", "TOKEN_CONFIGSERVER", "TOKEN_USER", "TOKEN_GREETER", "TOKEN_GATEWAY", "TOKEN_READER"}
+	for _, name := range names.Added {
+		tokens = append(tokens, "TOKEN_"+strings.ToUpper(name))
+	}
+	for _, name := range tokens {
 		secret, err := consulacl.NewSecret()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "keygen:", err)
