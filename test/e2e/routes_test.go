@@ -130,7 +130,8 @@ func grantConsul(t *testing.T, s *stack.Stack, name string) (*consulapi.Client, 
 // TestAGeneratedServiceIsServed: `make service`'s generator writes a service into a copy of
 // the repository; built there and started alone beside a running stack, its route answers
 // through the gateway that was started before it existed, within 10 s: 401 without a token,
-// 400 for a body against its rules, its 200 typed JSON with one. Its own tests pass.
+// 400 for a body against its rules, its 200 typed JSON with one. Its own tests pass. Then an
+// RPC is added to it, and it alone restarts: the new route is served, the gateway untouched.
 func TestAGeneratedServiceIsServed(t *testing.T) {
 	copyDir := t.TempDir()
 	files, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
@@ -194,6 +195,53 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 	if a := hello(`{"name":""}`, "Authorization: Bearer "+token); a.Status != 400 || a.Str("reason") != "INVALID_ARGUMENT" {
 		t.Fatalf("an empty name: %d %s", a.Status, a.Raw)
 	}
+
+	// An RPC added to the service is served once only the service restarts with it.
+	bye := func() answer { return c.do("POST", "/"+name+"/bye", `{"name":"Bob"}`, "Authorization: Bearer "+token) }
+	if a := bye(); a.Status != 404 {
+		t.Fatalf("/%s/bye before it exists: %d %s", name, a.Status, a.Raw)
+	}
+	protoFile := filepath.Join(copyDir, "proto", name, name+".proto")
+	text, err := os.ReadFile(protoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc := "\trpc Bye(HelloRequest) returns (HelloReply) {\n\t\toption (google.api.http) = { post: \"/" + name + "/bye\" body: \"*\" };\n\t}\n"
+	text = []byte(strings.Replace(string(text), "\trpc Hello(", rpc+"\trpc Hello(", 1))
+	if err := os.WriteFile(protoFile, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	title := strings.ToUpper(name[:1]) + name[1:]
+	method := "\n// Bye answers as Hello does.\nfunc (h *" + title + ") Bye(ctx context.Context, in *" + name + "pb.HelloRequest, out *" + name + "pb.HelloReply) error {\n\treturn h.Hello(ctx, in, out)\n}\n"
+	handlerFile := filepath.Join(copyDir, "service", name, "handler", "handler.go")
+	handlerText, err := os.ReadFile(handlerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(handlerFile, append(handlerText, method...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("scripts/protogen.sh")
+	run("go", "build", "-o", bin, "./service/"+name)
+	if err := order.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := s.StartBinary(name, bin, []string{"REGISTRY_ADDRESS=" + s.ConsulAddress, "REGISTRY_TOKEN=" + secret,
+		"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey, "CONFIG_FAIL_FAST=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restarted.Stop(5 * time.Second) })
+	started = time.Now()
+	if err := stack.Eventually(10*time.Second, 50*time.Millisecond, func() error {
+		if a := bye(); a.Status != 200 || a.Str("greeting") != "Hello, Bob" {
+			return fmt.Errorf("%d %s", a.Status, a.Raw)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the added RPC after restarting only %s: %v", name, err)
+	}
+	t.Logf("an RPC added to %s was served %s after only %s restarted", name, time.Since(started).Round(time.Millisecond), name)
 }
 
 func copyFile(from, to string) error {
