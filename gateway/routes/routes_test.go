@@ -13,30 +13,20 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
 	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 	echopb "github.com/gomicro-stack/gomicro-stack/test/e2e/echo/echopb"
 )
 
-// filesOf serializes f and its imports, each after its imports, as a service answers
-// Reflection.Files.
+// filesOf is what a service built from f answers Reflection.Files with.
 func filesOf(f protoreflect.FileDescriptor) [][]byte {
-	var out [][]byte
-	seen := map[string]bool{}
-	var add func(protoreflect.FileDescriptor)
-	add = func(f protoreflect.FileDescriptor) {
-		if seen[f.Path()] {
-			return
-		}
-		seen[f.Path()] = true
-		for i := 0; i < f.Imports().Len(); i++ {
-			add(f.Imports().Get(i).FileDescriptor)
-		}
-		out = append(out, serialize(f))
+	files, err := microsvc.APIFiles([]protoreflect.FileDescriptor{f})
+	if err != nil {
+		panic(err)
 	}
-	add(f)
-	return out
+	return files
 }
 
 // registered is what the registry lists of a service built from f: every RPC, with its route.

@@ -85,7 +85,7 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 	serverOptions = append(serverOptions, server.WrapHandler(ValidateRequests(name)))
 	var described [][]byte
 	if len(o.api) > 0 {
-		files, err := apiFiles(o.api)
+		files, err := APIFiles(o.api)
 		if err != nil {
 			return nil, err
 		}

@@ -20,8 +20,9 @@ func API(files ...protoreflect.FileDescriptor) Option {
 	return func(o *options) { o.api = append(o.api, files...) }
 }
 
-// apiFiles are files and every file they import, each after its imports, serialized.
-func apiFiles(files []protoreflect.FileDescriptor) ([][]byte, error) {
+// APIFiles are files and every file they import, each after its imports, serialized: what a
+// service answers Reflection.Files with.
+func APIFiles(files []protoreflect.FileDescriptor) ([][]byte, error) {
 	var out [][]byte
 	seen := map[string]bool{}
 	var add func(f protoreflect.FileDescriptor) error

@@ -16,7 +16,7 @@ import (
 // of their own (nothing taken from the reader's), the service and its messages with their
 // options; the same files always give the same version. It logs their size.
 func TestAPIFilesRebuildTheAPI(t *testing.T) {
-	files, err := apiFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
+	files, err := APIFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestAPIFilesRebuildTheAPI(t *testing.T) {
 	if d.(protoreflect.ServiceDescriptor).Methods().ByName("Login") == nil {
 		t.Fatal("no Login in the rebuilt service")
 	}
-	again, _ := apiFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
+	again, _ := APIFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
 	if apiVersion(files) != apiVersion(again) {
 		t.Fatal("the same files gave two versions")
 	}
