@@ -144,8 +144,10 @@ func (w *Watcher) watch(ctx context.Context, changed chan<- string) {
 				}
 			}
 		}
-		stop()
-		watcher.Stop()
+		// Stopped once: by the end of ctx (AfterFunc) or here.
+		if stop() {
+			watcher.Stop()
+		}
 	}
 }
 
