@@ -141,14 +141,11 @@ func run(args []string) error {
 		return err
 	}
 	// The gateway is a client only: it serves and registers no RPC endpoint of its own. Hello,
-	// Login and Revocations may be tried again on another node after a failure mid-call;
-	// Register only when the call cannot have run.
+	// Login, Revocations and the services' Reflection.Files may be tried again on another node
+	// after a failure mid-call; Register only when the call cannot have run.
 	registry := cfg.Registry.NewRegistry()
-	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations"}, breaker.NewClientWrapper(nil))
-	table, err := followRoutes(ctx, cfg, rpc, registry)
-	if err != nil {
-		return err
-	}
+	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations", "Reflection.Files"}, breaker.NewClientWrapper(nil))
+	table := followRoutes(ctx, cfg, rpc, registry)
 	lookup := served(table, cfg.Gateway.Routes)
 	api := apiserver.NewHandler(rpc, lookup)
 	revoked, stopFollowing, err := followRevocations(ctx, cfg, rpc, registry)
@@ -247,7 +244,7 @@ func open(lookup apiserver.Lookup, listed []string) func(string) bool {
 
 // followRoutes keeps the route table in step with the registry: read before serving (so that a
 // gateway starting beside running services serves their routes at once), then followed.
-func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg registry.Registry) (*routes.Table, error) {
+func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg registry.Registry) *routes.Table {
 	table := routes.NewTable()
 	watcher := &routes.Watcher{Registry: reg, Namespace: names.Namespace, Grace: cfg.Gateway.RouteGrace, Table: table,
 		Fetch: func(ctx context.Context, service, version string) ([][]byte, error) {
@@ -264,7 +261,7 @@ func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg regist
 		log.Printf("routes: first read of the registry failed (%v); following it", err)
 	}
 	go watcher.Run(ctx)
-	return table, nil
+	return table
 }
 
 // followRevocations keeps a list of the revoked tokens from the user service: read before
