@@ -18,7 +18,8 @@ TRACING ?= 0
 # Images: make images VERSION=0.2.0 REGISTRY=registry.example.com/
 VERSION ?= 0.1.0
 REGISTRY ?=
-IMAGE_SERVICES := configserver user greeter gateway consul-acl
+# every folder of service/ (those make service added too), the gateway and consul-acl
+IMAGE_SERVICES := $(notdir $(wildcard service/*)) gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
