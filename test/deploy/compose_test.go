@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ func loadCompose(t *testing.T) *types.Project {
 			"CONSUL_TOKEN_CONFIGSERVER": "stand-in", "CONSUL_TOKEN_USER": "stand-in", "CONSUL_TOKEN_GREETER": "stand-in",
 			"CONSUL_TOKEN_GATEWAY": "stand-in", "CONSUL_TOKEN_READER": "stand-in"},
 	}
+	for _, name := range added {
+		details.Environment["CONSUL_TOKEN_"+strings.ToUpper(name)] = "stand-in"
+	}
 	project, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
 		o.SetProjectName("gomicro-stack", true)
 		o.Profiles = []string{"*"}
@@ -42,7 +46,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeHasTheSystem(t *testing.T) {
 	p := loadCompose(t)
-	for _, name := range []string{"consul", "config-server", "config-server-go", "postgres", "user", "greeter", "gateway", "hystrix-dashboard", "jaeger"} {
+	for _, name := range append([]string{"consul", "config-server", "config-server-go", "postgres", "user", "greeter", "gateway", "hystrix-dashboard", "jaeger"}, added...) {
 		s, ok := p.Services[name]
 		if !ok {
 			t.Errorf("no service %s", name)
@@ -77,7 +81,7 @@ func TestComposeHasTheSystem(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"user", "greeter", "gateway", "config-server-go"} {
+	for _, name := range append([]string{"user", "greeter", "gateway", "config-server-go"}, added...) {
 		deps := p.Services[name].DependsOn
 		if _, ok := deps["consul"]; !ok {
 			t.Errorf("%s does not wait for consul", name)
@@ -130,7 +134,11 @@ func value(env types.MappingWithEquals, key string) string {
 // reads, and the published ports are the ports the settings make it listen on.
 func TestComposeMatchesTheBinaries(t *testing.T) {
 	p := loadCompose(t)
-	for name, binary := range ourImages {
+	images := maps.Clone(ourImages)
+	for _, name := range added {
+		images[name] = name
+	}
+	for name, binary := range images {
 		s := p.Services[name]
 		for key := range s.Environment {
 			if _, ok := settings[binary][key]; !ok {

@@ -192,6 +192,11 @@ func TestKubernetesOverlays(t *testing.T) {
 				checkPod(t, "Job", j.Name, j.Spec.Template.Spec, env)
 			}
 			checkConsulACL(t, m)
+			for _, name := range added {
+				if _, ok := m.services[name]; !names[name] || !ok {
+					t.Errorf("no Deployment and Service %s (make service added it)", name)
+				}
+			}
 			for _, name := range []string{"config-server", "user", "greeter", "gateway"} {
 				if !names[name] {
 					t.Errorf("no Deployment %s", name)
@@ -299,9 +304,10 @@ func checkNetworkPolicies(t *testing.T, m manifests) {
 	}{
 		{"user", 9090, []string{"gateway", "greeter", "user"}}, // user: events from other instances (http broker)
 		{"greeter", 9090, []string{"gateway", "user"}},         // user: events through the http broker
-		{"config-server", 8888, []string{"gateway", "greeter", "user"}},
-		{"consul", 8500, []string{"gateway", "greeter", "user", "config-server", "consul-acl"}},
-		{"jaeger", 4318, []string{"gateway", "greeter", "user", "config-server"}},
+		// and the services make service added, as clients of these three.
+		{"config-server", 8888, append([]string{"gateway", "greeter", "user"}, added...)},
+		{"consul", 8500, append([]string{"gateway", "greeter", "user", "config-server", "consul-acl"}, added...)},
+		{"jaeger", 4318, append([]string{"gateway", "greeter", "user", "config-server"}, added...)},
 	} {
 		reachable := false
 		for _, p := range m.policies {

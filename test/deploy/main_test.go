@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,9 @@ var (
 	repoRoot string
 	// settings of each service binary, by environment variable, from its --help.
 	settings = map[string]map[string]Setting{}
-	binDir   string
+	// added are the services make service added (names.Added).
+	added  []string
+	binDir string
 )
 
 func TestMain(m *testing.M) {
@@ -31,10 +34,18 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(binDir)
-	for _, service := range []string{"configserver", "user", "greeter", "gateway", "consul-acl"} {
+	if added, err = AddedServices(repoRoot); err != nil {
+		return 1, err
+	}
+	for _, service := range append([]string{"configserver", "user", "greeter", "gateway", "consul-acl"}, added...) {
 		if settings[service], err = BinarySettings(repoRoot, service, binDir); err != nil {
 			return 1, err
 		}
+	}
+	// consul-acl reads the token of each added service from CONSUL_TOKEN_<NAME>.
+	for _, name := range added {
+		key := "CONSUL_TOKEN_" + strings.ToUpper(name)
+		settings["consul-acl"][key] = Setting{Env: key}
 	}
 	return m.Run(), nil
 }

@@ -58,3 +58,26 @@ func RepoRoot() (string, error) {
 	}
 	return "", fmt.Errorf("no docker-compose.yml above %s", wd)
 }
+
+// addedRule is a line of names.Added in internal/names/names.go: the services make service
+// added ("order",).
+var addedRule = regexp.MustCompile(`(?m)^\t"([a-z][a-z0-9]{1,30})",$`)
+
+// AddedServices are the services make service added to the repository at root (names.Added):
+// the checks expect each in compose and Kubernetes beside the stack's own.
+func AddedServices(root string) ([]string, error) {
+	text, err := os.ReadFile(filepath.Join(root, "internal", "names", "names.go"))
+	if err != nil {
+		return nil, err
+	}
+	_, block, ok := strings.Cut(string(text), "var Added = []string{")
+	if !ok {
+		return nil, fmt.Errorf("internal/names/names.go has no Added list")
+	}
+	block, _, _ = strings.Cut(block, "\n}")
+	var out []string
+	for _, m := range addedRule.FindAllStringSubmatch(block, -1) {
+		out = append(out, m[1])
+	}
+	return out, nil
+}

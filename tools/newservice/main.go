@@ -7,10 +7,13 @@
 //	service/NAME/handler/handler.go   the transport: messages in, domain calls, errors to reasons
 //	service/NAME/domain/…             the service's rules, knowing nothing of go-micro, with a test
 //	config-repo/NAME.yml              its settings on the config server
+//	deploy/kubernetes/base/NAME.yaml  its Deployment, Service and NetworkPolicy
 //
-// and adds NAME to names.Added, from which its Consul token and rights (consulacl, keygen,
-// consul-acl), `make run` and the tests' stacks take it. The gateway needs nothing: it routes
-// whatever the registry holds.
+// adds NAME to names.Added, from which its Consul token and rights (consulacl, keygen,
+// consul-acl), `make run` and the tests' stacks take it, and gives it its place in compose,
+// the kustomize base and overlays, the NetworkPolicies and the secrets' examples (before the
+// "make service adds … here" lines). The gateway needs nothing: it routes whatever the
+// registry holds.
 package main
 
 import (
@@ -41,6 +44,40 @@ var files = map[string]string{
 	"domain_test.tmpl":  "service/{{.Name}}/domain/domain_test.go",
 	"config-repo.tmpl":  "config-repo/{{.Name}}.yml",
 	"handler_test.tmpl": "service/{{.Name}}/handler/handler_test.go",
+	"k8s.tmpl":          "deploy/kubernetes/base/{{.Name}}.yaml",
+}
+
+// insertion is text put into a file that exists, before its marker line.
+type insertion struct {
+	file, marker, text string
+}
+
+// podSelector admits the service's pods in a NetworkPolicy's from list.
+const podSelector = `        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: {{.Name}}
+`
+
+// insertions give the service its place in compose, Kubernetes and the secrets' examples.
+var insertions = []insertion{
+	{"docker-compose.yml", "      # make service adds tokens here", "      CONSUL_TOKEN_{{.Upper}}: ${CONSUL_TOKEN_{{.Upper}}:?set CONSUL_TOKEN_{{.Upper}} in .env (go run ./tools/keygen)}\n"},
+	{"docker-compose.yml", "  # make service adds services here", "@compose-service.tmpl"},
+	{".env.example", "# make service adds tokens here", "CONSUL_TOKEN_{{.Upper}}=\n"},
+	{"deploy/kubernetes/overlays/dev/secret.env.example", "# make service adds tokens here", "CONSUL_TOKEN_{{.Upper}}=\n"},
+	{"deploy/kubernetes/base/kustomization.yaml", "  # make service adds resources here", "  - {{.Name}}.yaml\n"},
+	{"deploy/kubernetes/base/consul-acl.yaml", "            # make service adds tokens here", `            - name: CONSUL_TOKEN_{{.Upper}}
+              valueFrom:
+                secretKeyRef:
+                  name: gomicro-secrets
+                  key: CONSUL_TOKEN_{{.Upper}}
+`},
+	{"deploy/kubernetes/base/network-policy.yaml", "        # make service adds config-server clients here", podSelector},
+	{"deploy/kubernetes/base/network-policy.yaml", "        # make service adds consul clients here", podSelector},
+	{"deploy/kubernetes/base/network-policy.yaml", "        # make service adds jaeger clients here", podSelector},
+	{"deploy/kubernetes/overlays/prod/kustomization.yaml", "  # make service adds images here", `  - name: gomicro-stack/{{.Name}}
+    newName: registry.example.com/gomicro-stack/{{.Name}}
+    newTag: 0.1.0
+`},
 }
 
 // namePattern is what a service name may be: a proto package, a Go package, a path segment
@@ -53,8 +90,9 @@ var taken = map[string]bool{"user": true, "greeter": true, "gateway": true, "con
 
 // Service is what the templates are given.
 type Service struct {
-	// Name is the service's name (order), Title its Go and proto service name (Order).
-	Name, Title string
+	// Name is the service's name (order), Title its Go and proto service name (Order), Upper
+	// its environment variables' spelling (ORDER).
+	Name, Title, Upper string
 	// Module is the Go module's path.
 	Module string
 }
@@ -83,7 +121,7 @@ func write(root, name string) error {
 	if err != nil {
 		return err
 	}
-	s := Service{Name: name, Title: strings.ToUpper(name[:1]) + name[1:], Module: module}
+	s := Service{Name: name, Title: strings.ToUpper(name[:1]) + name[1:], Upper: strings.ToUpper(name), Module: module}
 	// Nothing is written unless every file is new.
 	out := map[string][]byte{}
 	for tmpl, pathTmpl := range files {
@@ -109,6 +147,28 @@ func write(root, name string) error {
 			}
 		}
 		out[full] = text
+	}
+	for _, in := range insertions {
+		full := filepath.Join(root, in.file)
+		current, ok := out[full]
+		if !ok {
+			if current, err = os.ReadFile(full); err != nil {
+				return err
+			}
+		}
+		text := []byte(in.text)
+		if name, ok := strings.CutPrefix(in.text, "@"); ok {
+			if text, err = templates.ReadFile("templates/" + name); err != nil {
+				return err
+			}
+		}
+		rendered, err := render(string(text), s)
+		if err != nil {
+			return err
+		}
+		if out[full], err = insert(current, in.marker, rendered); err != nil {
+			return fmt.Errorf("%s: %w", in.file, err)
+		}
 	}
 	namesFile := filepath.Join(root, "internal", "names", "names.go")
 	added, err := addName(namesFile, name)
@@ -152,21 +212,34 @@ func addName(path, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	line := fmt.Sprintf("\t%q,\n", name)
+	if bytes.Contains(text, []byte(line)) {
+		return nil, fmt.Errorf("%s: names.Added has %s already", path, name)
+	}
+	added, err := insert(text, marker, []byte(line))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return format.Source(added)
+}
+
+// insert puts text before the line that is marker.
+func insert(file []byte, marker string, text []byte) ([]byte, error) {
 	var out bytes.Buffer
 	found := false
-	sc := bufio.NewScanner(bytes.NewReader(text))
+	sc := bufio.NewScanner(bytes.NewReader(file))
 	for sc.Scan() {
 		line := sc.Text()
-		if line == marker {
-			fmt.Fprintf(&out, "\t%q,\n", name)
+		if line == marker && !found {
+			out.Write(text)
 			found = true
 		}
 		out.WriteString(line + "\n")
 	}
 	if !found {
-		return nil, fmt.Errorf("%s has no line %q to add the service before", path, strings.TrimSpace(marker))
+		return nil, fmt.Errorf("no line %q to add the service before", strings.TrimSpace(marker))
 	}
-	return format.Source(out.Bytes())
+	return out.Bytes(), nil
 }
 
 func modulePath(goMod string) (string, error) {
