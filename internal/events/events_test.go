@@ -11,6 +11,7 @@ import (
 	"github.com/micro/go-micro/v2/broker"
 	"github.com/micro/go-micro/v2/broker/memory"
 	"github.com/micro/go-micro/v2/registry"
+	"github.com/micro/go-micro/v2/registry/cache"
 	memregistry "github.com/micro/go-micro/v2/registry/memory"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
@@ -171,5 +172,59 @@ func TestSubscriptionsAreOwned(t *testing.T) {
 	slices.Sort(seen)
 	if want := []string{"gr-1 " + UserLoggedIn, "gw-1 " + TokensRevoked}; !slices.Equal(seen, want) {
 		t.Fatalf("a publisher sees %v, want %v", seen, want)
+	}
+}
+
+// TestPublishersSeeEachSubscriberOnce: the http broker reads the subscribers through go-micro's
+// registry cache, which merges a watch's news into its entry of the same version; every owner's
+// subscriptions share one version, so they must be one entry, or news about one owner's
+// subscriber is merged into another's and that subscriber gets every event twice.
+func TestPublishersSeeEachSubscriberOnce(t *testing.T) {
+	reg := memregistry.NewRegistry()
+	owned := func(owner string) *ownedRegistry { return &ownedRegistry{Registry: reg, owner: owner} }
+	subscribe := func(owner, id, topic string) {
+		s := &registry.Service{Name: names.HTTPBroker, Version: "ff.http.broadcast", Nodes: []*registry.Node{{Id: id, Address: "127.0.0.1:1",
+			Metadata: map[string]string{"broker": "http", "topic": topic}}}}
+		if err := owned(owner).Register(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subscribe("greeter", "greeter-1", UserLoggedIn)
+	subscribe("gateway", "gateway-1", TokensRevoked)
+	subscribe("user", "user-1", UserDeleted)
+	publisher := cache.New(owned("user"))
+	defer publisher.Stop()
+	count := func() map[string]int {
+		services, err := publisher.GetService(names.HTTPBroker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, s := range services {
+			for _, n := range s.Nodes {
+				seen[n.Id]++
+			}
+		}
+		return seen
+	}
+	count() // fills the cache and starts its watch (after a jitter of up to 100 ms)
+	// News of each owner's subscriber, as the TTL refreshes bring them, for longer than the
+	// cache takes to start watching.
+	owners := []string{"gateway", "user", "greeter"}
+	for i := 0; i < 60; i++ {
+		owner := owners[i%3]
+		subscribe(owner, owner+"-1", SubscriberTopics[owner][0])
+		time.Sleep(5 * time.Millisecond)
+		if seen := count(); seen["greeter-1"] > 1 || seen["gateway-1"] > 1 || seen["user-1"] > 1 {
+			t.Fatalf("after news of %s's subscriber a publisher sees %v", owner, seen)
+		}
+	}
+	if seen := count(); seen["greeter-1"] != 1 || seen["gateway-1"] != 1 || seen["user-1"] != 1 {
+		t.Fatalf("a publisher sees %v", seen)
+	}
+	// What the cache merges news into: one entry per version.
+	services, err := owned("user").GetService(names.HTTPBroker)
+	if err != nil || len(services) != 1 || len(services[0].Nodes) != 3 {
+		t.Fatalf("the subscribers as one version: %d entries (%v)", len(services), err)
 	}
 }

@@ -53,8 +53,18 @@ func (r *ownedRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 	if name != names.HTTPBroker {
 		return r.Registry.GetService(name, opts...)
 	}
+	// One entry per version, every owner's nodes in it: the http broker reads this through
+	// go-micro's registry cache, which merges news of a service into its entry of the same
+	// version; with an entry per owner, news of one owner's subscriber went into another's
+	// entry, and that subscriber got every event twice.
 	var all []*registry.Service
+	byVersion := map[string]*registry.Service{}
+	owners := make([]string, 0, len(SubscriberTopics))
 	for owner := range SubscriberTopics {
+		owners = append(owners, owner)
+	}
+	slices.Sort(owners)
+	for _, owner := range owners {
 		services, err := r.Registry.GetService(BrokerName(owner), opts...)
 		if errors.Is(err, registry.ErrNotFound) {
 			continue
@@ -63,9 +73,16 @@ func (r *ownedRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 			return nil, err
 		}
 		for _, s := range services {
-			if believed := believe(s); believed != nil && len(believed.Nodes) > 0 {
-				all = append(all, believed)
+			believed := believe(s)
+			if believed == nil || len(believed.Nodes) == 0 {
+				continue
 			}
+			if merged, ok := byVersion[believed.Version]; ok {
+				merged.Nodes = append(merged.Nodes, believed.Nodes...)
+				continue
+			}
+			byVersion[believed.Version] = believed
+			all = append(all, believed)
 		}
 	}
 	if len(all) == 0 {
