@@ -175,15 +175,23 @@ func Build(api API) (routes []*Route, refused []string, err error) {
 			continue
 		}
 		r.Service = api.Service
-		route := &Route{Route: r, Request: typeOf(r.RPC.Input()), Reply: typeOf(r.RPC.Output())}
-		var serr error
-		if route.Subject, serr = apispec.Subject(route.Request.Descriptor()); serr != nil {
+		route, serr := newRoute(r)
+		if serr != nil {
 			refused = append(refused, fmt.Sprintf("%s: %v", api.Service, serr))
 			continue
 		}
 		routes = append(routes, route)
 	}
 	return routes, refused, nil
+}
+
+// newRoute is the route of r, with the types its messages are made with and its subject read
+// from the request type used (generated or dynamic), not from another descriptor of it.
+func newRoute(r apispec.Route) (*Route, error) {
+	route := &Route{Route: r, Request: typeOf(r.RPC.Input()), Reply: typeOf(r.RPC.Output())}
+	var err error
+	route.Subject, err = apispec.Subject(route.Request.Descriptor())
+	return route, err
 }
 
 // pathRule is micro api's path for an endpoint of a service without declared routes.
@@ -299,8 +307,8 @@ func Compiled(namespace string, files ...protoreflect.FileDescriptor) (*Table, e
 	}
 	byService := map[string][]*Route{}
 	for _, r := range declared {
-		route := &Route{Route: r, Request: typeOf(r.RPC.Input()), Reply: typeOf(r.RPC.Output())}
-		if route.Subject, err = apispec.Subject(route.Request.Descriptor()); err != nil {
+		route, err := newRoute(r)
+		if err != nil {
 			return nil, err
 		}
 		byService[r.Service] = append(byService[r.Service], route)
