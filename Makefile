@@ -23,7 +23,7 @@ IMAGE_SERVICES := $(notdir $(wildcard service/*)) gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up k8s-render clean
+.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up compose-test k8s-render clean
 
 # help: list the targets
 help:
@@ -47,7 +47,7 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 # (the end-to-end tests run verbose: their measured figures — failed requests, time to open a
 # breaker, deregistration delay — are part of the output)
 test: proto-check fmt-check vet cross vulncheck consul consul-template jaeger deploy-check
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster\|/test/compose')
 	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	cd third_party/go-plugins-consul && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) JAEGER_BIN=$(JAEGER) $(GO) test -count=1 -v ./test/e2e
@@ -80,7 +80,7 @@ cross:
 
 # unit: the tests that need no running processes (fast)
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster\|/test/compose')
 
 # e2e: only the end-to-end tests (real Consul, real binaries)
 e2e: consul consul-template jaeger
@@ -93,7 +93,7 @@ service: tools
 	scripts/protogen.sh
 	@echo "service $(NAME) written: make run serves POST /$(NAME)/hello (README: Add a service)"
 
-# proto: regenerate the committed *.pb.go, *.pb.micro.go, *.pb.validate.go and api/openapi.yaml from proto/
+# proto: regenerate the committed *.pb.go, *.pb.micro.go, *.pb.validate.go, *.pb.docs.go and api/openapi.yaml from proto/
 proto: tools
 	scripts/protogen.sh
 
@@ -133,31 +133,45 @@ consul-template:
 jaeger:
 	@[ -x "$(JAEGER)" ] || scripts/build-from-proxy.sh github.com/jaegertracing/jaeger v1.75.0 $(BIN)/jaeger ./cmd/jaeger
 
-# images: build the service images (and consul-acl) from the one Dockerfile (needs a Docker engine)
+# EXTRA_CA_CERTIFICATES: behind a TLS-inspecting proxy, the CA certificates image builds must trust to reach the module proxy
+EXTRA_CA_CERTIFICATES ?=
+comma := ,
+
+# images: build the service images (and consul-acl) from the one Dockerfile (needs a Docker engine with BuildKit; passes this machine's GOPROXY, GONOSUMDB, GOPRIVATE and GOFLAGS)
 images:
 	for s in $(IMAGE_SERVICES); do \
-	  docker build --build-arg SERVICE=$$s -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \
+	  docker build --build-arg SERVICE=$$s \
+	    --build-arg GOPROXY="$$($(GO) env GOPROXY)" --build-arg GONOSUMDB="$$($(GO) env GONOSUMDB)" \
+	    --build-arg GOPRIVATE="$$($(GO) env GOPRIVATE)" --build-arg GOFLAGS="$$($(GO) env GOFLAGS)" \
+	    $(if $(EXTRA_CA_CERTIFICATES),--secret id=extra_ca$(comma)src=$(EXTRA_CA_CERTIFICATES)) \
+	    -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \
 	done
 
-# compose-up: the whole system in containers (cp .env.example .env first; needs a Docker engine)
+# compose-test: docker-compose.yml for real: a Docker engine (installed and started if missing), the Compose and buildx plugins, stand-ins for images no registry gives here; images built, the stack up, used, restarted, down (15-25 minutes the first time)
+compose-test: consul jaeger
+	scripts/compose-test.sh $(CONSUL) $(JAEGER)
+
+# compose-up: the whole system in containers (cp .env.example .env first; needs a Docker engine with the Compose and buildx plugins)
 compose-up:
 	@[ -f .env ] || { echo "copy .env.example to .env and set its secrets first"; exit 1; }
-	docker compose up --build
+	docker compose up --build --wait
 
 # k8s-render: print the Kubernetes manifests of OVERLAY (dev or prod), as kubectl apply -k would apply them
 OVERLAY ?= dev
 k8s-render:
 	@cd test/deploy && $(GO) run ./render ../../deploy/kubernetes/overlays/$(OVERLAY)
 
-# tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, our protoc-gen-openapi, and the go-zero peer's protoc-gen-go and protoc-gen-go-grpc
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi $(BIN)/gozero-tools/protoc-gen-go-grpc
+# tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, our protoc-gen-openapi and protoc-gen-protodocs, and the go-zero peer's protoc-gen-go and protoc-gen-go-grpc
+tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi $(BIN)/protoc-gen-protodocs $(BIN)/gozero-tools/protoc-gen-go-grpc
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate: go.mod
 	$(GO) build -o $(BIN)/ github.com/golang/protobuf/protoc-gen-go github.com/micro/micro/v2/cmd/protoc-gen-micro github.com/envoyproxy/protoc-gen-validate
 # the go-zero peer's generators, from its own go.mod
 $(BIN)/gozero-tools/protoc-gen-go-grpc: bench/peers/gozero/go.mod
 	cd bench/peers/gozero && $(GO) build -o $(CURDIR)/$(BIN)/gozero-tools/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
-$(BIN)/protoc-gen-openapi: go.mod $(wildcard tools/protoc-gen-openapi/*.go internal/apispec/*.go proto/api/*.go)
+$(BIN)/protoc-gen-openapi: go.mod $(wildcard tools/protoc-gen-openapi/*.go internal/openapi/*.go internal/apispec/*.go internal/apijson/*.go proto/api/*.go)
 	$(GO) build -o $(BIN)/ ./tools/protoc-gen-openapi
+$(BIN)/protoc-gen-protodocs: go.mod $(wildcard tools/protoc-gen-protodocs/*.go)
+	$(GO) build -o $(BIN)/ ./tools/protoc-gen-protodocs
 
 # clean: remove built binaries (bin/consul is kept in ~/.cache/gomicro-stack) and local data (var/)
 clean:

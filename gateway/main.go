@@ -20,7 +20,6 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	apidoc "github.com/gomicro-stack/gomicro-stack/api"
 	"github.com/gomicro-stack/gomicro-stack/gateway/apiserver"
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/gateway/jwtauth"
@@ -28,6 +27,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/revocation"
 	"github.com/gomicro-stack/gomicro-stack/gateway/routes"
 	"github.com/gomicro-stack/gomicro-stack/gateway/shed"
+	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
@@ -146,7 +146,8 @@ func run(args []string) error {
 	registry := cfg.Registry.NewRegistry()
 	rpc := microsvc.NewClient(registry, []string{"Greeter.Hello", "User.Login", "User.Revocations", "Reflection.Files"}, breaker.NewClientWrapper(nil))
 	table := followRoutes(ctx, cfg, rpc, registry)
-	lookup := served(table, cfg.Gateway.Routes)
+	listed, opened := only(cfg.Gateway.Routes), only(cfg.Gateway.OpenPaths)
+	lookup := served(table, listed)
 	api := apiserver.NewHandler(rpc, lookup)
 	revoked, stopFollowing, err := followRevocations(ctx, cfg, rpc, registry)
 	if err != nil {
@@ -155,14 +156,14 @@ func run(args []string) error {
 	defer stopFollowing()
 	// Outermost: the edge (routes, body, well-formed text, error envelope) sees every request.
 	handler := routesOf(api, shed.Middleware(shedder),
-		jwtauth.Middleware(keys, revoked, signer, api.Audience, open(lookup, cfg.Gateway.OpenPaths)), limits.Middleware(limiter))
+		jwtauth.Middleware(keys, revoked, signer, api.Audience, open(lookup, opened)), limits.Middleware(limiter))
 	known := func(path string) bool { _, ok := lookup(path); return ok }
 	handler = edge.Middleware(edge.Config{
 		Known:          known,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		CORSOrigins:    cfg.Gateway.CORSOrigins,
-		OpenAPI:        apidoc.OpenAPI,
+		OpenAPI:        func() ([]byte, error) { return table.Document(asServed(listed, opened)) },
 	})(handler)
 	if cfg.Gateway.AccessLog {
 		handler = handlers.CustomLoggingHandler(os.Stdout, handler, tracing.AccessLine)
@@ -218,27 +219,41 @@ func spanName(known func(string) bool) func(*http.Request) string {
 	}
 }
 
-// served finds the routes of table, only those listed when gateway.routes lists any.
-func served(table *routes.Table, listed []string) apiserver.Lookup {
+// only says whether a path is listed: any path when none is (gateway.routes and
+// gateway.open_paths narrow what the services declare; empty, they narrow nothing).
+func only(listed []string) func(string) bool {
 	if len(listed) == 0 {
-		return table.Lookup
+		return func(string) bool { return true }
 	}
-	only := edge.Paths(listed...)
+	return edge.Paths(listed...)
+}
+
+// served finds the routes of table that listed lets through.
+func served(table *routes.Table, listed func(string) bool) apiserver.Lookup {
 	return func(path string) (*routes.Route, bool) {
-		if !only(path) {
+		if !listed(path) {
 			return nil, false
 		}
 		return table.Lookup(path)
 	}
 }
 
-// open says which paths need no token: the routes their services declare public, only those
-// listed when gateway.open_paths lists any.
-func open(lookup apiserver.Lookup, listed []string) func(string) bool {
-	only := edge.Paths(listed...)
+// open says which paths need no token: the routes their services declare public that listed
+// lets through.
+func open(lookup apiserver.Lookup, listed func(string) bool) func(string) bool {
 	return func(path string) bool {
 		r, ok := lookup(path)
-		return ok && r.Public && (len(listed) == 0 || only(path))
+		return ok && r.Public && listed(path)
+	}
+}
+
+// asServed is a route as the OpenAPI document must tell it: as served (false: not served at
+// all), public only where the gateway lets it be.
+func asServed(listed, opened func(string) bool) func(*routes.Route) (apispec.Route, bool) {
+	return func(r *routes.Route) (apispec.Route, bool) {
+		out := r.Route
+		out.Public = r.Public && opened(r.Path)
+		return out, listed(r.Path)
 	}
 }
 

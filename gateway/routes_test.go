@@ -96,7 +96,7 @@ func newGatewayUnderTest(t *testing.T) *gatewayUnderTest {
 	}
 	g := &gatewayUnderTest{service: service}
 	g.handler = envelope.Translate(routesOf(api, func(h http.Handler) http.Handler { return h },
-		jwtauth.Middleware(keys, nothingRevoked{}, signer, api.Audience, open(table.Lookup, nil)), limits.Middleware(limiter)))
+		jwtauth.Middleware(keys, nothingRevoked{}, signer, api.Audience, open(table.Lookup, only(nil))), limits.Middleware(limiter)))
 	g.token = func(username string) string {
 		issued, err := keys.Issue(auth.Identity{UserID: 7, Username: username})
 		if err != nil {

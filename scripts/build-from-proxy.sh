@@ -2,8 +2,10 @@
 # Puts a tool built from the Go module proxy at OUT:
 #   scripts/build-from-proxy.sh MODULE VERSION OUT [PACKAGE]
 # PACKAGE is the command's folder inside the module (default: its root), e.g. ./cmd/jaeger.
+# VERSION_VAR, when set, names the variable the tool reports its version from, stamped with
+# VERSION (github.com/docker/buildx/version.Version: compose refuses a buildx that says v0.0.0).
 # Release binaries cannot be downloaded here, so tools the stack runs (Consul, consul-template,
-# Jaeger) are compiled from their module source, against the module's own go.mod. The result is kept in the user's cache folder, so a
+# Jaeger, and Docker's Compose and buildx plugins for make compose-test) are compiled from their module source, against the module's own go.mod. The result is kept in the user's cache folder, so a
 # fresh clone on the same machine (CI) copies it instead of building again.
 set -euo pipefail
 module=${1:?module}
@@ -11,6 +13,8 @@ version=${2:?version}
 out=${3:?output path}
 package=${4:-.}
 name=$(basename "$module")
+# A major-version suffix (github.com/docker/compose/v5) does not name the tool.
+if [[ $name =~ ^v[0-9]+$ ]]; then name=$(basename "$(dirname "$module")"); fi
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/gomicro-stack
 cached=$cache_dir/$name-$version
 mkdir -p "$(dirname "$out")" "$cache_dir"
@@ -29,7 +33,9 @@ if [ ! -x "$cached" ]; then
   # against their releases on the proxy instead. Other modules have no such lines.
   sed -i -E '/^replace github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d;
              /^[[:space:]]*github.com\/hashicorp\/consul\/(api|sdk|proto-public) => /d' go.mod
-  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$cached.tmp" "$package"
+  ldflags="-s -w"
+  if [ -n "${VERSION_VAR:-}" ]; then ldflags+=" -X $VERSION_VAR=$version"; fi
+  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$cached.tmp" "$package"
   mv "$cached.tmp" "$cached"
   cd - >/dev/null
 fi

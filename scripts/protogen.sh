@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates, from proto/, the Go code (messages, go-micro clients and handlers, validation) into
+# Generates, from proto/, the Go code (messages, go-micro clients and handlers, validation, the
+# files' comments for the gateway's OpenAPI document) into
 # OUT/proto and the OpenAPI document into OUT/api/openapi.yaml, and the benchmark's go-zero peer
 # code into OUT/bench/peers/gozero/hellopb; OUT defaults to the repository
 # (in place). `make proto` writes in place; `make proto-check` writes to a scratch folder and
@@ -16,9 +17,9 @@ include=(-I proto -I third_party/proto -I "$pgv")
 # One protoc run for every file, so that the OpenAPI document covers every service.
 protoc "${include[@]}" \
   --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-validate=bin/protoc-gen-validate \
-  --plugin=protoc-gen-openapi=bin/protoc-gen-openapi \
+  --plugin=protoc-gen-openapi=bin/protoc-gen-openapi --plugin=protoc-gen-protodocs=bin/protoc-gen-protodocs \
   --go_out="paths=source_relative:$out/proto" --validate_out="lang=go,paths=source_relative:$out/proto" \
-  --openapi_out="$out/api" $files
+  --protodocs_out="paths=source_relative:$out/proto" --openapi_out="$out/api" $files
 # protoc-gen-micro takes one Go package per run.
 for file in $files; do
   if grep -q '^service ' "proto/$file"; then
@@ -30,8 +31,8 @@ done
 echo_dir=test/e2e/echo/echopb
 mkdir -p "$out/$echo_dir"
 protoc "${include[@]}" -I . \
-  --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-micro=bin/protoc-gen-micro \
-  --go_out="paths=source_relative:$out" --micro_out="paths=source_relative:$out" "$echo_dir/echo.proto"
+  --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-micro=bin/protoc-gen-micro --plugin=protoc-gen-protodocs=bin/protoc-gen-protodocs \
+  --go_out="paths=source_relative:$out" --micro_out="paths=source_relative:$out" --protodocs_out="paths=source_relative:$out" "$echo_dir/echo.proto"
 
 # The benchmark's go-zero peer (a module of its own, bench/peers/gozero) generates its API as
 # goctl would, with protoc-gen-go and protoc-gen-go-grpc at the versions its go.mod pins.

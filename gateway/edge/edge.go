@@ -5,6 +5,7 @@ package edge
 import (
 	"bytes"
 	"io"
+	"log"
 	"mime"
 	"net/http"
 	"net/url"
@@ -37,8 +38,8 @@ type Config struct {
 	// CORSOrigins are the origins browsers may call from. "*" allows any origin without
 	// credentials; listed origins are echoed with credentials allowed. Empty: no CORS headers.
 	CORSOrigins []string
-	// OpenAPI is the document served at OpenAPIPath (nil: none).
-	OpenAPI []byte
+	// OpenAPI makes the document served at OpenAPIPath, when asked for (nil: none).
+	OpenAPI func() ([]byte, error)
 }
 
 // CleanPath is the path as routing sees it: cleaned of dot segments and double slashes.
@@ -109,17 +110,23 @@ func health(next http.Handler) http.Handler {
 	})
 }
 
-// document serves content at path to GET and HEAD, when there is content.
-func document(path, contentType string, content []byte, next http.Handler) http.Handler {
+// document serves what content makes at path to GET and HEAD, when there is content.
+func document(path, contentType string, content func() ([]byte, error), next http.Handler) http.Handler {
 	if content == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if CleanPath(r.URL.Path) == path && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			body, err := content()
+			if err != nil {
+				log.Printf("%s: %v", path, err)
+				envelope.Write(w, http.StatusInternalServerError, "the document could not be made")
+				return
+			}
 			w.Header().Set("Content-Type", contentType)
-			w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			if r.Method == http.MethodGet {
-				w.Write(content)
+				w.Write(body)
 			}
 			return
 		}

@@ -162,7 +162,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	doc := []byte("openapi: 3.0.3\n")
 	var reached string
 	c := testConfig
-	c.OpenAPI = doc
+	c.OpenAPI = func() ([]byte, error) { return doc, nil }
 	h := newHandler(c, &reached)
 	for _, tc := range []struct {
 		method string

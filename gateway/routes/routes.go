@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
+	"github.com/gomicro-stack/gomicro-stack/internal/openapi"
 )
 
 // Route is one route the gateway serves.
@@ -51,6 +52,16 @@ func (r *Route) Available() bool { return r.gone.IsZero() }
 // Table is the routes in force; reads take no lock.
 type Table struct {
 	current atomic.Pointer[map[string]*Route]
+	// document is the OpenAPI document of the routes in force, made when first asked for,
+	// by one caller at a time (the path is public: a crowd asking at once makes it once).
+	document atomic.Pointer[document]
+	making   sync.Mutex
+}
+
+// document is an OpenAPI document and the routes it was made of.
+type document struct {
+	of   *map[string]*Route
+	yaml []byte
 }
 
 // NewTable returns an empty table.
@@ -79,6 +90,34 @@ func (t *Table) All() []*Route {
 }
 
 func (t *Table) store(m map[string]*Route) { t.current.Store(&m) }
+
+// Document is the OpenAPI document (internal/openapi) of the routes in force as serve says
+// they are served (false: not served), with the descriptions and comments their services
+// sent. It is made again only when the routes change; serve must say the same of a route
+// every time.
+func (t *Table) Document(serve func(*Route) (apispec.Route, bool)) ([]byte, error) {
+	current := t.current.Load()
+	if d := t.document.Load(); d != nil && d.of == current {
+		return d.yaml, nil
+	}
+	t.making.Lock()
+	defer t.making.Unlock()
+	if d := t.document.Load(); d != nil && d.of == current {
+		return d.yaml, nil
+	}
+	var served []apispec.Route
+	for _, r := range *current {
+		if route, ok := serve(r); ok {
+			served = append(served, route)
+		}
+	}
+	doc, err := openapi.Document(served)
+	if err != nil {
+		return nil, err
+	}
+	t.document.Store(&document{of: current, yaml: doc})
+	return doc, nil
+}
 
 // Endpoint is what the registry says of one endpoint of a service: its name (User.Login) and
 // the route its api.Endpoint metadata names ("" for none).
@@ -263,8 +302,12 @@ func sameFile(compiled, service protoreflect.FileDescriptor) bool {
 	return string(b.([]byte)) == string(serialize(service))
 }
 
+// serialize is f as its declaration, without its comments: a service sends its files with
+// their comments (internal/protodocs), the gateway's compiled ones have none.
 func serialize(f protoreflect.FileDescriptor) []byte {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(f))
+	fd := protodesc.ToFileDescriptorProto(f)
+	fd.SourceCodeInfo = nil
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(fd)
 	return b
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/protodocs"
 	reflectionpb "github.com/gomicro-stack/gomicro-stack/proto/reflection"
 )
 
@@ -20,8 +21,8 @@ func API(files ...protoreflect.FileDescriptor) Option {
 	return func(o *options) { o.api = append(o.api, files...) }
 }
 
-// APIFiles are files and every file they import, each after its imports, serialized: what a
-// service answers Reflection.Files with.
+// APIFiles are files and every file they import, each after its imports, serialized with the
+// comments protodocs holds for it: what a service answers Reflection.Files with.
 func APIFiles(files []protoreflect.FileDescriptor) ([][]byte, error) {
 	var out [][]byte
 	seen := map[string]bool{}
@@ -37,7 +38,13 @@ func APIFiles(files []protoreflect.FileDescriptor) ([][]byte, error) {
 				return err
 			}
 		}
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(f))
+		fd := protodesc.ToFileDescriptorProto(f)
+		info, err := protodocs.SourceInfo(f.Path())
+		if err != nil {
+			return fmt.Errorf("read the comments of %s: %w", f.Path(), err)
+		}
+		fd.SourceCodeInfo = info
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fd)
 		if err != nil {
 			return fmt.Errorf("describe %s: %w", f.Path(), err)
 		}

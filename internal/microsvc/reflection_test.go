@@ -1,6 +1,7 @@
 package microsvc
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -14,7 +15,7 @@ import (
 
 // TestAPIFilesRebuildTheAPI: the files a service describes itself with build, in a registry
 // of their own (nothing taken from the reader's), the service and its messages with their
-// options; the same files always give the same version. It logs their size.
+// options and comments; the same files always give the same version. It logs their size.
 func TestAPIFilesRebuildTheAPI(t *testing.T) {
 	files, err := APIFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
 	if err != nil {
@@ -41,8 +42,12 @@ func TestAPIFilesRebuildTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.(protoreflect.ServiceDescriptor).Methods().ByName("Login") == nil {
+	login := d.(protoreflect.ServiceDescriptor).Methods().ByName("Login")
+	if login == nil {
 		t.Fatal("no Login in the rebuilt service")
+	}
+	if c := login.ParentFile().SourceLocations().ByDescriptor(login).LeadingComments; !strings.Contains(c, "Login") {
+		t.Fatalf("Login's comment: %q; want user.proto's", c)
 	}
 	again, _ := APIFiles([]protoreflect.FileDescriptor{userpb.File_user_user_proto})
 	if apiVersion(files) != apiVersion(again) {

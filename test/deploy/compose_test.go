@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,8 +116,39 @@ func TestComposeHasTheSystem(t *testing.T) {
 	if r := p.Services["user"].Deploy; r == nil || r.Replicas == nil || *r.Replicas != 2 {
 		t.Error("user must run 2 replicas")
 	}
+	// One config server or the other, by profile; the services wait for whichever runs and
+	// find it by one name.
 	if prof := p.Services["config-server-go"].Profiles; len(prof) != 1 || prof[0] != "go-config" {
 		t.Errorf("our config server must be behind the go-config profile, has %v", prof)
+	}
+	if prof := p.Services["config-server"].Profiles; len(prof) != 1 || prof[0] != "spring-config" {
+		t.Errorf("Spring's config server must be behind the spring-config profile, has %v", prof)
+	}
+	if n := p.Services["config-server-go"].Networks["default"]; n == nil || !slices.Contains(n.Aliases, "config-server") {
+		t.Error("our config server must answer as config-server, the name the services ask for")
+	}
+	for _, name := range append([]string{"user", "greeter", "gateway"}, added...) {
+		for _, server := range []string{"config-server", "config-server-go"} {
+			if d, ok := p.Services[name].DependsOn[server]; !ok || d.Required {
+				t.Errorf("%s must wait for %s when its profile runs it, and only then (required: false)", name, server)
+			}
+		}
+	}
+	example, err := os.ReadFile(filepath.Join(repoRoot, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(example), "\nCOMPOSE_PROFILES=spring-config\n") {
+		t.Error(".env.example must select a config server (COMPOSE_PROFILES=spring-config)")
+	}
+	// busybox sh, Alpine's, has no /dev/tcp: only bash may use it in a healthcheck.
+	for name, s := range p.Services {
+		if s.HealthCheck == nil {
+			continue
+		}
+		if hc := strings.Join(s.HealthCheck.Test, " "); strings.Contains(hc, "/dev/tcp") && !strings.HasPrefix(hc, "CMD bash -c") {
+			t.Errorf("%s's healthcheck %q uses /dev/tcp without bash", name, hc)
+		}
 	}
 	if env := p.Services["config-server"].Environment; value(env, "SPRING_PROFILES_ACTIVE") != "native" {
 		t.Error("the Spring config server must run the native profile over ./config-repo")

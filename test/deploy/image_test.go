@@ -26,6 +26,11 @@ func TestDockerfile(t *testing.T) {
 	if final := stages[1][1]; !strings.HasPrefix(final, "gcr.io/distroless/static") && final != "scratch" {
 		t.Errorf("final stage %s: want distroless static or scratch", final)
 	}
+	// A syntax line makes BuildKit pull a frontend image: offline, or behind a registry
+	// mirror, every build would fail.
+	if regexp.MustCompile(`(?m)^#\s*syntax\s*=`).MatchString(df) {
+		t.Error("the Dockerfile must not name a frontend (# syntax=): the engine's own must do")
+	}
 	if !regexp.MustCompile(`(?m)^USER\s+(65532|nonroot)`).MatchString(df) {
 		t.Error("the final stage must run as a non-root user")
 	}

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,19 +14,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
+	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 )
 
 // TestANewServiceIsRoutedThroughTheRegistry: a service the gateway was not built with
 // (test/e2e/echo), started after the gateway, is served through it within 10 s, with the
 // types, rules and options its own proto declares: 401 without a token, 400 for a body
-// against its rules, its 201 typed JSON with one, its breaker in the gateway's metrics. Its
-// claim on another service's path is refused. Without its own Consul token it cannot register.
-// When it stops, its routes answer 503 for route_grace, then 404.
+// against its rules, its 201 typed JSON with one, its breaker in the gateway's metrics, its
+// route in the gateway's /openapi.yaml with its proto's comments. Its claim on another
+// service's path is refused. Without its own Consul token it cannot register. When it stops,
+// its routes answer 503 for route_grace, then 404, and leave the document.
 func TestANewServiceIsRoutedThroughTheRegistry(t *testing.T) {
 	s := ownStack(t, stack.Config{Env: []string{"GATEWAY_ROUTE_GRACE=2s"}})
 	c := newClient(t, s.GatewayURL)
@@ -88,6 +93,16 @@ func TestANewServiceIsRoutedThroughTheRegistry(t *testing.T) {
 	if !strings.Contains(metrics, `gomicro_breaker_open{command="go.micro.api.echo.Echo.Say"} 0`) {
 		t.Fatalf("no breaker of Echo.Say in the gateway's metrics:\n%s", grepLines(metrics, "gomicro_breaker_open"))
 	}
+	// The gateway's OpenAPI document has its route, documented by echo.proto's comments, and
+	// not the route refused.
+	doc := servedDocument(t, s.GatewayURL)
+	say201 := doc.Paths.Find("/echo/say")
+	if say201 == nil || say201.Post == nil || say201.Post.Description != "Say answers what was said, on behalf of the caller." || say201.Post.Responses.Status(201) == nil {
+		t.Fatalf("/echo/say in the served document: %+v", say201)
+	}
+	if login := doc.Paths.Find("/user/login"); login == nil || login.Post.OperationID != "User_Login" {
+		t.Fatalf("/user/login in the served document: %+v", login)
+	}
 
 	// It stops: 503 for the grace, then 404.
 	if err := echo.Stop(10 * time.Second); err != nil {
@@ -106,6 +121,24 @@ func TestANewServiceIsRoutedThroughTheRegistry(t *testing.T) {
 		t.Fatalf("the echo route after the service stopped: %v", err)
 	}
 	t.Logf("its route went %s after it stopped (route_grace 2s)", time.Since(stopped).Round(time.Millisecond))
+	if doc := servedDocument(t, s.GatewayURL); doc.Paths.Find("/echo/say") != nil || doc.Paths.Find("/user/login") == nil {
+		t.Fatalf("the served document after the echo service went: %v", doc.Paths.InMatchingOrder())
+	}
+}
+
+// servedDocument is the gateway's /openapi.yaml, which kin-openapi (others' validator) must
+// find a valid OpenAPI 3 document.
+func servedDocument(t *testing.T, gateway string) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData([]byte(get(t, gateway+"/openapi.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("the served document is no valid OpenAPI 3 document: %v", err)
+	}
+	return doc
 }
 
 // grantConsul gives a service the stack does not know a Consul token of its own, as
@@ -130,7 +163,8 @@ func grantConsul(t *testing.T, s *stack.Stack, name string) (*consulapi.Client, 
 // TestAGeneratedServiceIsServed: `make service`'s generator writes a service into a copy of
 // the repository; built there and started alone beside a running stack, its route answers
 // through the gateway that was started before it existed, within 10 s: 401 without a token,
-// 400 for a body against its rules, its 200 typed JSON with one. Its own tests pass. Then an
+// 400 for a body against its rules, its 200 typed JSON with one, its span in the trace under
+// the gateway's, its breaker in the gateway's metrics. Its own tests pass. Then an
 // RPC is added to it, and it alone restarts: the new route is served, the gateway untouched.
 func TestAGeneratedServiceIsServed(t *testing.T) {
 	copyDir := t.TempDir()
@@ -139,7 +173,7 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
-		if err := copyFile(filepath.Join(repoRoot, f), filepath.Join(copyDir, f)); err != nil {
+		if err := copyFile(filepath.Join(repoRoot, f), filepath.Join(copyDir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) { // deleted, not yet committed
 			t.Fatal(err)
 		}
 	}
@@ -167,13 +201,18 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), name)
 	run("go", "build", "-o", bin, "./service/"+name)
 
-	s := ownStack(t, stack.Config{})
+	jaeger := stack.FindJaeger(repoRoot)
+	if jaeger == "" {
+		t.Fatal("no jaeger executable (JAEGER_BIN, PATH or bin/jaeger): run make jaeger")
+	}
+	s := ownStack(t, stack.Config{Tracing: stack.Tracing{JaegerBin: jaeger, JaegerConfig: filepath.Join(repoRoot, "deploy/jaeger/config.yaml")}})
 	c := newClient(t, s.GatewayURL)
 	token := c.signup("orderer_e2e")
 	_, secret := grantConsul(t, s, name)
+	env := []string{"REGISTRY_ADDRESS=" + s.ConsulAddress, "REGISTRY_TOKEN=" + secret,
+		"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey, "CONFIG_FAIL_FAST=true", "TRACING_ENDPOINT=" + s.TracingEndpoint}
 	started := time.Now()
-	order, err := s.StartBinary(name, bin, []string{"REGISTRY_ADDRESS=" + s.ConsulAddress, "REGISTRY_TOKEN=" + secret,
-		"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey, "CONFIG_FAIL_FAST=true"})
+	order, err := s.StartBinary(name, bin, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +227,17 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 		t.Fatalf("the generated service's route through the running gateway: %v", err)
 	}
 	t.Logf("the generated service's route answered %s after it started", time.Since(started).Round(time.Millisecond))
-	if a := hello(`{"name":"Bob"}`, "Authorization: Bearer "+token); a.Raw != `{"code":0,"message":"ok","greeting":"Hello, Bob","caller":"orderer_e2e"}` {
+	a := hello(`{"name":"Bob"}`, "Authorization: Bearer "+token)
+	if a.Raw != `{"code":0,"message":"ok","greeting":"Hello, Bob","caller":"orderer_e2e"}` {
 		t.Fatalf("typed answer: %d %s", a.Status, a.Raw)
+	}
+	// Its span is in the trace, the child of the gateway's call, its breaker in the gateway's
+	// metrics.
+	title := strings.ToUpper(name[:1]) + name[1:]
+	tr := waitTrace(t, s, tracing.TraceIDOfTraceparent(a.Header.Get("Traceparent")), "gateway", name)
+	tr.chain(t, tr.one(t, "gateway", "POST /"+name+"/hello", "server"), hop{"gateway", title + ".Hello", "client"}, hop{name, title + ".Hello", "server"})
+	if metrics := get(t, s.GatewayMetricsURL); !strings.Contains(metrics, `gomicro_breaker_open{command="go.micro.api.`+name+`.`+title+`.Hello"} 0`) {
+		t.Fatalf("no breaker of %s.Hello in the gateway's metrics:\n%s", title, grepLines(metrics, "gomicro_breaker_open"))
 	}
 	expectError(t, hello(`{"name":"Bob"}`), 401, "please login")
 	if a := hello(`{"name":""}`, "Authorization: Bearer "+token); a.Status != 400 || a.Str("reason") != "INVALID_ARGUMENT" {
@@ -211,7 +259,6 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 	if err := os.WriteFile(protoFile, text, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	title := strings.ToUpper(name[:1]) + name[1:]
 	method := "\n// Bye answers as Hello does.\nfunc (h *" + title + ") Bye(ctx context.Context, in *" + name + "pb.HelloRequest, out *" + name + "pb.HelloReply) error {\n\treturn h.Hello(ctx, in, out)\n}\n"
 	handlerFile := filepath.Join(copyDir, "service", name, "handler", "handler.go")
 	handlerText, err := os.ReadFile(handlerFile)
@@ -226,8 +273,7 @@ func TestAGeneratedServiceIsServed(t *testing.T) {
 	if err := order.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	restarted, err := s.StartBinary(name, bin, []string{"REGISTRY_ADDRESS=" + s.ConsulAddress, "REGISTRY_TOKEN=" + secret,
-		"INTERNAL_AUTH_PUBLIC_KEYS=" + s.InternalPublicKey, "CONFIG_FAIL_FAST=true"})
+	restarted, err := s.StartBinary(name, bin, env)
 	if err != nil {
 		t.Fatal(err)
 	}

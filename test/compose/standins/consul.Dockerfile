@@ -1,0 +1,11 @@
+# Stand-in for hashicorp/consul (see build.sh): the agent make consul builds, the official
+# image's entrypoint behaviour, its folders and ports.
+ARG BASE
+FROM ${BASE}
+COPY consul /bin/consul
+COPY consul-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN mkdir -p /consul/data /consul/config
+VOLUME /consul/data
+EXPOSE 8300 8301 8301/udp 8302 8302/udp 8500 8600 8600/udp
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["agent", "-dev", "-client", "0.0.0.0"]
