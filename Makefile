@@ -23,7 +23,7 @@ IMAGE_SERVICES := $(notdir $(wildcard service/*)) gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up compose-test k8s-render clean
+.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up compose-test k8s-test k8s-render clean
 
 # help: list the targets
 help:
@@ -155,6 +155,11 @@ compose-test: consul jaeger
 compose-up:
 	@[ -f .env ] || { echo "copy .env.example to .env and set its secrets first"; exit 1; }
 	docker compose up --build --wait
+
+# k8s-test: the Kubernetes overlays applied to a real API server (etcd, kube-apiserver and kubectl, built once from the module proxy): dry run, apply, the same apply again, an upgrade
+k8s-test:
+	scripts/build-kubernetes.sh $(BIN)/kubernetes
+	cd test/deploy && K8S_TEST=1 K8S_BIN=$(CURDIR)/$(BIN)/kubernetes $(GO) test -count=1 -v -run TestOverlaysApplyAndUpgrade ./apiserver
 
 # k8s-render: print the Kubernetes manifests of OVERLAY (dev or prod), as kubectl apply -k would apply them
 OVERLAY ?= dev

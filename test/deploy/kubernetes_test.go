@@ -242,8 +242,8 @@ func TestKubernetesOverlays(t *testing.T) {
 	}
 }
 
-// checkConsulACL: Consul runs with ACLs on and deny by default, the consul-acl Job gives out
-// the tokens, and every service of ours sends its own.
+// checkConsulACL: Consul runs with ACLs on and deny by default, the consul-acl Deployment gives
+// out the tokens, and every service of ours sends its own.
 func checkConsulACL(t *testing.T, m manifests) {
 	t.Helper()
 	for _, s := range m.statefulSets {
@@ -254,16 +254,28 @@ func checkConsulACL(t *testing.T, m manifests) {
 			}
 		}
 	}
-	job := false
-	for _, j := range m.jobs {
-		job = job || (j.Name == "consul-acl" && imageBinary(j.Spec.Template.Spec.Containers[0].Image) == "consul-acl")
+	// consul-acl is a Deployment that keeps applying the tokens: a Job's pod template cannot
+	// change, so an upgrade (a new image, a renamed generated Secret) would fail to apply.
+	acl := false
+	for _, d := range m.deployments {
+		if d.Name != "consul-acl" {
+			continue
+		}
+		acl = imageBinary(d.Spec.Template.Spec.Containers[0].Image) == "consul-acl"
+		env := map[string]string{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			env[e.Name] = e.Value
+		}
+		if env["CONSUL_EVERY"] == "" {
+			t.Error("consul-acl must keep running (CONSUL_EVERY)")
+		}
 	}
-	if !job {
-		t.Error("no Job consul-acl")
+	if !acl || len(m.jobs) > 0 {
+		t.Errorf("want the Deployment consul-acl and no Job (a Job cannot be upgraded by apply): %d jobs", len(m.jobs))
 	}
 	for _, d := range m.deployments {
 		c := d.Spec.Template.Spec.Containers[0]
-		if imageBinary(c.Image) == "" {
+		if imageBinary(c.Image) == "" || d.Name == "consul-acl" {
 			continue
 		}
 		token := false

@@ -1,15 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
 
 // TestRogueRegistrationRefused: Consul runs with ACLs on and deny by default. A process
@@ -115,9 +121,10 @@ func TestRogueRegistrationRefused(t *testing.T) {
 	})
 }
 
-// TestConsulACLTool runs the consul-acl binary (compose's and Kubernetes' bootstrap step)
-// against the shared stack's agent: with the tokens the stack made, it updates them in place
-// and everything keeps working; bad input is refused with a clear error.
+// TestConsulACLTool runs the consul-acl binary (compose's bootstrap step, Kubernetes' keeper of
+// the tokens) against the shared stack's agent: with the tokens the stack made, it updates them
+// in place and everything keeps working; kept running, it puts back a token deleted behind its
+// back and says it is healthy again; bad input is refused with a clear error.
 func TestConsulACLTool(t *testing.T) {
 	env := []string{"CONSUL_ADDRESS=" + shared.ConsulAddress, "CONSUL_WAIT=1s"}
 	tokens := []string{}
@@ -138,6 +145,9 @@ func TestConsulACLTool(t *testing.T) {
 	if n := passingInstances(t, shared, "go.micro.api.user"); n < 1 {
 		t.Fatalf("%d users passing after consul-acl ran again", n)
 	}
+	t.Run("kept in place", func(t *testing.T) {
+		keepsTheTokens(t, append(append(env, tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken))
+	})
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -154,4 +164,66 @@ func TestConsulACLTool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keepsTheTokens runs consul-acl as Kubernetes does (consul.every): a token deleted from Consul
+// is back at the next round, its health check says 200, and SIGTERM ends it cleanly.
+func keepsTheTokens(t *testing.T, env []string) {
+	health := freeAddress(t)
+	cmd := exec.Command(filepath.Join(binDir, "consul-acl"))
+	cmd.Env = append(env, "CONSUL_EVERY=300ms", "HEALTH_ADDRESS="+health)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	healthy := func() error {
+		rsp, err := http.Get("http://" + health + "/health")
+		if err != nil {
+			return err
+		}
+		rsp.Body.Close()
+		if rsp.StatusCode != 200 {
+			return fmt.Errorf("health %d", rsp.StatusCode)
+		}
+		return nil
+	}
+	if err := stack.Eventually(10*time.Second, 50*time.Millisecond, healthy); err != nil {
+		t.Fatalf("consul-acl kept running is not healthy: %v\n%s", err, out.String())
+	}
+	consul, err := consulapi.NewClient(&consulapi.Config{Address: shared.ConsulAddress, Token: shared.ConsulManagementToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readerToken := shared.ConsulTokens["reader"]
+	token, _, err := consul.ACL().TokenReadSelf(&consulapi.QueryOptions{Token: readerToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consul.ACL().TokenDelete(token.AccessorID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+		_, _, err := consul.ACL().TokenReadSelf(&consulapi.QueryOptions{Token: readerToken})
+		return err
+	}); err != nil {
+		t.Fatalf("the deleted token did not come back: %v\n%s", err, out.String())
+	}
+	if err := healthy(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("consul-acl on SIGTERM: %v\n%s", err, out.String())
+	}
+}
+
+func freeAddress(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
