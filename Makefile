@@ -23,7 +23,7 @@ IMAGE_SERVICES := $(notdir $(wildcard service/*)) gateway consul-acl
 GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up compose-test k8s-test k8s-render clean
+.PHONY: help run build service test cross unit e2e cluster-test bench deploy-check vulncheck proto proto-check fmt-check vet consul consul-template jaeger tools images compose-up compose-test k8s-test k8s-e2e k8s-render clean
 
 # help: list the targets
 help:
@@ -147,7 +147,7 @@ images:
 	    -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \
 	done
 
-# compose-test: docker-compose.yml for real: a Docker engine (installed and started if missing), the Compose and buildx plugins, stand-ins for images no registry gives here; images built, the stack up, used, restarted, down (15-25 minutes the first time)
+# compose-test: docker-compose.yml for real, with a Docker engine (installed and started if missing), the Compose and buildx plugins and stand-ins for images no registry gives here; images built, the stack up, used, restarted, down (about 13 minutes the first time, 1-2 after)
 compose-test: consul jaeger
 	scripts/compose-test.sh $(CONSUL) $(JAEGER)
 
@@ -156,10 +156,14 @@ compose-up:
 	@[ -f .env ] || { echo "copy .env.example to .env and set its secrets first"; exit 1; }
 	docker compose up --build --wait
 
-# k8s-test: the Kubernetes overlays applied to a real API server (etcd, kube-apiserver and kubectl, built once from the module proxy): dry run, apply, the same apply again, an upgrade
+# k8s-test: the Kubernetes overlays applied to a real API server (etcd, kube-apiserver and kubectl, built once from the module proxy); dry run, apply, the same apply again, an autoscaler's change, an upgrade
 k8s-test:
 	scripts/build-kubernetes.sh $(BIN)/kubernetes
 	cd test/deploy && K8S_TEST=1 K8S_BIN=$(CURDIR)/$(BIN)/kubernetes $(GO) test -count=1 -v -run TestOverlaysApplyAndUpgrade ./apiserver
+
+# k8s-e2e: the dev overlay running in pods (as root), on a control plane and a node (kubelet, containerd, a CNI bridge in a network namespace, CoreDNS) built here, with the images from the Dockerfile; every pod Ready, hellos through the gateway's Service, a user pod lost and an upgrade under load
+k8s-e2e: consul jaeger
+	scripts/k8s-e2e.sh $(CONSUL) $(JAEGER)
 
 # k8s-render: print the Kubernetes manifests of OVERLAY (dev or prod), as kubectl apply -k would apply them
 OVERLAY ?= dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts etcd, kube-apiserver and kubectl, built from the Go module proxy, in OUT (once per
 # machine: kept in ~/.cache/gomicro-stack; release binaries cannot be downloaded here):
-#   scripts/build-kubernetes.sh OUT
+#   scripts/build-kubernetes.sh OUT [COMMAND...]
+# COMMANDs are more of Kubernetes' commands to build (kube-scheduler, kubelet, ...).
 # Neither builds with go install: etcd's server module and k8s.io/kubernetes carry replace
 # directives (kubernetes points its 33 staging modules at folders of its own repository). Each is
 # built in a scratch module that requires it, the staging modules replaced by their releases
@@ -9,6 +10,8 @@
 # refuses to speak to a server that says v0.0.0).
 set -euo pipefail
 out=${1:?output folder}
+shift
+commands=(kube-apiserver kubectl "$@")
 kubernetes=v1.37.2
 etcd=v3.6.16
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/gomicro-stack/kubernetes-$kubernetes-etcd-$etcd
@@ -27,9 +30,11 @@ if [ ! -x "$cache/etcd" ]; then
   chmod -R u+w "$work"; rm -rf "$work"
 fi
 
-if [ ! -x "$cache/kube-apiserver" ] || [ ! -x "$cache/kubectl" ]; then
+missing=()
+for cmd in "${commands[@]}"; do [ -x "$cache/$cmd" ] || missing+=("$cmd"); done
+if [ ${#missing[@]} -gt 0 ]; then
   work=$(mktemp -d)
-  echo "building kube-apiserver and kubectl $kubernetes from the module proxy (once per machine) ..." >&2
+  echo "building ${missing[*]} $kubernetes from the module proxy (once per machine) ..." >&2
   (
     cd "$work"
     go mod init scratch/kubernetes >/dev/null 2>&1
@@ -46,12 +51,12 @@ if [ ! -x "$cache/kube-apiserver" ] || [ ! -x "$cache/kubectl" ]; then
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ldflags+=" -X $pkg.gitVersion=$kubernetes -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
     done
-    for cmd in kube-apiserver kubectl; do
+    for cmd in "${missing[@]}"; do
       GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$cache/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
       mv "$cache/$cmd.tmp" "$cache/$cmd"
     done
   )
   chmod -R u+w "$work"; rm -rf "$work"
 fi
-cp "$cache/etcd" "$cache/kube-apiserver" "$cache/kubectl" "$out/"
-echo "etcd $etcd, kube-apiserver and kubectl $kubernetes in $out" >&2
+for cmd in etcd "${commands[@]}"; do cp "$cache/$cmd" "$out/"; done
+echo "etcd $etcd and ${commands[*]} $kubernetes in $out" >&2

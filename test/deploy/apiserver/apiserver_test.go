@@ -1,7 +1,8 @@
 // Package apiserver applies the Kubernetes overlays to a real API server (etcd and
 // kube-apiserver on loopback, kubectl with its own kustomize), as an operator does: namespace
 // and secrets first, a server-side dry run, the apply, the same apply again (nothing changes),
-// then an upgrade (a new image tag; for dev a changed secret too) that must apply cleanly.
+// the apply after an autoscaler's change of a count, then an upgrade (a new image tag; for dev a
+// changed secret too) that must apply cleanly.
 // make k8s-test builds the three binaries from the module proxy and runs it with K8S_TEST=1
 // and K8S_BIN naming their folder.
 package apiserver
@@ -40,7 +41,7 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	kubeconfig := startControlPlane(t, bin)
+	kubeconfig := startControlPlane(t, bin, "127.0.0.1")
 	t.Logf("TIMING etcd and kube-apiserver ready: %s", since(began))
 	kubectl := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -99,6 +100,16 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 				t.Fatalf("applying the same overlay again changed objects:\n%s", differences(before, after))
 			}
 
+			// An autoscaler changes .spec.replicas through the scale subresource, as kubectl
+			// scale does; the overlay must leave that field to it, or the next apply stops on the
+			// conflict.
+			for _, name := range []string{"user", "greeter", "gateway"} {
+				must("-n", namespace, "scale", "deployment/"+name, "--replicas=4")
+			}
+			if out, err := kubectl(apply...); err != nil {
+				t.Fatalf("an apply after an autoscaler's change: %v\n%s", err, out)
+			}
+
 			// An upgrade: a new image tag for every image of ours, and for dev a new value of a
 			// secret (kustomize names the generated Secret after its content, so every pod
 			// template that reads it changes).
@@ -128,9 +139,10 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 	}
 }
 
-// startControlPlane starts etcd and kube-apiserver on loopback ports and returns a kubeconfig
-// for an admin (a static token in system:masters; authorization by RBAC).
-func startControlPlane(t *testing.T, bin string) string {
+// startControlPlane starts etcd (on loopback) and kube-apiserver (on address) and returns a
+// kubeconfig for an admin (a static token in system:masters; authorization by RBAC); extra
+// are more of the apiserver's flags.
+func startControlPlane(t *testing.T, bin, address string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	client, peer, secure := freePort(t), freePort(t), freePort(t)
@@ -148,18 +160,18 @@ func startControlPlane(t *testing.T, bin string) string {
 	write(t, filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
 	token := hex.EncodeToString(randomBytes(t, 16))
 	write(t, filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"))
-	start(t, filepath.Join(bin, "kube-apiserver"),
-		"--etcd-servers=http://127.0.0.1:"+strconv.Itoa(client),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(secure),
+	start(t, filepath.Join(bin, "kube-apiserver"), append([]string{
+		"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(client),
+		"--bind-address=" + address, "--advertise-address=" + address, "--secure-port=" + strconv.Itoa(secure),
 		// On loopback the apiserver cannot publish itself as the kubernetes Service's endpoint.
 		"--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(dir, "certs"),
-		"--token-auth-file="+filepath.Join(dir, "tokens.csv"), "--authorization-mode=RBAC",
+		"--cert-dir=" + filepath.Join(dir, "certs"),
+		"--token-auth-file=" + filepath.Join(dir, "tokens.csv"), "--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+filepath.Join(dir, "sa.pub"), "--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
-		"--service-cluster-ip-range=10.96.0.0/16")
+		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"), "--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/16"}, extra...)...)
 
-	server := "https://127.0.0.1:" + strconv.Itoa(secure)
+	server := "https://" + net.JoinHostPort(address, strconv.Itoa(secure))
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
