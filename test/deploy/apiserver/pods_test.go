@@ -43,7 +43,7 @@ func TestSystemRunsInPods(t *testing.T) {
 	}
 	began := time.Now()
 	makeNode(t)
-	kubeconfig := startControlPlane(t, bin, hostIP, "--kubelet-preferred-address-types=InternalIP", "--allow-privileged=true")
+	kubeconfig := startControlPlane(t, bin, hostIP, "--kubelet-preferred-address-types=InternalIP")
 	dir := filepath.Dir(kubeconfig)
 	start(t, filepath.Join(bin, "kube-controller-manager"), "--kubeconfig="+kubeconfig, "--leader-elect=false",
 		"--service-account-private-key-file="+filepath.Join(dir, "sa.key"), "--root-ca-file="+filepath.Join(dir, "certs/apiserver.crt"),
@@ -226,8 +226,10 @@ state = %q
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
 `, filepath.Join(dir, "containerd/root"), filepath.Join(dir, "containerd/state"), socket, cni)))
-	t.Cleanup(func() { stopContainers(socket, dir) })
 	inNode(t, "containerd", "--config", config)
+	// Cleanups run last first: this one, before containerd stops (a container outlives its
+	// containerd: its shim keeps it).
+	t.Cleanup(func() { stopContainers(socket, dir) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(socket); err == nil {
@@ -253,6 +255,12 @@ func stopContainers(socket, dir string) {
 	time.Sleep(time.Second)
 	for _, id := range strings.Fields(ctr("tasks", "ls", "-q")) {
 		ctr("tasks", "rm", "-f", id)
+	}
+	// Whatever containerd could not stop: the shims of this socket, and what they run.
+	shims, _ := exec.Command("pgrep", "-f", "containerd-shim-runc-v2 .*-address "+socket).Output()
+	for _, pid := range strings.Fields(string(shims)) {
+		exec.Command("pkill", "-KILL", "-P", pid).Run()
+		exec.Command("kill", "-KILL", pid).Run()
 	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
