@@ -27,7 +27,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
 # help: list the targets
 help:
-	@awk '/^# [a-z0-9-]+: / { sub(/^# /, ""); split($$0, a, ": "); printf "  make %-12s %s\n", a[1], a[2] }' $(MAKEFILE_LIST)
+	@awk '/^# [a-z0-9-]+: / { sub(/^# /, ""); i = index($$0, ": "); printf "  make %-12s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }' $(MAKEFILE_LIST)
 
 # run: build what is missing and start Consul, the config server, user, greeter and the gateway on :8080 (Ctrl-C stops all; TRACING=1: Jaeger too, UI on :16686)
 run: build consul $(if $(filter 1,$(TRACING)),jaeger)
