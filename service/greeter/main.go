@@ -113,7 +113,6 @@ func run(args []string) error {
 		if err := breaker.Apply(userCommands, next.Breaker.Config); err != nil {
 			return err
 		}
-		cfg.Breaker.Config = next.Breaker.Config
 		message.Store(&next.Greetings.String)
 		return nil
 	})

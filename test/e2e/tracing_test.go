@@ -129,8 +129,11 @@ func TestTracing(t *testing.T) {
 		base := p99(up)
 		for name, got := range map[string][]time.Duration{"killed": killed, "hung": hung} {
 			t.Logf("p99 with Jaeger up %s, %s %s", base.Round(100*time.Microsecond), name, p99(got).Round(100*time.Microsecond))
-			// 10 %, and 2 ms for the timer noise of a loaded 2-core machine.
-			if limit := base + base/10 + 2*time.Millisecond; p99(got) > limit {
+			// What this guards: no request waits for its spans' export (with Jaeger hung, the
+			// 2 s export timeout). Twice the p99 and 20 ms leave room for a loaded 2-core
+			// machine's noise (10 % and 2 ms failed 1 run in about 8 here); how much tracing
+			// costs is make bench's to say (the tracing rows of BENCHMARKS.md), not a timed test's.
+			if limit := 2*base + 20*time.Millisecond; p99(got) > limit {
 				t.Errorf("with Jaeger %s, p99 %s over %s (up: %s)", name, p99(got), limit, base)
 			}
 		}
