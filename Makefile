@@ -147,7 +147,7 @@ images:
 	    -t $(REGISTRY)gomicro-stack/$$s:$(VERSION) . || exit 1; \
 	done
 
-# compose-test: docker-compose.yml for real, with a Docker engine (installed and started if missing), the Compose and buildx plugins and stand-ins for images no registry gives here; images built, the stack up, used, restarted, down (about 13 minutes the first time, 1-2 after)
+# compose-test: docker-compose.yml for real, with a Docker engine (installed and started if missing), the Compose and buildx plugins and stand-ins for images no registry gives here; images built, the stack up, used, restarted, down (the plugins and stand-ins are built once per machine)
 compose-test: consul jaeger
 	scripts/compose-test.sh $(CONSUL) $(JAEGER)
 

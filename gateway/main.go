@@ -219,17 +219,25 @@ func spanName(known func(string) bool) func(*http.Request) string {
 	}
 }
 
-// only says whether a path is listed: any path when none is (gateway.routes and
-// gateway.open_paths narrow what the services declare; empty, they narrow nothing).
+// only says whether a path is listed; nil when none is, which lets any path through
+// (gateway.routes and gateway.open_paths narrow what the services declare; empty, they narrow
+// nothing).
 func only(listed []string) func(string) bool {
 	if len(listed) == 0 {
-		return func(string) bool { return true }
+		return nil
 	}
 	return edge.Paths(listed...)
 }
 
-// served finds the routes of table that listed lets through.
+// lets says whether listed (from only) lets path through.
+func lets(listed func(string) bool, path string) bool { return listed == nil || listed(path) }
+
+// served finds the routes of table that listed lets through: the table's own lookup when
+// nothing is listed (it runs several times a request).
 func served(table *routes.Table, listed func(string) bool) apiserver.Lookup {
+	if listed == nil {
+		return table.Lookup
+	}
 	return func(path string) (*routes.Route, bool) {
 		if !listed(path) {
 			return nil, false
@@ -243,7 +251,7 @@ func served(table *routes.Table, listed func(string) bool) apiserver.Lookup {
 func open(lookup apiserver.Lookup, listed func(string) bool) func(string) bool {
 	return func(path string) bool {
 		r, ok := lookup(path)
-		return ok && r.Public && listed(path)
+		return ok && r.Public && lets(listed, path)
 	}
 }
 
@@ -252,8 +260,8 @@ func open(lookup apiserver.Lookup, listed func(string) bool) func(string) bool {
 func asServed(listed, opened func(string) bool) func(*routes.Route) (apispec.Route, bool) {
 	return func(r *routes.Route) (apispec.Route, bool) {
 		out := r.Route
-		out.Public = r.Public && opened(r.Path)
-		return out, listed(r.Path)
+		out.Public = r.Public && lets(opened, r.Path)
+		return out, lets(listed, r.Path)
 	}
 }
 
