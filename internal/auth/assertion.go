@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/metadata"
-	"github.com/micro/go-micro/v2/server"
 )
 
 // HeaderAssertion carries the gateway's signed word on who the caller is: an EdDSA JWT that
@@ -165,8 +162,7 @@ type Verifier struct {
 	maxTTL    time.Duration
 	now       func() time.Time
 
-	mu       sync.RWMutex
-	verified map[string]verifiedAssertion
+	verified *verifiedCache[verifiedAssertion]
 }
 
 type verifiedAssertion struct {
@@ -197,7 +193,7 @@ func NewVerifier(c VerifierConfig) (*Verifier, error) {
 	if maxTTL < 0 {
 		return nil, fmt.Errorf("internal_auth.max_ttl %s must not be negative", maxTTL)
 	}
-	return &Verifier{keys: keys, audiences: c.Audiences, maxTTL: maxTTL, now: time.Now, verified: map[string]verifiedAssertion{}}, nil
+	return &Verifier{keys: keys, audiences: c.Audiences, maxTTL: maxTTL, now: time.Now, verified: newVerifiedCache[verifiedAssertion](maxCached)}, nil
 }
 
 // ErrBadAssertion covers every way an assertion can fail; callers answer 401.
@@ -207,28 +203,11 @@ var ErrBadAssertion = errors.New("the caller's identity is not signed by the gat
 // expired.
 func (v *Verifier) Verify(token string) (Identity, error) {
 	now := v.now()
-	v.mu.RLock()
-	c, ok := v.verified[token]
-	v.mu.RUnlock()
-	if ok && now.Before(c.expires) {
+	if c, ok := v.verified.get(token); ok && now.Before(c.expires) {
 		return c.id, nil
 	}
 	var claims assertionClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		key, ok := v.keys[kid]
-		if !ok {
-			return nil, fmt.Errorf("unknown kid %q", kid)
-		}
-		return key, nil
-	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithIssuer(assertionIssuer),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-		jwt.WithLeeway(2*time.Second),
-	)
+	err := parseSigned(token, &claims, v.keys, jwt.SigningMethodEdDSA, assertionIssuer, now, 2*time.Second)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrBadAssertion, err)
 	}
@@ -246,12 +225,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: lives %s, longer than internal_auth.max_ttl %s", ErrBadAssertion, lifetime, v.maxTTL)
 	}
 	identity := Identity{UserID: id, Username: claims.Name, TokenID: claims.TokenID, TokenExpires: claims.TokenExpires}
-	v.mu.Lock()
-	if len(v.verified) >= maxCached {
-		clear(v.verified)
-	}
-	v.verified[token] = verifiedAssertion{id: identity, expires: claims.ExpiresAt.Time}
-	v.mu.Unlock()
+	v.verified.put(token, verifiedAssertion{id: identity, expires: claims.ExpiresAt.Time})
 	return identity, nil
 }
 
@@ -266,23 +240,4 @@ func CallerFrom(ctx context.Context) (Identity, bool) {
 // WithCaller returns ctx carrying id as the verified caller.
 func WithCaller(ctx context.Context, id Identity) context.Context {
 	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// HandlerWrapper verifies the assertion a call carries and puts its identity in the context
-// (CallerFrom); a call with an assertion that fails is refused with 401, whatever it asked. A
-// call without one goes on without an identity: endpoints that need one refuse it.
-func HandlerWrapper(service string, v *Verifier) server.HandlerWrapper {
-	return func(next server.HandlerFunc) server.HandlerFunc {
-		return func(ctx context.Context, req server.Request, rsp interface{}) error {
-			token, ok := metadata.Get(ctx, HeaderAssertion)
-			if !ok || token == "" {
-				return next(ctx, req, rsp)
-			}
-			id, err := v.Verify(token)
-			if err != nil {
-				return merrors.Unauthorized(service, "the caller's identity is not signed by the gateway")
-			}
-			return next(WithCaller(ctx, id), req, rsp)
-		}
-	}
 }

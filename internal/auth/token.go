@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,13 +76,9 @@ type keySet struct {
 	ttl     time.Duration
 	maxTTL  time.Duration
 
-	// verified remembers the tokens these keys verified (the whole token is the key: the same
-	// bytes under the same keys verify the same way), so that a client's next requests cost a
-	// map lookup and the time checks instead of an HMAC and a JSON decode. An Update makes a new
-	// set, so a rotated-out secret's tokens are checked afresh. Only tokens that verified are
-	// kept, at most maxVerified (then it starts afresh): a flood of bad tokens fills nothing.
-	mu       sync.RWMutex
-	verified map[string]verifiedToken
+	// verified remembers the tokens these keys verified. An Update makes a new set, so a
+	// rotated-out secret's tokens are checked afresh.
+	verified *verifiedCache[verifiedToken]
 }
 
 // verifiedToken is what a verified token said, with the times its claims bound it to.
@@ -133,7 +128,7 @@ func (k *Keys) Update(c Config) error {
 	if maxTTL < 0 || c.TTL > maxTTL {
 		return fmt.Errorf("jwt.ttl %s must not be longer than jwt.max_ttl %s: the tokens would be refused", c.TTL, maxTTL)
 	}
-	set := &keySet{secrets: map[string][]byte{}, issuer: c.Issuer, ttl: c.TTL, maxTTL: maxTTL, verified: map[string]verifiedToken{}}
+	set := &keySet{secrets: map[string][]byte{}, issuer: c.Issuer, ttl: c.TTL, maxTTL: maxTTL, verified: newVerifiedCache[verifiedToken](maxVerified)}
 	for i, secret := range append([]string{c.Secret}, c.AcceptedSecrets...) {
 		if len(secret) < MinSecretBytes {
 			name := "jwt.secret"
@@ -205,10 +200,7 @@ func (k *Keys) Verify(token string) (Identity, error) {
 	}
 	set := k.set.Load()
 	now := k.now()
-	set.mu.RLock()
-	known, ok := set.verified[token]
-	set.mu.RUnlock()
-	if ok {
+	if known, ok := set.verified.get(token); ok {
 		// The checks of jwt's validator, on the times the token carries.
 		switch {
 		case now.After(known.expires.Add(leeway)):
@@ -219,21 +211,7 @@ func (k *Keys) Verify(token string) (Identity, error) {
 		return known.id, nil
 	}
 	var claims Claims
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		secret, ok := set.secrets[kid]
-		if !ok {
-			return nil, fmt.Errorf("unknown kid %q", kid)
-		}
-		return secret, nil
-	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(set.issuer),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-		jwt.WithLeeway(leeway),
-	)
+	err := parseSigned(token, &claims, set.secrets, jwt.SigningMethodHS256, set.issuer, now, leeway)
 	switch {
 	case err == nil:
 	case errors.Is(err, jwt.ErrTokenMalformed):
@@ -260,11 +238,6 @@ func (k *Keys) Verify(token string) (Identity, error) {
 	if claims.NotBefore != nil {
 		entry.notBefore = claims.NotBefore.Time
 	}
-	set.mu.Lock()
-	if len(set.verified) >= maxVerified {
-		clear(set.verified)
-	}
-	set.verified[token] = entry
-	set.mu.Unlock()
+	set.verified.put(token, entry)
 	return identity, nil
 }

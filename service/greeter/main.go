@@ -82,7 +82,7 @@ func run(args []string) error {
 	}
 	service, err := microsvc.New(handler.ServiceName, cfg.Config, []string{"User.GetUserInfo"},
 		microsvc.API(greeterpb.File_greeter_greeter_proto), microsvc.WrapClient(breaker.NewClientWrapper(fallbacks)),
-		microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+		microsvc.VerifyCaller(handler.ServiceName, verifier))
 	if err != nil {
 		return err
 	}

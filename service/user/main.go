@@ -103,7 +103,7 @@ func run(args []string) error {
 		return err
 	}
 	service, err := microsvc.New(handler.ServiceName, cfg.Config, nil, microsvc.API(userpb.File_user_user_proto),
-		microsvc.WrapHandler(auth.HandlerWrapper(handler.ServiceName, verifier)))
+		microsvc.VerifyCaller(handler.ServiceName, verifier))
 	if err != nil {
 		return err
 	}

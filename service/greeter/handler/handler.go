@@ -34,7 +34,7 @@ func New(g *greeting.Greeter) *Greeter { return &Greeter{greeter: g} }
 // Hello greets in.name on behalf of the caller: the caller's id, username and logins, or, when
 // the user service could not answer, the username the token names and degraded.
 func (h *Greeter) Hello(ctx context.Context, in *greeterpb.HelloRequest, out *greeterpb.HelloReply) error {
-	// Only the gateway's signed word says who calls (auth.HandlerWrapper checked it).
+	// Only the gateway's signed word says who calls (microsvc.VerifyCaller checked it).
 	if _, ok := auth.CallerFrom(ctx); !ok {
 		return toMicroError(ctx, greeting.ErrNotAuthenticated)
 	}

@@ -102,7 +102,7 @@ func TestGetUserInfo(t *testing.T) {
 		wantCode int32
 	}{
 		{"caller the gateway signed for", auth.WithCaller(context.Background(), auth.Identity{UserID: created.Id, Username: "erin"}), 0},
-		// Unsigned metadata names nobody (auth.HandlerWrapper alone turns an assertion into a caller).
+		// Unsigned metadata names nobody (microsvc.VerifyCaller alone turns an assertion into a caller).
 		{"unsigned identity metadata", metadata.NewContext(context.Background(), metadata.Metadata{auth.HeaderUserID: strconv.FormatUint(created.Id, 10)}), 401},
 		{"no identity", context.Background(), 401},
 		{"unknown user", auth.WithCaller(context.Background(), auth.Identity{UserID: 999999, Username: "ghost"}), 404},

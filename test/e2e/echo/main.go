@@ -46,7 +46,7 @@ func run(args []string) error {
 		return err
 	}
 	service, err := microsvc.New(serviceName, cfg.Config, nil, microsvc.API(echopb.File_test_e2e_echo_echopb_echo_proto),
-		microsvc.WrapHandler(auth.HandlerWrapper(serviceName, verifier)))
+		microsvc.VerifyCaller(serviceName, verifier))
 	if err != nil {
 		return err
 	}
