@@ -23,11 +23,10 @@ ENV GOPROXY=${GOPROXY} GONOSUMDB=${GONOSUMDB} GOPRIVATE=${GOPRIVATE} GOFLAGS=${G
     SSL_CERT_DIR=/etc/ssl/certs:/run/secrets
 WORKDIR /src
 # Modules first: this layer stays cached until go.mod or go.sum change. A module that a
-# replace points at inside the repository (the etcd stub, the consul registry) is part of that
+# replace points at inside the repository (the consul registry) is part of that
 # graph. Go trusts the certificates of every file in SSL_CERT_DIR: the secret extra_ca, when
 # given, is mounted at /run/secrets/extra_ca for this step only.
 COPY go.mod go.sum ./
-COPY third_party/etcd-stub/go.mod third_party/etcd-stub/
 COPY third_party/go-plugins-consul/go.mod third_party/go-plugins-consul/
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=secret,id=extra_ca \
     go mod download

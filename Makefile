@@ -48,7 +48,6 @@ VULNDB ?= $(if $(wildcard $(CURDIR)/../shared/vulndb/index/db.json),file://$(abs
 # breaker, deregistration delay — are part of the output)
 test: proto-check fmt-check vet cross vulncheck consul consul-template jaeger deploy-check
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test/e2e\|/test/cluster\|/test/compose')
-	cd third_party/etcd-stub && $(GO) test -count=1 ./...
 	cd third_party/go-plugins-consul && $(GO) test -count=1 ./...
 	CONSUL_BIN=$(CONSUL) CONSUL_TEMPLATE_BIN=$(CONSUL_TEMPLATE) JAEGER_BIN=$(JAEGER) $(GO) test -count=1 -v ./test/e2e
 	CONSUL_BIN=$(CONSUL) $(GO) test -count=1 -v ./test/cluster

@@ -132,10 +132,6 @@ require (
 	modernc.org/sqlite v1.23.1 // indirect
 )
 
-// go-micro v2 builds its etcd registry in, whose etcd v3.3 client needs grpc < v1.30; the
-// stub (see its README) stands in for it, so grpc can be current. Consul is the registry here.
-replace github.com/coreos/etcd => ./third_party/etcd-stub
-
 // The consul registry without its registration in go-micro's command line (see its README).
 replace github.com/micro/go-plugins/registry/consul/v2 => ./third_party/go-plugins-consul
 
