@@ -36,7 +36,10 @@ run: build consul $(if $(filter 1,$(TRACING)),jaeger)
 # build: compile the service binaries and the local runner into bin/
 build: $(SERVICES) $(BIN)/run
 
-$(SERVICES) $(BIN)/run: $(GOFILES) go.mod go.sum
+# One go build makes them all: a grouped target (&:), so make -j runs it once, not once per
+# binary. Grouped targets need GNU make 4.3 or later; macOS's own make 3.81 lacks them (not
+# tried here), Homebrew's gmake has them.
+$(SERVICES) $(BIN)/run &: $(GOFILES) go.mod go.sum
 	$(GO) build -o $(BIN)/ ./service/... ./gateway ./tools/consul-acl ./tools/run
 
 # VULNDB is the Go vulnerability database govulncheck reads: the offline copy in ../shared/vulndb
@@ -171,7 +174,7 @@ k8s-render:
 
 # tools: build the protoc plugins: protoc-gen-go, protoc-gen-micro and protoc-gen-validate at the versions go.mod pins, our protoc-gen-openapi and protoc-gen-protodocs, and the go-zero peer's protoc-gen-go and protoc-gen-go-grpc
 tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate $(BIN)/protoc-gen-openapi $(BIN)/protoc-gen-protodocs $(BIN)/gozero-tools/protoc-gen-go-grpc
-$(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate: go.mod
+$(BIN)/protoc-gen-go $(BIN)/protoc-gen-micro $(BIN)/protoc-gen-validate &: go.mod
 	$(GO) build -o $(BIN)/ github.com/golang/protobuf/protoc-gen-go github.com/micro/micro/v2/cmd/protoc-gen-micro github.com/envoyproxy/protoc-gen-validate
 # the go-zero peer's generators, from its own go.mod
 $(BIN)/gozero-tools/protoc-gen-go-grpc: bench/peers/gozero/go.mod
