@@ -15,19 +15,8 @@ import (
 	memregistry "github.com/micro/go-micro/v2/registry/memory"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
-
-// eventually polls ok until it holds or 5 s pass.
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5s: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 type received struct {
 	mu     sync.Mutex
@@ -56,13 +45,17 @@ func TestPublishAndSubscribe(t *testing.T) {
 	bus.Subscribe(ctx, TokensRevoked, revoked.add)
 	<-bus.connected
 	// Subscriptions are made in the background once connected: publish until one arrives.
-	eventually(t, "the first login event", func() bool {
+	if err := stack.Until(5*time.Second, time.Millisecond, "the first login event", func() bool {
 		bus.UserLoggedIn(7, "alice")
 		return logins.len() > 0
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	bus.TokensRevoked(7)
 	bus.UserDeleted(7)
-	eventually(t, "the revocation event", func() bool { return revoked.len() == 1 })
+	if err := stack.Until(5*time.Second, time.Millisecond, "the revocation event", func() bool { return revoked.len() == 1 }); err != nil {
+		t.Fatal(err)
+	}
 	logins.mu.Lock()
 	first := logins.events[0]
 	logins.mu.Unlock()
@@ -84,11 +77,13 @@ func TestUndecodableEventsAreIgnored(t *testing.T) {
 	var got received
 	bus.Subscribe(ctx, UserDeleted, got.add)
 	<-bus.connected
-	eventually(t, "a good event after garbage", func() bool {
+	if err := stack.Until(5*time.Second, time.Millisecond, "a good event after garbage", func() bool {
 		b.Publish(UserDeleted, &broker.Message{Body: []byte("not json")})
 		bus.UserDeleted(3)
 		return got.len() > 0
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	got.mu.Lock()
 	defer got.mu.Unlock()
 	for _, e := range got.events {
@@ -117,7 +112,9 @@ func TestPublishNeverBlocks(t *testing.T) {
 	if took := time.Since(began); took > time.Second {
 		t.Fatalf("%d publishes took %s", 3*queueSize, took)
 	}
-	eventually(t, "every event dropped", func() bool { return bus.Dropped() == 3*queueSize })
+	if err := stack.Until(5*time.Second, time.Millisecond, "every event dropped", func() bool { return bus.Dropped() == 3*queueSize }); err != nil {
+		t.Fatal(err)
+	}
 	if err := bus.Close(); err != nil {
 		t.Fatalf("closing a bus that never connected: %v", err)
 	}

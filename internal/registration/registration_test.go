@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
 
 // fakeAgent is the part of Consul's agent API that Keep uses, with the token each call sent.
@@ -61,17 +63,6 @@ func (a *fakeAgent) forget(id string) {
 	delete(a.services, id)
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5s: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestKeep: registers at once with the token and a passing check, registers again after the
 // agent forgot (a dev agent restarted), and deregisters when the context ends.
 func TestKeep(t *testing.T) {
@@ -86,7 +77,9 @@ func TestKeep(t *testing.T) {
 			Healthy: func() bool { return true }}, 20*time.Millisecond)
 	}()
 	const id = "config-server-127.0.0.1-8888"
-	eventually(t, "registered", func() bool { return agent.registered(id) })
+	if err := stack.Until(5*time.Second, time.Millisecond, "registered", func() bool { return agent.registered(id) }); err != nil {
+		t.Fatal(err)
+	}
 	agent.mu.Lock()
 	var registration struct {
 		Name, Address string
@@ -103,7 +96,9 @@ func TestKeep(t *testing.T) {
 		t.Fatalf("the registration did not carry the token: %q", first)
 	}
 	agent.forget(id)
-	eventually(t, "registered again after the agent forgot", func() bool { return agent.registered(id) })
+	if err := stack.Until(5*time.Second, time.Millisecond, "registered again after the agent forgot", func() bool { return agent.registered(id) }); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -123,15 +118,19 @@ func TestKeepRetriesRefusals(t *testing.T) {
 	defer cancel()
 	go Keep(ctx, Config{ConsulAddress: strings.TrimPrefix(consul.URL, "http://"), Name: "gateway", Address: "127.0.0.1:8080",
 		HealthPath: "/health", CheckInterval: time.Second, Healthy: func() bool { return false }}, 20*time.Millisecond)
-	eventually(t, "two refused attempts", func() bool {
+	if err := stack.Until(5*time.Second, time.Millisecond, "two refused attempts", func() bool {
 		agent.mu.Lock()
 		defer agent.mu.Unlock()
 		return len(agent.calls) >= 2
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	agent.mu.Lock()
 	agent.refuse = false
 	agent.mu.Unlock()
-	eventually(t, "registered once allowed", func() bool { return agent.registered("gateway-127.0.0.1-8080") })
+	if err := stack.Until(5*time.Second, time.Millisecond, "registered once allowed", func() bool { return agent.registered("gateway-127.0.0.1-8080") }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestAdvertise(t *testing.T) {

@@ -20,3 +20,14 @@ func Eventually(timeout, interval time.Duration, check func() error) error {
 		time.Sleep(interval)
 	}
 }
+
+// Until is Eventually for a condition without an error of its own: what names it in the
+// error when it does not come true in time.
+func Until(timeout, interval time.Duration, what string, ok func() bool) error {
+	return Eventually(timeout, interval, func() error {
+		if !ok() {
+			return fmt.Errorf("not yet: %s", what)
+		}
+		return nil
+	})
+}
