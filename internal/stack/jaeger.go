@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,20 +40,7 @@ func (s *Stack) StartJaeger() error {
 		return err
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	return Eventually(20*time.Second, 50*time.Millisecond, func() error {
-		if exited, err := s.Jaeger.Exited(); exited {
-			return fmt.Errorf("jaeger exited: %v", err)
-		}
-		rsp, err := client.Get(s.JaegerURL + "/api/services")
-		if err != nil {
-			return err
-		}
-		rsp.Body.Close()
-		if rsp.StatusCode != http.StatusOK {
-			return fmt.Errorf("jaeger query API: %s", rsp.Status)
-		}
-		return nil
-	})
+	return s.Jaeger.WaitReady(20*time.Second, func() error { return AnswersOK(client, s.JaegerURL+"/api/services") })
 }
 
 // startTracing picks Jaeger's ports and starts it, when the stack has one.

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -30,4 +31,28 @@ func Until(timeout, interval time.Duration, what string, ok func() bool) error {
 		}
 		return nil
 	})
+}
+
+// WaitReady polls ready every 50 ms until it returns nil or timeout has passed, and fails at
+// once when the process ends: a process that cannot start says so instead of timing out.
+func (p *Process) WaitReady(timeout time.Duration, ready func() error) error {
+	return Eventually(timeout, 50*time.Millisecond, func() error {
+		if exited, err := p.Exited(); exited {
+			return fmt.Errorf("%s exited: %v", p.Name, err)
+		}
+		return ready()
+	})
+}
+
+// AnswersOK is nil when a GET of url is answered 200.
+func AnswersOK(client *http.Client, url string) error {
+	rsp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	rsp.Body.Close()
+	if rsp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, rsp.Status)
+	}
+	return nil
 }

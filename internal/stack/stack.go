@@ -223,17 +223,9 @@ func (s *Stack) startConfigServer() error {
 		return err
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	return Eventually(20*time.Second, 50*time.Millisecond, func() error {
-		if exited, err := s.ConfigServer.Exited(); exited {
-			return fmt.Errorf("configserver exited: %v", err)
-		}
-		rsp, err := client.Get(s.ConfigServerURL + "/actuator/health")
-		if err != nil {
+	return s.ConfigServer.WaitReady(20*time.Second, func() error {
+		if err := AnswersOK(client, s.ConfigServerURL+"/actuator/health"); err != nil {
 			return err
-		}
-		rsp.Body.Close()
-		if rsp.StatusCode != http.StatusOK {
-			return fmt.Errorf("config server health: %s", rsp.Status)
 		}
 		if n, err := s.PassingInConsul(client, names.ConfigServer); err != nil || n == 0 {
 			return fmt.Errorf("no passing config-server in Consul yet (%v)", err)
@@ -379,13 +371,7 @@ func (s *Stack) startConsul() error {
 		return err
 	}
 	s.Consul.stopSignal, s.Consul.anyExitOnStop = os.Interrupt, true
-	err = Eventually(20*time.Second, 50*time.Millisecond, func() error {
-		if exited, err := s.Consul.Exited(); exited {
-			return fmt.Errorf("consul exited: %v", err)
-		}
-		return consulLeader(s.ConsulAddress)
-	})
-	if err != nil {
+	if err := s.Consul.WaitReady(20*time.Second, func() error { return consulLeader(s.ConsulAddress) }); err != nil {
 		return err
 	}
 	return s.applyACL()

@@ -233,10 +233,7 @@ func TestConfigServerDownAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { p.Stop(5 * time.Second) })
-		err = stack.Eventually(10*time.Second, 50*time.Millisecond, func() error {
-			if exited, err := p.Exited(); exited {
-				t.Fatalf("exited: %v", err)
-			}
+		err = p.WaitReady(10*time.Second, func() error {
 			if n := passingInstances(t, shared, "go.micro.api.greeter"); n < 2 {
 				return &unexpected{strconv.Itoa(n) + " greeters"}
 			}

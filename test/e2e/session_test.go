@@ -83,13 +83,7 @@ func startGateway(t *testing.T, s *stack.Stack) *apiClient {
 	}
 	t.Cleanup(func() { p.Stop(5 * time.Second) })
 	c := newClient(t, "http://127.0.0.1:"+strconv.Itoa(port))
-	if err := stack.Eventually(20*time.Second, 50*time.Millisecond, func() error {
-		if exited, err := p.Exited(); exited {
-			t.Fatalf("second gateway exited: %v", err)
-		}
-		_, err := c.http.Get(c.base + "/health")
-		return err
-	}); err != nil {
+	if err := p.WaitReady(20*time.Second, func() error { return stack.AnswersOK(c.http, c.base+"/health") }); err != nil {
 		t.Fatal(err)
 	}
 	return c
