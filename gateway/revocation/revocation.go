@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/outage"
 )
 
 // Entry refuses one access token (TokenID), or every token of UserID issued before
@@ -141,7 +142,7 @@ func (s *Syncer) Kick() {
 func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	failing := false
+	var outages outage.Tracker
 	var last time.Time
 	for {
 		select {
@@ -160,13 +161,11 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 		}
 		last = time.Now()
 		err := s.Sync(ctx)
-		switch {
-		case err != nil && !failing:
+		switch outages.Observe(err) {
+		case outage.Began:
 			log.Printf("revocations: cannot read them from the user service (%v); keeping the %d known", err, s.list.Len())
-			failing = true
-		case err == nil && failing:
+		case outage.Ended:
 			log.Printf("revocations: read again (%d in force)", s.list.Len())
-			failing = false
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
+	"github.com/gomicro-stack/gomicro-stack/internal/outage"
 )
 
 // Source holds a binary's current settings: the flags it was started with, its environment,
@@ -207,7 +208,7 @@ func (s *Source) Watch(ctx context.Context, apply func(*Source) error) {
 	}
 	ticker := time.NewTicker(s.client.boot.Config.RefreshInterval)
 	defer ticker.Stop()
-	failing := false
+	var outages outage.Tracker
 	for {
 		select {
 		case <-ctx.Done():
@@ -215,13 +216,11 @@ func (s *Source) Watch(ctx context.Context, apply func(*Source) error) {
 		case <-ticker.C:
 		}
 		err := s.refresh(ctx, apply)
-		switch {
-		case err != nil && !failing:
+		switch outages.Observe(err) {
+		case outage.Began:
 			log.Printf("config refresh: %v (keeping the current settings)", err)
-			failing = true
-		case err == nil && failing:
+		case outage.Ended:
 			log.Printf("config refresh works again")
-			failing = false
 		}
 	}
 }

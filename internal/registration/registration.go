@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/micro/go-micro/v2/util/addr"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/outage"
 )
 
 // Config describes the registration.
@@ -68,25 +70,25 @@ func Keep(ctx context.Context, c Config, interval time.Duration) error {
 			},
 		})
 	}
-	registered, failing := false, false
+	registered := false
+	var outages outage.Tracker
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for first := true; ; first = false {
 		// Asking the agent about a service it does not know is logged as an error by Consul, so
 		// the first round registers without asking.
 		if first || !known(client, id) {
-			if err := register(); err != nil {
-				if !failing {
-					log.Printf("register %s in Consul at %s: %v (retrying every %s)", c.Name, c.ConsulAddress, err, interval)
-				}
-				failing = true
-			} else {
+			err := register()
+			if outages.Observe(err) == outage.Began {
+				log.Printf("register %s in Consul at %s: %v (retrying every %s)", c.Name, c.ConsulAddress, err, interval)
+			}
+			if err == nil {
 				if registered {
 					log.Printf("Consul had forgotten %s: registered it again", id)
 				} else {
 					log.Printf("registered %s in Consul at %s as %s", c.Name, c.ConsulAddress, id)
 				}
-				registered, failing = true, false
+				registered = true
 			}
 		}
 		select {
