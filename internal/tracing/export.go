@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/outage"
 )
 
 var (
@@ -43,7 +45,7 @@ type exportQueue struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	once     sync.Once
-	failing  bool // only the sending goroutine reads and writes it
+	outages  outage.Tracker // only the sending goroutine uses it
 }
 
 func newExportQueue(exporter sdktrace.SpanExporter, endpoint string, size int, timeout time.Duration) *exportQueue {
@@ -117,19 +119,17 @@ func (q *exportQueue) export(batch []sdktrace.ReadOnlySpan) {
 	ctx, cancel := context.WithTimeout(context.Background(), q.timeout)
 	err := q.exporter.ExportSpans(ctx, batch)
 	cancel()
+	switch q.outages.Observe(err) {
+	case outage.Began:
+		log.Printf("tracing: the collector at %s did not take %d spans (%v); dropping spans until it does", q.endpoint, len(batch), err)
+	case outage.Ended:
+		log.Printf("tracing: the collector at %s takes spans again", q.endpoint)
+	}
 	if err != nil {
 		droppedExportFailed.Add(float64(len(batch)))
-		if !q.failing {
-			log.Printf("tracing: the collector at %s did not take %d spans (%v); dropping spans until it does", q.endpoint, len(batch), err)
-		}
-		q.failing = true
 		return
 	}
 	spansExported.Add(float64(len(batch)))
-	if q.failing {
-		log.Printf("tracing: the collector at %s takes spans again", q.endpoint)
-	}
-	q.failing = false
 }
 
 // ForceFlush sends what is queued before it returns (or ctx ends).
