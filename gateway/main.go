@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"github.com/gomicro-stack/gomicro-stack/gateway/shed"
 	"github.com/gomicro-stack/gomicro-stack/internal/apispec"
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
@@ -84,29 +84,18 @@ var compiledAPI = []protoreflect.FileDescriptor{userpb.File_user_user_proto, gre
 // carry the services' own calls and their breakers' timeouts (1 s).
 var defaults = map[string]any{"breaker.timeout": 5 * time.Second}
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("gateway", run) }
 
 func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "gateway", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
+	binary, err := boot.Start(ctx, config.App{Name: "gateway", Defaults: defaults, Remote: true}, args, tracing.Edge,
+		func(c Config) error { return c.HTTP.Validate(c.Breaker.Timeout) })
 	if err != nil {
 		return err
 	}
-	if err := cfg.HTTP.Validate(cfg.Breaker.Timeout); err != nil {
-		return err
-	}
-	stopTracing, err := tracing.Start(cfg.Tracing, "gateway", tracing.Edge)
-	if err != nil {
-		return err
-	}
-	defer stopTracing()
+	defer binary.Stop()
+	cfg := binary.Config
 	limiter, err := limits.New(cfg.Limits)
 	if err != nil {
 		return err
@@ -120,11 +109,7 @@ func run(args []string) error {
 		return err
 	}
 	// The limits and the token secrets follow the config server; other changes need a restart.
-	go source.Watch(ctx, func(s *config.Source) error {
-		var next Config
-		if err := s.Decode(&next); err != nil {
-			return err
-		}
+	binary.Follow(ctx, func(next Config) error {
 		return errors.Join(limiter.Update(next.Limits), keys.Update(auth.Config{VerifyConfig: next.JWT}))
 	})
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {

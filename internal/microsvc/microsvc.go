@@ -64,6 +64,12 @@ type Config struct {
 	Tracing tracing.Config `mapstructure:"tracing"`
 }
 
+// TracingConfig is where the service's tracing settings are (boot.Settings).
+func (c Config) TracingConfig() tracing.Config { return c.Tracing }
+
+// TracingConfig is where the client's tracing settings are (boot.Settings).
+func (c ClientConfig) TracingConfig() tracing.Config { return c.Tracing }
+
 // Validate reports settings that cannot work together.
 func (c Config) Validate() error {
 	ttl, interval := c.Registry.TTL, c.Registry.Interval

@@ -6,15 +6,14 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/registration"
@@ -61,6 +60,9 @@ type Config struct {
 	Tracing       tracing.Config `mapstructure:"tracing"`
 }
 
+// TracingConfig is where the server's tracing settings are (boot.Settings).
+func (c Config) TracingConfig() tracing.Config { return c.Tracing }
+
 // defaults: the salt is Spring's, which the cipher package names.
 var defaults = map[string]any{"encrypt.salt": cipher.DefaultSalt}
 
@@ -73,28 +75,17 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "configserver:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("configserver", run) }
 
 func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var cfg Config
-	if _, err := config.Load(ctx, config.App{Name: "configserver", Defaults: defaults, Usage: os.Stderr}, args, &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	stopTracing, err := tracing.Start(cfg.Tracing, "configserver", tracing.Edge)
+	binary, err := boot.Start(ctx, config.App{Name: "configserver", Defaults: defaults}, args, tracing.Edge, Config.Validate)
 	if err != nil {
 		return err
 	}
-	defer stopTracing()
+	defer binary.Stop()
+	cfg := binary.Config
 	repository, err := repo.Open(repo.Config{
 		URI: cfg.Repo.URI, Backend: cfg.Repo.Backend, DefaultLabel: cfg.Repo.DefaultLabel, SearchPath: cfg.Repo.SearchPath,
 		RefreshRate: cfg.Repo.RefreshRate, Username: cfg.Repo.Username, Password: cfg.Repo.Password,

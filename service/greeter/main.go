@@ -7,12 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/breaker"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
@@ -49,26 +48,17 @@ var defaults = map[string]any{"internal_auth.audiences": []string{handler.Servic
 // userCommands are the hystrix commands of the calls to the user service.
 var userCommands = []string{users.GetUserInfoCommand}
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "greeter:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("greeter", run) }
 
 func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "greeter", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
+	binary, err := boot.Start[Config](ctx, config.App{Name: "greeter", Defaults: defaults, Remote: true}, args, tracing.Internal, nil)
 	if err != nil {
 		return err
 	}
-	stopTracing, err := tracing.Start(cfg.Tracing, "greeter", tracing.Internal)
-	if err != nil {
-		return err
-	}
-	defer stopTracing()
+	defer binary.Stop()
+	cfg := binary.Config
 	if err := breaker.SetDefaults(cfg.Breaker.Config); err != nil {
 		return err
 	}
@@ -105,11 +95,7 @@ func run(args []string) error {
 	if err := greeterpb.RegisterGreeterHandler(service.Server(), handler.New(greeter)); err != nil {
 		return fmt.Errorf("register handler: %w", err)
 	}
-	go source.Watch(ctx, func(s *config.Source) error {
-		var next Config
-		if err := s.Decode(&next); err != nil {
-			return err
-		}
+	binary.Follow(ctx, func(next Config) error {
 		if err := breaker.Apply(userCommands, next.Breaker.Config); err != nil {
 			return err
 		}

@@ -7,11 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/events"
 	"github.com/gomicro-stack/gomicro-stack/internal/lockout"
@@ -53,26 +53,17 @@ type Config struct {
 // gateway signed for it.
 var defaults = map[string]any{"internal_auth.audiences": []string{handler.ServiceName, names.Greeter}}
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "user:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("user", run) }
 
 func run(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cfg Config
-	source, err := config.Load(ctx, config.App{Name: "user", Defaults: defaults, Remote: true, Usage: os.Stderr}, args, &cfg)
+	binary, err := boot.Start[Config](ctx, config.App{Name: "user", Defaults: defaults, Remote: true}, args, tracing.Internal, nil)
 	if err != nil {
 		return err
 	}
-	stopTracing, err := tracing.Start(cfg.Tracing, "user", tracing.Internal)
-	if err != nil {
-		return err
-	}
-	defer stopTracing()
+	defer binary.Stop()
+	cfg := binary.Config
 	if err := metrics.Serve(ctx, cfg.Metrics); err != nil {
 		return err
 	}
@@ -86,11 +77,7 @@ func run(args []string) error {
 	}
 	// The token secrets (a key rotation) and the lockout follow the config server; other
 	// changes are reported as needing a restart.
-	go source.Watch(ctx, func(s *config.Source) error {
-		var next Config
-		if err := s.Decode(&next); err != nil {
-			return err
-		}
+	binary.Follow(ctx, func(next Config) error {
 		return errors.Join(keys.Update(next.JWT), lockouts.Update(next.Lockout.Config))
 	})
 	users, err := store.Open(cfg.Database.DSN)

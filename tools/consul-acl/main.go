@@ -26,6 +26,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 	"github.com/gomicro-stack/gomicro-stack/internal/httpserve"
@@ -50,12 +51,7 @@ type Config struct {
 	} `mapstructure:"health"`
 }
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "consul-acl:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("consul-acl", run) }
 
 func run(args []string) error {
 	var cfg Config

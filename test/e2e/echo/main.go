@@ -5,12 +5,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"unicode/utf8"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/boot"
 	"github.com/gomicro-stack/gomicro-stack/internal/config"
 	"github.com/gomicro-stack/gomicro-stack/internal/microsvc"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
@@ -28,12 +27,7 @@ type Config struct {
 	microsvc.Config `mapstructure:",squash"`
 }
 
-func main() {
-	if err := run(os.Args[1:]); err != nil && !errors.Is(err, config.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "echo:", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("echo", run) }
 
 func run(args []string) error {
 	var cfg Config
