@@ -16,6 +16,7 @@ import (
 	"github.com/micro/go-micro/v2/client"
 	"github.com/micro/go-micro/v2/client/selector"
 	"github.com/micro/go-micro/v2/registry"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -103,6 +104,9 @@ func run(args []string) error {
 	shedder, err := shed.New(cfg.Shedding)
 	if err != nil && !errors.Is(err, shed.ErrDisabled) {
 		return err
+	}
+	if shedder != nil {
+		prometheus.MustRegister(shedder)
 	}
 	keys, err := auth.NewKeys(auth.Config{VerifyConfig: cfg.JWT})
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gomicro-stack/gomicro-stack/gateway/edge"
 	"github.com/gomicro-stack/gomicro-stack/internal/envelope"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
@@ -173,11 +175,28 @@ func (s *Shedder) Release(took time.Duration, served bool) {
 	s.limit.Store(int64(s.estimate))
 }
 
-// Limit is the number of requests in flight admitted now.
-func (s *Shedder) Limit() int { return int(s.limit.Load()) }
+// The shedder's state as Prometheus metrics, read when scraped: where the limit stands, what is
+// in flight against it and how many requests it refused.
+var (
+	limitDesc    = prometheus.NewDesc("gomicro_gateway_shed_limit", "Requests in flight the load shedder admits now (it adapts to latency).", nil, nil)
+	inflightDesc = prometheus.NewDesc("gomicro_gateway_shed_inflight", "Requests in flight, counted against the limit.", nil, nil)
+	shedDesc     = prometheus.NewDesc("gomicro_gateway_shed_total", "Requests the load shedder refused (503, reason OVERLOADED).", nil, nil)
+)
 
-// Shed is how many requests were refused so far.
-func (s *Shedder) Shed() int64 { return s.shed.Load() }
+// Describe lists the shedder's metrics; with Collect it makes the shedder a
+// prometheus.Collector, which the gateway registers.
+func (s *Shedder) Describe(ch chan<- *prometheus.Desc) {
+	ch <- limitDesc
+	ch <- inflightDesc
+	ch <- shedDesc
+}
+
+// Collect reports the shedder's state now.
+func (s *Shedder) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(limitDesc, prometheus.GaugeValue, float64(s.limit.Load()))
+	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(max(0, s.inflight.Load())))
+	ch <- prometheus.MustNewConstMetric(shedDesc, prometheus.CounterValue, float64(s.shed.Load()))
+}
 
 // overloaded is the reason of a shed request: 503, which clients see with Retry-After.
 var overloaded = apipb.Reason_OVERLOADED.String()

@@ -3,11 +3,14 @@ package shed
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func newShedder(t *testing.T, initial int) *Shedder {
@@ -41,8 +44,8 @@ func TestOverTheLimitIsRefused(t *testing.T) {
 			t.Fatalf("request %d of 4 refused", i+1)
 		}
 	}
-	if s.Acquire() || s.Shed() != 1 {
-		t.Fatalf("a fifth request in flight was admitted (shed %d)", s.Shed())
+	if s.Acquire() || s.shed.Load() != 1 {
+		t.Fatalf("a fifth request in flight was admitted (shed %d)", s.shed.Load())
 	}
 	s.Release(time.Millisecond, true)
 	if !s.Acquire() {
@@ -68,17 +71,17 @@ func TestLimitFollowsLatency(t *testing.T) {
 	s := newShedder(t, 64)
 	// Latency as usual while the limit is used: it grows.
 	saturate(s, 20, 2*time.Millisecond)
-	grown := s.Limit()
+	grown := s.limit.Load()
 	if grown <= 64 {
 		t.Fatalf("limit %d after steady latency at full use, want above 64", grown)
 	}
 	// A queue forms: answers ten times slower. It shrinks.
 	saturate(s, 10, 20*time.Millisecond)
-	if s.Limit() >= grown/2 {
-		t.Fatalf("limit %d after latency rose tenfold, from %d", s.Limit(), grown)
+	if s.limit.Load() >= grown/2 {
+		t.Fatalf("limit %d after latency rose tenfold, from %d", s.limit.Load(), grown)
 	}
-	if s.Limit() < 4 {
-		t.Fatalf("limit %d below the minimum", s.Limit())
+	if s.limit.Load() < 4 {
+		t.Fatalf("limit %d below the minimum", s.limit.Load())
 	}
 }
 
@@ -88,8 +91,8 @@ func TestIdleWindowsKeepTheLimit(t *testing.T) {
 		s.Acquire()
 		s.Release(time.Duration(1+i%7)*time.Millisecond, true)
 	}
-	if s.Limit() != 64 {
-		t.Fatalf("one request at a time moved the limit to %d", s.Limit())
+	if s.limit.Load() != 64 {
+		t.Fatalf("one request at a time moved the limit to %d", s.limit.Load())
 	}
 }
 
@@ -134,10 +137,10 @@ func TestMiddleware(t *testing.T) {
 func TestSustainedOverloadKeepsTheLimitDown(t *testing.T) {
 	s := newShedder(t, 64)
 	saturate(s, 20, 2*time.Millisecond)
-	before := s.Limit()
+	before := s.limit.Load()
 	saturate(s, 500, 20*time.Millisecond)
-	if s.Limit() > before/2 {
-		t.Fatalf("limit %d after a long flood, from %d", s.Limit(), before)
+	if s.limit.Load() > before/2 {
+		t.Fatalf("limit %d after a long flood, from %d", s.limit.Load(), before)
 	}
 }
 
@@ -184,14 +187,14 @@ func TestUsualLatencyRisesSlowly(t *testing.T) {
 func TestRejectedAnswersTeachNothing(t *testing.T) {
 	s := newShedder(t, 64)
 	windows(s, 5, 2*time.Millisecond)
-	long, limit := s.long, s.Limit()
+	long, limit := s.long, s.limit.Load()
 	for range 100_000 {
 		if s.Acquire() {
 			s.Release(50*time.Microsecond, false)
 		}
 	}
-	if s.long != long || s.Limit() != limit {
-		t.Fatalf("after 100,000 refusals: long-term average %.0f → %.0f ns, limit %d → %d", long, s.long, limit, s.Limit())
+	if s.long != long || s.limit.Load() != limit {
+		t.Fatalf("after 100,000 refusals: long-term average %.0f → %.0f ns, limit %d → %d", long, s.long, limit, s.limit.Load())
 	}
 	handler := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
@@ -210,24 +213,50 @@ func TestAPauseStartsAfresh(t *testing.T) {
 	s := newShedder(t, 64)
 	saturate(s, 5, 2*time.Millisecond)
 	saturate(s, 30, 20*time.Millisecond) // a flood pulled the limit down
-	if s.Limit() >= 64 {
-		t.Fatalf("limit %d after the flood", s.Limit())
+	if s.limit.Load() >= 64 {
+		t.Fatalf("limit %d after the flood", s.limit.Load())
 	}
 	s.idleFrom.Store(time.Now().Add(-idleReset - time.Second).UnixNano())
 	if !s.Acquire() {
 		t.Fatal("refused after a pause")
 	}
 	s.Release(time.Millisecond, true)
-	if s.Limit() != 64 || s.long != 0 {
-		t.Fatalf("after a pause: limit %d, long-term average %.0f ns; want 64 and forgotten", s.Limit(), s.long)
+	if s.limit.Load() != 64 || s.long != 0 {
+		t.Fatalf("after a pause: limit %d, long-term average %.0f ns; want 64 and forgotten", s.limit.Load(), s.long)
 	}
 	// A short gap is no pause.
 	saturate(s, 30, 20*time.Millisecond)
-	low := s.Limit()
+	low := s.limit.Load()
 	s.idleFrom.Store(time.Now().Add(-time.Second).UnixNano())
 	s.Acquire()
 	s.Release(20*time.Millisecond, true)
-	if s.Limit() != low {
-		t.Fatalf("a one-second gap moved the limit %d → %d", low, s.Limit())
+	if s.limit.Load() != low {
+		t.Fatalf("a one-second gap moved the limit %d → %d", low, s.limit.Load())
+	}
+}
+
+// TestMetrics: a scrape reads the limit, what is in flight and what was shed, as they are.
+func TestMetrics(t *testing.T) {
+	s, err := New(Config{Enabled: true, InitialLimit: 2, MinLimit: 1, MaxLimit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := prometheus.NewPedanticRegistry()
+	registry.MustRegister(s)
+	s.Acquire()
+	s.Acquire()
+	s.Acquire() // over the limit: shed
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		m := f.GetMetric()[0]
+		got[f.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	want := map[string]float64{"gomicro_gateway_shed_limit": 2, "gomicro_gateway_shed_inflight": 2, "gomicro_gateway_shed_total": 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("metrics %v, want %v", got, want)
 	}
 }

@@ -16,11 +16,12 @@ import (
 	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
 	api "github.com/micro/go-micro/v2/api/proto"
 	"github.com/micro/go-micro/v2/client"
-	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"google.golang.org/grpc"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcclient"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
+	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
 // stubClient answers every call with answer; the wrapper under test is what is real here.
@@ -363,7 +364,7 @@ func TestUnsendableRequestsDoNotCount(t *testing.T) {
 	if err := Apply([]string{CommandName(service, "Test.Do")}, c); err != nil {
 		t.Fatal(err)
 	}
-	rpc := NewClientWrapper(nil)(grpcclient.NewClient(rpcerror.WithDialOptions()))
+	rpc := NewClientWrapper(nil)(rpcclient.New(rpcerror.DialOptions()))
 	req := rpc.NewRequest(service, "Test.Do", &api.Request{Body: "{\"name\":\"\xff\"}"})
 	if openAfter(t, req, 20, func() {
 		err := rpc.Call(context.Background(), req, &api.Response{}, client.WithAddress(listener.Addr().String()))
@@ -384,7 +385,8 @@ func TestSheddingDoesNotCount(t *testing.T) {
 		answer   error
 		wantOpen bool
 	}{
-		{"shedding", Shedding("go.micro.api.user", "too busy"), false},
+		// As the user service answers account.ErrBusy (its handler maps it to this reason).
+		{"shedding", rpcerror.New("go.micro.api.user", apipb.Reason_OVERLOADED, "too busy"), false},
 		{"plain 503", merrors.New("go.micro.api.user", "down", http.StatusServiceUnavailable), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,6 @@
 package breaker
 
 import (
-	"fmt"
-
-	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
 	apipb "github.com/gomicro-stack/gomicro-stack/proto/api"
 )
 
@@ -12,9 +9,3 @@ import (
 // it: the dependency is healthy and answering fast, and counting its refusals would turn a
 // flood that it sheds partially into an open circuit that refuses everyone.
 var StatusShedding = apipb.Reason_OVERLOADED.String()
-
-// Shedding is the error a service answers when it sheds a call: 503, reason OVERLOADED.
-// Clients see 503 with Retry-After.
-func Shedding(service, format string, a ...any) error {
-	return rpcerror.New(service, apipb.Reason_OVERLOADED, fmt.Sprintf(format, a...))
-}

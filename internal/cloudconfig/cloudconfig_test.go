@@ -93,7 +93,7 @@ func TestParseYAMLErrors(t *testing.T) {
 
 func TestParseProperties(t *testing.T) {
 	in := "# comment\n! also a comment\n  a=1\nb : two words  \nc three\nd\\=e=f\\:g\nlong = first \\\n    second\nunicode=caf\\u00e9\\tx\nempty=\na=again\n"
-	got, err := ParseProperties([]byte(in))
+	got, err := parseProperties([]byte(in), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestParseProperties(t *testing.T) {
 	if !reflect.DeepEqual(pairs(got), want) {
 		t.Fatalf("got  %q\nwant %q", pairs(got), want)
 	}
-	if _, err := ParseProperties([]byte("a=\\u12\n")); err == nil {
+	if _, err := parseProperties([]byte("a=\\u12\n"), 0); err == nil {
 		t.Fatal("a malformed \\u escape must be an error")
 	}
 }
@@ -110,7 +110,7 @@ func TestParseProperties(t *testing.T) {
 func TestEscapePropertyRoundTrip(t *testing.T) {
 	for _, s := range []string{"plain", "a=b:c", " leading", "#hash", "tab\tnew\nline", `back\slash`, "ünï"} {
 		line := EscapeProperty(s, true) + "=" + EscapeProperty(s, false)
-		p, err := ParseProperties([]byte(line))
+		p, err := parseProperties([]byte(line), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

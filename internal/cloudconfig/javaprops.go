@@ -6,13 +6,11 @@ import (
 	"strings"
 )
 
-// ParseProperties reads a Java .properties file as java.util.Properties does: `key=value`,
-// `key: value` or `key value`; `#` and `!` comments; a trailing backslash continues the line;
-// `\t`, `\n`, `\uXXXX` and `\<char>` escapes. Values stay strings. A repeated key keeps its
-// first position and its last value.
-func ParseProperties(data []byte) (Properties, error) { return parseProperties(data, 0) }
-
-// parseProperties reads a .properties text whose first line is line firstLine+1 of its file.
+// parseProperties reads a Java .properties text, whose first line is line firstLine+1 of its
+// file, as java.util.Properties does: `key=value`, `key: value` or `key value`; `#` and `!`
+// comments; a trailing backslash continues the line; `\t`, `\n`, `\uXXXX` and `\<char>`
+// escapes. Values stay strings. A repeated key keeps its first position and its last value.
+// ParsePropertiesDocuments reads a file with it.
 func parseProperties(data []byte, firstLine int) (Properties, error) {
 	var props Properties
 	lines := strings.Split(strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n"), "\n")
@@ -114,7 +112,7 @@ func unescape(s string) (string, error) {
 	return b.String(), nil
 }
 
-// EscapeProperty writes s so that ParseProperties (and Java) read it back unchanged; key says
+// EscapeProperty writes s so that ParsePropertiesDocuments (and Java) read it back unchanged; key says
 // whether s is a key, where spaces, `=` and `:` must be escaped too.
 func EscapeProperty(s string, key bool) string {
 	var b strings.Builder

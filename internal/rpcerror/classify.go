@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"github.com/micro/go-micro/v2/client"
-	grpcclient "github.com/micro/go-micro/v2/client/grpc"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -14,22 +12,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// WithDialOptions makes every failure of the gRPC client that no handler answered a go-micro
-// error whose status names its Class (see ClassOf), decided by the gRPC code and by whether the
-// request was sent (a stats handler sees the request's payload go out). go-micro's client would
-// flatten them all into a 500 holding grpc's text, and the breakers and retries would have to
-// read the text: a refused connection and one reset mid-call were told apart by the words
-// "connection refused". It takes the client's other dial options too (extra): go-micro keeps
-// one list of them, and a second grpcclient.DialOptions would replace it.
-func WithDialOptions(extra ...grpc.DialOption) client.Option {
-	opts := DialOptions(extra...)
-	return func(o *client.Options) {
-		grpcclient.DialOptions(opts...)(&o.CallOptions)
-	}
-}
-
-// DialOptions are the gRPC dial options that classify failures (see WithDialOptions), then
-// extra, for a client that dials by itself (internal/rpcclient).
+// DialOptions are the gRPC dial options that make every failure of a call that no handler
+// answered a go-micro error whose status names its Class (see ClassOf), decided by the gRPC
+// code and by whether the request was sent (a stats handler sees the request's payload go
+// out), then extra; internal/rpcclient dials with them. go-micro's client would flatten those
+// failures into a 500 holding grpc's text, and the breakers and retries would have to read
+// the text: a refused connection and one reset mid-call were told apart by the words
+// "connection refused".
 func DialOptions(extra ...grpc.DialOption) []grpc.DialOption {
 	return append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(classify), grpc.WithStatsHandler(sentTracker{})}, extra...)
 }

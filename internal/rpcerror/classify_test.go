@@ -61,6 +61,15 @@ func peer(t *testing.T, afterRequest func(net.Conn)) string {
 	return l.Addr().String()
 }
 
+// withDialOptions gives go-micro's own gRPC client the options that classify failures
+// (DialOptions), as a client.Option: go-micro keeps one list of dial options.
+func withDialOptions() client.Option {
+	opts := DialOptions()
+	return func(o *client.Options) {
+		grpcclient.DialOptions(opts...)(&o.CallOptions)
+	}
+}
+
 func TestClassifyFailures(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	refusing := closed.Addr().String()
@@ -76,7 +85,7 @@ func TestClassifyFailures(t *testing.T) {
 
 	// go-micro's own gRPC client and ours (internal/rpcclient) must classify alike.
 	clients := map[string]client.Client{
-		"go-micro":  grpcclient.NewClient(WithDialOptions(), client.Retries(0)),
+		"go-micro":  grpcclient.NewClient(withDialOptions(), client.Retries(0)),
 		"rpcclient": rpcclient.New(DialOptions(), client.Retries(0)),
 	}
 	for _, tc := range []struct {

@@ -57,25 +57,13 @@ const (
 // Propagator is how trace context travels: W3C Trace Context (traceparent, tracestate).
 var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
 
-// instrumentation names the spans' maker in the collector.
-const instrumentation = "github.com/gomicro-stack/gomicro-stack"
+// Instrumentation names the spans' maker in the collector (the user service's query spans
+// carry it too).
+const Instrumentation = "github.com/gomicro-stack/gomicro-stack"
 
 // tracer makes every span of the stack: the provider's Start installs (until then otel's
 // global one, which makes spans that record nothing).
-var tracer = otel.Tracer(instrumentation)
-
-// Tracer is the tracer of the stack's spans, for instrumentation outside this package (the
-// user service's database queries).
-func Tracer() trace.Tracer { return tracer }
-
-// Use makes provider's tracer make the stack's spans until restore: for tests, which record
-// spans in memory.
-func Use(provider trace.TracerProvider) (restore func()) {
-	previous, previousTracer := otel.GetTracerProvider(), tracer
-	otel.SetTracerProvider(provider)
-	tracer = provider.Tracer(instrumentation)
-	return func() { otel.SetTracerProvider(previous); tracer = previousTracer }
-}
+var tracer = otel.Tracer(Instrumentation)
 
 // Failed marks span as failed with err's text.
 func Failed(span trace.Span, err error) { failed(span, err) }
@@ -104,7 +92,7 @@ func Start(c Config, service string, role Role) (stop func(), err error) {
 	provider := sdktrace.NewTracerProvider(options...)
 	otel.SetTracerProvider(provider)
 	otel.SetTextMapPropagator(Propagator)
-	tracer = provider.Tracer(instrumentation)
+	tracer = provider.Tracer(Instrumentation)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()

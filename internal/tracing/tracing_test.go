@@ -20,18 +20,23 @@ import (
 	"github.com/micro/go-micro/v2/metadata"
 	"github.com/micro/go-micro/v2/server"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// record installs a provider that samples everything and keeps finished spans in memory.
+// record makes the stack's spans with a provider that samples as s says and keeps finished
+// spans in memory, until the test ends.
 func record(t *testing.T, s sdktrace.Sampler) *tracetest.SpanRecorder {
 	t.Helper()
 	recorder := tracetest.NewSpanRecorder()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSampler(s), sdktrace.WithSpanProcessor(recorder))
-	t.Cleanup(Use(provider))
+	previous, previousTracer := otel.GetTracerProvider(), tracer
+	otel.SetTracerProvider(provider)
+	tracer = provider.Tracer(Instrumentation)
+	t.Cleanup(func() { otel.SetTracerProvider(previous); tracer = previousTracer })
 	return recorder
 }
 

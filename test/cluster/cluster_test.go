@@ -102,7 +102,7 @@ func startConsul(t *testing.T, lab *Lab, apps int) *consulCluster {
 		cfg := agentConfig(t, "client", node, h.IP, t.TempDir(), serverIPs)
 		c.procs[node] = h.Start(node, bin, "agent", "-config-file", cfg)
 	}
-	// As tools/consul-acl does on one host: the binaries' tokens and the agents' token, made
+	// As tools/consul-acl does with CONSUL_AGENT_TOKEN: the binaries' tokens and the agents' token, made
 	// with the management token once there is a leader.
 	if err := stack.Eventually(60*time.Second, 200*time.Millisecond, func() error {
 		if c.leader("") == "" {

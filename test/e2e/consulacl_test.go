@@ -14,6 +14,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/gomicro-stack/gomicro-stack/internal/consulacl"
 	"github.com/gomicro-stack/gomicro-stack/internal/names"
 	"github.com/gomicro-stack/gomicro-stack/internal/stack"
 )
@@ -145,6 +146,25 @@ func TestConsulACLTool(t *testing.T) {
 	if n := passingInstances(t, shared, "go.micro.api.user"); n < 1 {
 		t.Fatalf("%d users passing after consul-acl ran again", n)
 	}
+	t.Run("the agents' token", func(t *testing.T) {
+		agentToken := "4f1c7f9e-2a0b-4c55-9d6e-0b8a1e2f3c4d"
+		out, err := run(append(append(env, tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken, "CONSUL_AGENT_TOKEN="+agentToken)...)
+		if err != nil || !strings.Contains(out, "and the agents' token in place") {
+			t.Fatalf("consul-acl with an agent token: %v\n%s", err, out)
+		}
+		consul, err := consulapi.NewClient(&consulapi.Config{Address: shared.ConsulAddress, Token: shared.ConsulManagementToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := consul.ACL().TokenReadSelf(&consulapi.QueryOptions{Token: agentToken})
+		if err != nil || len(token.Policies) != 1 || token.Policies[0].Name != "gomicro-agents" {
+			t.Fatalf("the agents' token in Consul: %+v, %v", token, err)
+		}
+		policy, _, err := consul.ACL().PolicyReadByName("gomicro-agents", nil)
+		if err != nil || policy.Rules != consulacl.AgentRules {
+			t.Fatalf("the agents' policy: %+v, %v", policy, err)
+		}
+	})
 	t.Run("kept in place", func(t *testing.T) {
 		keepsTheTokens(t, append(append(env, tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken))
 	})
@@ -155,6 +175,7 @@ func TestConsulACLTool(t *testing.T) {
 	}{
 		{"no management token", append(append([]string{}, env...), tokens...), "consul.management_token is required"},
 		{"a token that is no UUID", append(append(append([]string{}, env...), tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken, "CONSUL_TOKEN_USER=secret"), "token of user: want a UUID"},
+		{"an agent token that is no UUID", append(append(append([]string{}, env...), tokens...), "CONSUL_MANAGEMENT_TOKEN="+shared.ConsulManagementToken, "CONSUL_AGENT_TOKEN=agent"), "agent token: want a UUID"},
 		{"a wrong management token", append(append(append([]string{}, env...), tokens...), "CONSUL_MANAGEMENT_TOKEN=00000000-0000-4000-8000-000000000000"), "403"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,17 +199,7 @@ func keepsTheTokens(t *testing.T, env []string) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	healthy := func() error {
-		rsp, err := http.Get("http://" + health + "/health")
-		if err != nil {
-			return err
-		}
-		rsp.Body.Close()
-		if rsp.StatusCode != 200 {
-			return fmt.Errorf("health %d", rsp.StatusCode)
-		}
-		return nil
-	}
+	healthy := func() error { return stack.AnswersOK(http.DefaultClient, "http://"+health+"/health") }
 	if err := stack.Eventually(10*time.Second, 50*time.Millisecond, healthy); err != nil {
 		t.Fatalf("consul-acl kept running is not healthy: %v\n%s", err, out.String())
 	}

@@ -55,6 +55,13 @@ func TestGatewayShedsLoad(t *testing.T) {
 	if a := c.hello(token, "Ada"); a.Status != 200 {
 		t.Fatalf("a hello after the burst: %d %s", a.Status, a.Raw)
 	}
+	// The gateway's metrics say what the shedder did.
+	for metric, atLeast := range map[string]float64{"gomicro_gateway_shed_total": 1, "gomicro_gateway_shed_limit": 1} {
+		got, err := stack.MetricSum(http.DefaultClient, []string{s.GatewayMetricsURL}, metric)
+		if err != nil || got < atLeast {
+			t.Fatalf("%s: %v, %v; want at least %v", metric, got, err, atLeast)
+		}
+	}
 }
 
 // TestShedderLearnsOnlyFromRealWork: a flood of fast 401s (hellos without a token) teaches the

@@ -45,6 +45,7 @@ type Config struct {
 		TokenGreeter      string        `mapstructure:"token_greeter" secret:"true" usage:"token (a UUID) of greeter"`
 		TokenGateway      string        `mapstructure:"token_gateway" secret:"true" usage:"token (a UUID) of gateway"`
 		TokenReader       string        `mapstructure:"token_reader" secret:"true" usage:"token (a UUID) of reader"`
+		AgentToken        string        `mapstructure:"agent_token" secret:"true" usage:"token (a UUID) that every agent of a multi-host cluster holds as acl.tokens.agent (deploy/consul); empty: none is made"`
 	} `mapstructure:"consul"`
 	Health struct {
 		Address string `mapstructure:"address" default:"127.0.0.1:8080" usage:"with consul.every: where GET /health answers 200 while the last apply worked, else 503"`
@@ -80,7 +81,10 @@ func run(args []string) error {
 	apply := func(wait time.Duration) error {
 		deadline := time.Now().Add(wait)
 		for {
-			err := consulacl.Apply(client, grants)
+			err := applyAgentToken(client, c.AgentToken)
+			if err == nil {
+				err = consulacl.Apply(client, grants)
+			}
 			if err == nil || time.Now().After(deadline) {
 				return err
 			}
@@ -90,7 +94,11 @@ func run(args []string) error {
 	if err := apply(c.Wait); err != nil {
 		return fmt.Errorf("set up the tokens in Consul at %s: %w", c.Address, err)
 	}
-	log.Printf("Consul at %s: %d tokens in place, default policy deny", c.Address, len(grants))
+	agents := ""
+	if c.AgentToken != "" {
+		agents = " and the agents' token"
+	}
+	log.Printf("Consul at %s: %d tokens%s in place, default policy deny", c.Address, len(grants), agents)
 	if c.Every <= 0 {
 		return nil
 	}
@@ -129,4 +137,13 @@ func run(args []string) error {
 			healthy.Store(err == nil)
 		}
 	}
+}
+
+// applyAgentToken makes the token the agents of a multi-host cluster are configured with, when
+// one is given; a single dev agent needs none.
+func applyAgentToken(client *consulapi.Client, secret string) error {
+	if secret == "" {
+		return nil
+	}
+	return consulacl.ApplyAgentToken(client, secret)
 }

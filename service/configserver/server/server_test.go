@@ -227,9 +227,12 @@ func TestDocuments(t *testing.T) {
 		}
 	}
 	// A properties document reads back into the same properties.
-	props, err := cloudconfig.ParseProperties([]byte(get(t, srv.URL+"/app-dev.properties").body))
-	if v, _ := props.Get("name"); err != nil || v != "app: the=best" {
-		t.Fatalf("properties round trip: %v %v", v, err)
+	docs, err := cloudconfig.ParsePropertiesDocuments([]byte(get(t, srv.URL+"/app-dev.properties").body))
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("properties round trip: %d documents, %v", len(docs), err)
+	}
+	if v, _ := docs[0].Properties.Get("name"); v != "app: the=best" {
+		t.Fatalf("properties round trip: %v", v)
 	}
 }
 

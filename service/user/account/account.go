@@ -87,20 +87,13 @@ type Notifier interface {
 	UserDeleted(id uint64)
 }
 
-// Silent is a Notifier that tells no one.
-type Silent struct{}
+// nobody is the Notifier of a service that tells no one.
+type nobody struct{}
 
-// UserRegistered does nothing.
-func (Silent) UserRegistered(uint64, string) {}
-
-// UserLoggedIn does nothing.
-func (Silent) UserLoggedIn(uint64, string) {}
-
-// TokensRevoked does nothing.
-func (Silent) TokensRevoked(uint64) {}
-
-// UserDeleted does nothing.
-func (Silent) UserDeleted(uint64) {}
+func (nobody) UserRegistered(uint64, string) {}
+func (nobody) UserLoggedIn(uint64, string)   {}
+func (nobody) TokensRevoked(uint64)          {}
+func (nobody) UserDeleted(uint64)            {}
 
 // TokenIssuer signs access tokens.
 type TokenIssuer interface {
@@ -166,7 +159,7 @@ type Deps struct {
 	Sessions SessionStore
 	// Tokens signs access tokens.
 	Tokens TokenIssuer
-	// Notifier hears of registrations, logins, revocations and deletions.
+	// Notifier hears of registrations, logins, revocations and deletions (nil: no one does).
 	Notifier Notifier
 	// Hashing hashes and checks passwords.
 	Hashing *Hashing
@@ -187,6 +180,9 @@ func NewService(d Deps) (*Service, error) {
 	decoy, err := d.Hashing.Hash(context.Background(), "decoy password, never matches")
 	if err != nil {
 		return nil, fmt.Errorf("prepare decoy hash: %w", err)
+	}
+	if d.Notifier == nil {
+		d.Notifier = nobody{}
 	}
 	return &Service{store: d.Store, sessions: d.Sessions, tokens: d.Tokens, notifier: d.Notifier, hashing: d.Hashing,
 		lockout: d.Lockout, refreshTTL: d.RefreshTTL, decoyHash: decoy, now: time.Now}, nil

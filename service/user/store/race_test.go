@@ -138,7 +138,7 @@ func newAccounts(t *testing.T, users *Users) *account.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := account.NewService(account.Deps{Store: users, Sessions: users, Tokens: keys, Notifier: account.Silent{},
+	svc, err := account.NewService(account.Deps{Store: users, Sessions: users, Tokens: keys,
 		Hashing: hashing, RefreshTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)

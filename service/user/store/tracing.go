@@ -50,7 +50,9 @@ func startQuerySpan(db *gorm.DB) {
 	if ctx == nil || !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
-	spanCtx, _ := tracing.Tracer().Start(ctx, "db", trace.WithSpanKind(trace.SpanKindClient))
+	// The request's own provider makes the span, as it made the request's.
+	parent := trace.SpanFromContext(ctx)
+	spanCtx, _ := parent.TracerProvider().Tracer(tracing.Instrumentation).Start(ctx, "db", trace.WithSpanKind(trace.SpanKindClient))
 	// A transaction's statements share one Statement: the next must be a sibling, not a child.
 	db.Statement.Context = context.WithValue(spanCtx, queryParent{}, ctx)
 }

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/gomicro-stack/gomicro-stack/internal/tracing"
 	"github.com/gomicro-stack/gomicro-stack/service/user/account"
 )
 
@@ -21,7 +20,7 @@ import (
 // outside a trace record nothing.
 func TestQueriesOfATracedRequestGetSpans(t *testing.T) {
 	recorder := tracetest.NewSpanRecorder()
-	t.Cleanup(tracing.Use(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))))
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
 	for name, s := range openStores(t) {
 		t.Run(name, func(t *testing.T) {
 			recorder.Reset()
@@ -32,7 +31,7 @@ func TestQueriesOfATracedRequestGetSpans(t *testing.T) {
 				t.Fatalf("%d spans for statements outside a trace", n)
 			}
 
-			ctx, request := tracing.Tracer().Start(context.Background(), "User.Login")
+			ctx, request := provider.Tracer("test").Start(context.Background(), "User.Login")
 			u := account.User{Username: "secret-name", PasswordHash: []byte("secret-hash")}
 			if err := s.Create(ctx, &u, "secret-key"); err != nil {
 				t.Fatal(err)

@@ -46,9 +46,6 @@ type Options struct {
 // NewServiceWith is NewService as o says, with the store underneath.
 func NewServiceWith(t testing.TB, o Options) (*account.Service, *auth.Keys, *store.Users) {
 	t.Helper()
-	if o.Notifier == nil {
-		o.Notifier = account.Silent{}
-	}
 	if o.RefreshTTL == 0 {
 		o.RefreshTTL = 24 * time.Hour
 	}
