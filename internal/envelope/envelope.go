@@ -53,8 +53,18 @@ type microError struct {
 }
 
 // Describe decides the status, message and reason a client sees for an error answer with the
-// given status and body.
+// given status and body. Every 503 has a reason: OVERLOADED where load was shed, else
+// UNAVAILABLE (the service is down, unknown to the registry, gone a moment ago or behind an
+// open breaker), as the OpenAPI document says.
 func Describe(status int, body []byte) (int, string, string) {
+	code, message, reason := describe(status, body)
+	if code == http.StatusServiceUnavailable && reason == "" {
+		reason = unavailable
+	}
+	return code, message, reason
+}
+
+func describe(status int, body []byte) (int, string, string) {
 	var me microError
 	if json.Unmarshal(bytes.TrimSpace(body), &me) != nil || (me.ID == "" && me.Detail == "") {
 		if already, ok := asEnvelope(body); ok {
@@ -126,8 +136,12 @@ func asEnvelope(body []byte) (Body, bool) {
 	return Body{Code: *b.Code, Message: *b.Message, Reason: b.Reason}, true
 }
 
-// overloaded is the reason of requests refused to stay within capacity.
-var overloaded = apipb.Reason_OVERLOADED.String()
+// overloaded is the reason of requests refused to stay within capacity; unavailable that of
+// every other 503.
+var (
+	overloaded  = apipb.Reason_OVERLOADED.String()
+	unavailable = apipb.Reason_UNAVAILABLE.String()
+)
 
 // RetryAfterUnavailable is the Retry-After of a 503 answer, in seconds.
 const RetryAfterUnavailable = "1"

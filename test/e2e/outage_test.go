@@ -79,7 +79,11 @@ func TestBackendsDown(t *testing.T) {
 		t.Fatalf("the degraded answer took %s", d)
 	}
 	// Login goes straight to the dead user service: the gateway's own call fails.
-	expectError(t, c.login("outage_e2e", "password-outage_e2e"), 503, "service unavailable")
+	login := c.login("outage_e2e", "password-outage_e2e")
+	expectError(t, login, 503, "service unavailable")
+	if login.Body["reason"] != "UNAVAILABLE" || login.Header.Get("Retry-After") == "" {
+		t.Fatalf("login with the user service down: %s, Retry-After %q; want reason UNAVAILABLE", login.Raw, login.Header.Get("Retry-After"))
+	}
 
 	// Greeter stopped and deregistered: the route has no instance.
 	if err := s.Greeter.Stop(10 * time.Second); err != nil {
@@ -87,6 +91,9 @@ func TestBackendsDown(t *testing.T) {
 	}
 	a = c.hello(token, "Bob")
 	expectError(t, a, 503, "service unavailable")
+	if a.Body["reason"] != "UNAVAILABLE" {
+		t.Fatalf("hello with the greeter gone: %s, want reason UNAVAILABLE", a.Raw)
+	}
 	if strings.Contains(a.Raw, "go.micro") {
 		t.Fatalf("internal names leak: %s", a.Raw)
 	}
