@@ -80,10 +80,14 @@ func Document(routes []apispec.Route) ([]byte, error) {
 	doc := obj(
 		"openapi", "3.0.3",
 		"info", obj("title", "gomicro-stack API", "version", "1.0.0", "description", description),
+		// Relative: the gateway that serves the document serves the API.
+		"servers", []any{obj("url", "/", "description", "the gateway that serves this document")},
 		"tags", tags,
 		"paths", paths,
 		"components", obj(
 			"securitySchemes", obj("bearerAuth", obj("type", "http", "scheme", "bearer", "bearerFormat", "JWT")),
+			"responses", obj("Error", obj("description", "the error, with its HTTP status as code",
+				"content", obj("application/json", obj("schema", obj("$ref", "#/components/schemas/Error"))))),
 			"schemas", g.schemas),
 	)
 	return yaml.Marshal(doc)
@@ -208,7 +212,8 @@ func comment(d protoreflect.Descriptor) string {
 
 func (g *generator) operation(r apispec.Route) *node {
 	in, out := r.RPC.Input(), r.RPC.Output()
-	op := obj("tags", []string{string(r.RPC.Parent().Name())}, "operationId", strings.ReplaceAll(r.Endpoint, ".", "_"), "description", comment(r.RPC))
+	op := obj("tags", []string{string(r.RPC.Parent().Name())}, "operationId", strings.ReplaceAll(r.Endpoint, ".", "_"),
+		"summary", summary(r), "description", comment(r.RPC))
 	var params []any
 	for _, f := range fields(in) {
 		if h := apispec.Header(f); h != "" {
@@ -235,13 +240,31 @@ func (g *generator) operation(r apispec.Route) *node {
 		success.set("headers", headers)
 	}
 	success.set("content", obj("application/json", obj("schema", g.ref(out))))
-	errorBody := obj("content", obj("application/json", obj("schema", obj("$ref", "#/components/schemas/Error"))))
-	errorBody.set("description", "the error, with its HTTP status as code")
-	op.set("responses", obj(strconv.Itoa(r.Status), success, "default", errorBody))
-	if !r.Public {
+	// Every route refuses a body it cannot read (400) and, unless public, a request without a
+	// valid token (401); every other error has the same body.
+	errorBody := obj("$ref", "#/components/responses/Error")
+	responses := obj(strconv.Itoa(r.Status), success, "400", errorBody)
+	if r.Public {
+		op.set("security", []any{}) // says "no token", where a missing list would say "not stated"
+	} else {
+		responses.set("401", errorBody)
 		op.set("security", []any{obj("bearerAuth", []string{})})
 	}
+	responses.set("default", errorBody)
+	op.set("responses", responses)
 	return op
+}
+
+// summary is the first sentence of the RPC's comment, or its name when it has none.
+func summary(r apispec.Route) string {
+	text := comment(r.RPC)
+	if text == "" {
+		return r.Endpoint
+	}
+	if i := strings.Index(text, ". "); i >= 0 {
+		text = text[:i]
+	}
+	return strings.TrimSuffix(text, ".")
 }
 
 func (g *generator) ref(m protoreflect.MessageDescriptor) *node {

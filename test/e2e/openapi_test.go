@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,4 +143,54 @@ func decode(t *testing.T, body []byte) map[string]any {
 		t.Fatalf("%s: %v", body, err)
 	}
 	return m
+}
+
+// redoclyCLI is the linter that judges the document: written by others, pinned.
+const redoclyCLI = "@redocly/cli@2.77.0"
+
+// TestOpenAPIDocumentPassesRedoclyLint: the document the gateway serves (api/openapi.yaml, as
+// the test above finds) passes Redocly's recommended rules (api/redocly.yaml) without a single
+// error or warning: servers, a summary per operation, security stated on every operation
+// (`[]` on the public ones), a 4XX answer per operation.
+func TestOpenAPIDocumentPassesRedoclyLint(t *testing.T) {
+	modules := npmInstall(t, redoclyCLI)
+	rsp, err := http.Get(shared.GatewayURL + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	file := filepath.Join(t.TempDir(), "openapi.yaml")
+	if err := os.WriteFile(file, served, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config, err := filepath.Abs("../../api/redocly.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(modules, ".bin", "redocly"), "lint", "--config", config, "--format=json", file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, _ := cmd.Output() // it exits 1 on errors; the report says what they are
+	var report struct {
+		Totals   struct{ Errors, Warnings int }
+		Problems []struct {
+			RuleID   string `json:"ruleId"`
+			Message  string
+			Location []struct{ Pointer string }
+		}
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("redocly lint said no report: %v\n%s\n%s", err, out, stderr.String())
+	}
+	for _, p := range report.Problems {
+		where := ""
+		if len(p.Location) > 0 {
+			where = p.Location[0].Pointer
+		}
+		t.Errorf("%s at %s: %s", p.RuleID, where, p.Message)
+	}
+	if report.Totals.Errors+report.Totals.Warnings != 0 {
+		t.Fatalf("redocly lint: %d errors, %d warnings", report.Totals.Errors, report.Totals.Warnings)
+	}
 }

@@ -47,16 +47,7 @@ func TestThirdPartyConfigClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop(5 * time.Second) })
-	if err := stack.Eventually(10*time.Second, 20*time.Millisecond, func() error {
-		rsp, err := http.Get(endpoint + "/actuator/health")
-		if err == nil {
-			rsp.Body.Close()
-			if rsp.StatusCode != 200 {
-				return &unexpected{rsp.Status}
-			}
-		}
-		return err
-	}); err != nil {
+	if err := p.WaitReady(10*time.Second, func() error { return stack.AnswersOK(http.DefaultClient, endpoint+"/actuator/health") }); err != nil {
 		t.Fatal(err)
 	}
 
