@@ -281,9 +281,21 @@ func TestYAMLAsSpringReadsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := pairs(docs[0].Properties)
-	want := []string{"up=Infinity(string)", "down=-Infinity(string)", "nothing=NaN(string)", "plain=1.5(float64)"}
+	want := []string{"up=Infinity(float64)", "down=-Infinity(float64)", "nothing=NaN(float64)", "plain=1.5(float64)"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q, want %q", got, want)
+	}
+	// They stay numbers, written as Spring writes them: JSON as Jackson's strings, YAML as
+	// SnakeYAML's floats.
+	if j, err := json.Marshal(docs[0].Properties); err != nil || string(j) != `{"up":"Infinity","down":"-Infinity","nothing":"NaN","plain":1.5}` {
+		t.Fatalf("as JSON: %s, %v", j, err)
+	}
+	tree, err := Nest(docs[0].Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, err := tree.YAML(); err != nil || string(y) != "up: .inf\ndown: -.inf\nnothing: .NaN\nplain: 1.5\n" {
+		t.Fatalf("as YAML: %q, %v", y, err)
 	}
 }
 

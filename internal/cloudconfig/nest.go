@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -169,6 +170,14 @@ func (t Tree) YAML() ([]byte, error) {
 func (n *treeNode) yamlNode() *yaml.Node {
 	switch {
 	case n.isLeaf:
+		if f, ok := n.value.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			// SnakeYAML's spelling, which Spring's .yml answers use.
+			spelling := map[bool]string{true: ".inf", false: "-.inf"}[f > 0]
+			if math.IsNaN(f) {
+				spelling = ".NaN"
+			}
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: spelling}
+		}
 		var y yaml.Node
 		if err := y.Encode(n.value); err != nil {
 			y = yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(n.value)}
@@ -201,7 +210,7 @@ func (t Tree) MarshalJSON() ([]byte, error) {
 func (n *treeNode) writeJSON(b *bytes.Buffer) error {
 	switch {
 	case n.isLeaf:
-		v, err := json.Marshal(n.value)
+		v, err := marshalValue(n.value)
 		b.Write(v)
 		return err
 	case n.isList:

@@ -80,7 +80,7 @@ func (p Properties) marshal(withOrigins bool) ([]byte, error) {
 			b.WriteByte(',')
 		}
 		key, _ := json.Marshal(k)
-		value, err := json.Marshal(p.values[k])
+		value, err := marshalValue(p.values[k])
 		if err != nil {
 			return nil, fmt.Errorf("property %s: %w", k, err)
 		}
@@ -146,12 +146,30 @@ func (p *Properties) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// FormatValue renders a property value the way Spring prints it in a .properties file.
+// marshalValue writes a property value as JSON; infinities and NaN, which JSON lacks, as the
+// strings Spring's Jackson writes for them.
+func marshalValue(v any) ([]byte, error) {
+	if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		return json.Marshal(FormatValue(f))
+	}
+	return json.Marshal(v)
+}
+
+// FormatValue renders a property value the way Spring prints it in a .properties file (Java's
+// Double.toString for floats: 1.0, Infinity, NaN).
 func FormatValue(v any) string {
 	switch v := v.(type) {
 	case string:
 		return v
 	case float64:
+		switch {
+		case math.IsNaN(v):
+			return "NaN"
+		case math.IsInf(v, 1):
+			return "Infinity"
+		case math.IsInf(v, -1):
+			return "-Infinity"
+		}
 		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 			return fmt.Sprintf("%.1f", v)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -199,15 +198,8 @@ func scalarValue(n *yaml.Node) any {
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err == nil {
-			// JSON has no infinities or NaN; Spring's Jackson writes them as these strings.
-			switch {
-			case math.IsNaN(f):
-				return "NaN"
-			case math.IsInf(f, 1):
-				return "Infinity"
-			case math.IsInf(f, -1):
-				return "-Infinity"
-			}
+			// Infinities and NaN stay numbers: JSON writes them as Jackson does (marshalValue),
+			// YAML as SnakeYAML does (.inf, .NaN).
 			return f
 		}
 	case "!!str":

@@ -28,7 +28,9 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
@@ -286,18 +288,15 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 	if r.URL.Query().Get("resolvePlaceholders") != "false" {
 		merged = resolveWithin(merged)
 	}
+	// Spring merges into a TreeMap: every rendering lists the keys sorted (list elements too:
+	// list[10] before list[2]), and the nested ones nest in that order.
+	merged = sortedByKey(merged)
 	if format == "properties" {
-		// Spring's order: from the least specific source on, list elements last; escaped,
-		// unlike Spring's, so that the answer reads back as the same properties.
+		// Escaped, unlike Spring's, so that the answer reads back as the same properties.
 		var b strings.Builder
-		for _, lists := range []bool{false, true} {
-			for _, k := range merged.Keys() {
-				if strings.Contains(k, "[") != lists {
-					continue
-				}
-				v, _ := merged.Get(k)
-				fmt.Fprintf(&b, "%s: %s\n", cloudconfig.EscapeProperty(k, true), cloudconfig.EscapeProperty(cloudconfig.FormatValue(v), false))
-			}
+		for _, k := range merged.Keys() {
+			v, _ := merged.Get(k)
+			fmt.Fprintf(&b, "%s: %s\n", cloudconfig.EscapeProperty(k, true), cloudconfig.EscapeProperty(cloudconfig.FormatValue(v), false))
 		}
 		writeText(w, "text/plain; charset=utf-8", []byte(b.String()))
 		return
@@ -317,6 +316,20 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 		return
 	}
 	writeText(w, "text/plain; charset=utf-8", body)
+}
+
+// sortedByKey is p with its keys in the order of Java's String.compareTo (UTF-16 code units,
+// which differs from Go's byte order only past U+FFFF), as in Spring's TreeMap.
+func sortedByKey(p cloudconfig.Properties) cloudconfig.Properties {
+	keys := slices.Clone(p.Keys())
+	slices.SortFunc(keys, func(a, b string) int {
+		return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	})
+	var sorted cloudconfig.Properties
+	for _, k := range keys {
+		sorted.Copy(p, k)
+	}
+	return sorted
 }
 
 // plainFile serves a file of the repository at label, as Spring's ResourceController does:

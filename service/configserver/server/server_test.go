@@ -213,13 +213,19 @@ func TestDocuments(t *testing.T) {
 		"application.yml": "shared: yes\nhost: db.local\nurl: jdbc://${host}/x\nmissing: ${NOT_SET}\nrate: 1.5\n",
 		"app.yml":         "servers:\n  - a\n  - b\nname: \"app: the=best\"\n",
 		"app-dev.yml":     "host: dev.local\n",
+		"numbers.yml":     "up: .inf\ndown: -.inf\nnothing: .nan\nlist: [a, b, c, d, e, f, g, h, i, j, k]\n",
 	}, Options{})
 	for _, tc := range []struct{ path, contentType, want string }{
-		{"/app-dev.yml", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://dev.local/x\nmissing: ${NOT_SET}\nrate: 1.5\nservers:\n  - a\n  - b\nname: 'app: the=best'\n"},
-		{"/app-dev.yaml?resolvePlaceholders=false", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://${host}/x\nmissing: ${NOT_SET}\nrate: 1.5\nservers:\n  - a\n  - b\nname: 'app: the=best'\n"},
-		{"/app-dev.json", "application/json", `{"shared":true,"host":"dev.local","url":"jdbc://dev.local/x","missing":"${NOT_SET}","rate":1.5,"servers":["a","b"],"name":"app: the=best"}` + "\n"},
-		// Spring's order: from the least specific source on, list elements last.
-		{"/app-dev.properties", "text/plain", "shared: true\nhost: dev.local\nurl: jdbc://dev.local/x\nmissing: ${NOT_SET}\nrate: 1.5\nname: app: the=best\nservers[0]: a\nservers[1]: b\n"},
+		// Spring's TreeMap: every rendering in key order.
+		{"/app-dev.yml", "text/plain", "host: dev.local\nmissing: ${NOT_SET}\nname: 'app: the=best'\nrate: 1.5\nservers:\n  - a\n  - b\nshared: true\nurl: jdbc://dev.local/x\n"},
+		{"/app-dev.yaml?resolvePlaceholders=false", "text/plain", "host: dev.local\nmissing: ${NOT_SET}\nname: 'app: the=best'\nrate: 1.5\nservers:\n  - a\n  - b\nshared: true\nurl: jdbc://${host}/x\n"},
+		{"/app-dev.json", "application/json", `{"host":"dev.local","missing":"${NOT_SET}","name":"app: the=best","rate":1.5,"servers":["a","b"],"shared":true,"url":"jdbc://dev.local/x"}` + "\n"},
+		{"/app-dev.properties", "text/plain", "host: dev.local\nmissing: ${NOT_SET}\nname: app: the=best\nrate: 1.5\nservers[0]: a\nservers[1]: b\nshared: true\nurl: jdbc://dev.local/x\n"},
+		// Infinities and NaN as Spring writes them: SnakeYAML's .inf and .NaN, Jackson's strings,
+		// Java's Double.toString; list elements sorted as strings (TreeMap), nested by index.
+		{"/numbers-default.yml", "text/plain", "down: -.inf\nhost: db.local\nlist:\n  - a\n  - b\n  - c\n  - d\n  - e\n  - f\n  - g\n  - h\n  - i\n  - j\n  - k\nmissing: ${NOT_SET}\nnothing: .NaN\nrate: 1.5\nshared: true\nup: .inf\nurl: jdbc://db.local/x\n"},
+		{"/numbers-default.json", "application/json", `{"down":"-Infinity","host":"db.local","list":["a","b","c","d","e","f","g","h","i","j","k"],"missing":"${NOT_SET}","nothing":"NaN","rate":1.5,"shared":true,"up":"Infinity","url":"jdbc://db.local/x"}` + "\n"},
+		{"/numbers-default.properties", "text/plain", "down: -Infinity\nhost: db.local\nlist[0]: a\nlist[10]: k\nlist[1]: b\nlist[2]: c\nlist[3]: d\nlist[4]: e\nlist[5]: f\nlist[6]: g\nlist[7]: h\nlist[8]: i\nlist[9]: j\nmissing: ${NOT_SET}\nnothing: NaN\nrate: 1.5\nshared: true\nup: Infinity\nurl: jdbc://db.local/x\n"},
 	} {
 		rsp := get(t, srv.URL+tc.path)
 		if rsp.status != 200 || rsp.body != tc.want || !strings.HasPrefix(rsp.header.Get("Content-Type"), tc.contentType) {
