@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,6 +104,16 @@ func TestSpringConformance(t *testing.T) {
 	}
 	if env := environment(t, get(t, git+"/bar/staging/master")); !strings.HasSuffix(env.PropertySources[0].Name, "/bar.properties") {
 		t.Errorf("JGitEnvironmentRepositoryTests.basedir: first source %s, want .../bar.properties", env.PropertySources[0].Name)
+	}
+	// Spring Boot's PropertiesPropertySourceLoader names each document of a file of several
+	// " (document #N)", from 0, a later one first (baz.properties: #0 for all, #1 on development).
+	env := environment(t, get(t, native+"/baz/development/master"))
+	var names []string
+	for _, s := range env.PropertySources {
+		names = append(names, s.Name[strings.LastIndex(s.Name, "/")+1:])
+	}
+	if want := []string{"baz.properties (document #1)", "baz.properties (document #0)"}; !slices.Equal(names, want) {
+		t.Errorf("multi-document names %q, want %q", names, want)
 	}
 }
 

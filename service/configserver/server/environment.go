@@ -91,12 +91,13 @@ func (s *Server) environment(ctx context.Context, applications, profiles, labels
 	return env, nil
 }
 
-// readSources parses one file into property sources: nothing if it does not exist, and for
-// YAML and .properties (both may hold several documents) one for the documents that always
-// apply (if they hold any key) plus one before it for each document activated by the active
-// profiles (a profile expression such as `!dev` or `dev & eu` is evaluated); and before those,
-// the files its applying documents import (spring.config.import), a later import before an
-// earlier one, as Spring Boot ranks them.
+// readSources parses one file into property sources: nothing if it does not exist, else one
+// per document that applies (it names no profile, or the active profiles match its profile
+// expression, such as `!dev` or `dev & eu`) and holds a key, a later document before an
+// earlier one, named as Spring Boot names them: the file, and in a file of several documents
+// " (document #N)" with N its place in the file from 0; and before those, the files its
+// applying documents import (spring.config.import), a later import before an earlier one, as
+// Spring Boot ranks them.
 func (s *Server) readSources(ctx context.Context, snap repo.Snapshot, file string, profiles []string) ([]cloudconfig.PropertySource, error) {
 	return s.readFile(ctx, snap, file, snap.ReadPath, profiles, 0)
 }
@@ -121,26 +122,19 @@ func (s *Server) readFile(ctx context.Context, snap repo.Snapshot, file string, 
 	if err != nil {
 		return nil, &FileError{File: file, Err: err}
 	}
-	var always cloudconfig.Properties
 	var activated []cloudconfig.PropertySource
 	var imports []string
 	for i, doc := range docs {
 		applies := len(doc.OnProfiles) == 0 || cloudconfig.ProfilesMatch(doc.OnProfiles, profiles)
-		if !applies {
+		if !applies || doc.Properties.Len() == 0 {
 			continue
 		}
 		imports = append(imports, importsOf(doc.Properties)...)
-		if len(doc.OnProfiles) == 0 {
-			for _, k := range doc.Properties.Keys() {
-				always.Copy(doc.Properties, k)
-			}
-			continue
+		src := cloudconfig.PropertySource{Name: name, Source: s.decrypt(ctx, file, doc.Properties)}
+		if len(docs) > 1 {
+			src.Name = fmt.Sprintf("%s (document #%d)", name, i)
 		}
-		src := cloudconfig.PropertySource{Name: fmt.Sprintf("%s (document #%d)", name, i), Source: s.decrypt(ctx, file, doc.Properties)}
 		activated = append([]cloudconfig.PropertySource{src}, activated...)
-	}
-	if always.Len() > 0 {
-		activated = append(activated, cloudconfig.PropertySource{Name: name, Source: s.decrypt(ctx, file, always)})
 	}
 	var imported []cloudconfig.PropertySource
 	for _, target := range slices.Backward(imports) {

@@ -158,13 +158,15 @@ func TestPrecedence(t *testing.T) {
 		k    string
 	}{
 		{"/app/dev", []string{"app-dev.yaml", "application-dev.yml", "app.properties", "app.yml", "application.yml"}, "app-dev.yaml"},
-		// The later profile wins; a document activated by dev is more specific than its file.
-		{"/app/dev,test", []string{"app-test.yml (document #1)", "app-test.yml", "app-dev.yaml", "application-dev.yml", "app.properties", "app.yml", "application.yml"}, "app-test.yml (dev document)"},
-		{"/app/test,dev", []string{"app-dev.yaml", "application-dev.yml", "app-test.yml (document #1)", "app-test.yml", "app.properties", "app.yml", "application.yml"}, "app-dev.yaml"},
-		{"/app/test", []string{"app-test.yml", "app.properties", "app.yml", "application.yml"}, "app-test.yml"},
+		// The later profile wins; a later document of a file is more specific than an earlier
+		// one, each a source of its own, named as Spring Boot names them (a file of several
+		// documents: " (document #N)", from 0; a file of one: its name).
+		{"/app/dev,test", []string{"app-test.yml (document #1)", "app-test.yml (document #0)", "app-dev.yaml", "application-dev.yml", "app.properties", "app.yml", "application.yml"}, "app-test.yml (dev document)"},
+		{"/app/test,dev", []string{"app-dev.yaml", "application-dev.yml", "app-test.yml (document #1)", "app-test.yml (document #0)", "app.properties", "app.yml", "application.yml"}, "app-dev.yaml"},
+		{"/app/test", []string{"app-test.yml (document #0)", "app.properties", "app.yml", "application.yml"}, "app-test.yml"},
 		{"/nobody/default", []string{"application.yml"}, "application.yml"},
 		{"/application/dev", []string{"application-dev.yml", "application.yml"}, "application-dev.yml"},
-		{"/app/prod", []string{"application-prod.yml (document #0)", "app.properties", "app.yml", "application.yml"}, "only for prod"},
+		{"/app/prod", []string{"application-prod.yml", "app.properties", "app.yml", "application.yml"}, "only for prod"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			env := environment(t, get(t, srv.URL+tc.path))
