@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -85,7 +86,7 @@ const maxSegment = 255
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segments, err := checkPath(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	if len(segments) == 2 && segments[0] == "actuator" && segments[1] == "health" {
@@ -94,7 +95,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="config-server", charset="UTF-8"`)
-		writeError(w, http.StatusUnauthorized, "credentials required")
+		writeError(w, r, http.StatusUnauthorized, "credentials required")
 		return
 	}
 	switch {
@@ -109,12 +110,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "OK"})
 	case (len(segments) == 1 || len(segments) == 3) && (segments[0] == "encrypt" || segments[0] == "decrypt"):
 		// /encrypt/{name}/{profiles} names the key of an application; there is one key here.
-		if !allow(w, r, http.MethodPost) || !cipherTarget(w, segments[1:]) {
+		if !allow(w, r, http.MethodPost) || !cipherTarget(w, r, segments[1:]) {
 			return
 		}
 		s.cipherText(w, r, segments[0] == "encrypt")
 	case (len(segments) == 1 || len(segments) == 3) && segments[0] == "key":
-		if !allow(w, r, http.MethodGet, http.MethodHead) || !cipherTarget(w, segments[1:]) {
+		if !allow(w, r, http.MethodGet, http.MethodHead) || !cipherTarget(w, r, segments[1:]) {
 			return
 		}
 		if s.cipher == nil {
@@ -133,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.plainFile(w, r, segments[0], segments[1], segments[2], strings.Join(segments[3:], "/"))
 	case len(segments) == 2 && profileExtension.MatchString(segments[1]):
 		// /foo/dev.yml names no document (those are /foo-dev.yml) and no profile: Spring's 404.
-		writeError(w, http.StatusNotFound, "no such resource: a document is /{application}-{profile}.{ext}")
+		writeError(w, r, http.StatusNotFound, "no such resource: a document is /{application}-{profile}.{ext}")
 	case len(segments) == 2 || len(segments) == 3:
 		label := ""
 		if len(segments) == 3 {
@@ -141,7 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveEnvironment(w, r, segments[0], segments[1], label)
 	default:
-		writeError(w, http.StatusNotFound, "no such resource: the paths are /{application}/{profile}[/{label}], /[{label}/]{application}-{profile}.{yml|yaml|properties|json} and /{application}/{profile}/{label}/{file}")
+		writeError(w, r, http.StatusNotFound, "no such resource: the paths are /{application}/{profile}[/{label}], /[{label}/]{application}-{profile}.{yml|yaml|properties|json} and /{application}/{profile}/{label}/{file}")
 	}
 }
 
@@ -241,7 +242,7 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, applic
 	for _, ps := range env.PropertySources {
 		body, err := ps.Source.MarshalJSONWithOrigins()
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "cannot encode the response")
+			writeError(w, r, http.StatusInternalServerError, "cannot encode the response")
 			return
 		}
 		v2.PropertySources = append(v2.PropertySources, source{Name: ps.Name, Source: body})
@@ -249,7 +250,7 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request, applic
 	w.Header().Set("Content-Type", v2MediaType)
 	body, err := json.Marshal(v2)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "cannot encode the response")
+		writeError(w, r, http.StatusInternalServerError, "cannot encode the response")
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -264,7 +265,7 @@ func (s *Server) requested(w http.ResponseWriter, r *http.Request, application, 
 	}
 	apps, list, labels, err := parseRequest(application, profiles, label)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, err.Error())
 		return cloudconfig.Environment{}, false
 	}
 	env, err := s.environment(r.Context(), apps, list, labels)
@@ -303,7 +304,7 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 	}
 	tree, err := cloudconfig.Nest(merged)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("cannot render %s as %s: %v", file, format, err))
+		writeError(w, r, http.StatusInternalServerError, fmt.Sprintf("cannot render %s as %s: %v", file, format, err))
 		return
 	}
 	if format == "json" {
@@ -312,7 +313,7 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 	}
 	body, err := tree.YAML()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("render %s: %v", file, err))
+		writeError(w, r, http.StatusInternalServerError, fmt.Sprintf("render %s: %v", file, err))
 		return
 	}
 	writeText(w, "text/plain; charset=utf-8", body)
@@ -356,7 +357,7 @@ func (s *Server) plainFile(w http.ResponseWriter, r *http.Request, application, 
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		writeError(w, http.StatusNotFound, "no such file: "+file)
+		writeError(w, r, http.StatusNotFound, "no such file: "+file)
 		return
 	case err != nil:
 		writeRepoError(w, r, err)
@@ -417,12 +418,12 @@ func resolveWithin(p cloudconfig.Properties) cloudconfig.Properties {
 }
 
 // cipherTarget checks the {name}/{profiles} of a key request, if any.
-func cipherTarget(w http.ResponseWriter, nameAndProfiles []string) bool {
+func cipherTarget(w http.ResponseWriter, r *http.Request, nameAndProfiles []string) bool {
 	if len(nameAndProfiles) == 0 {
 		return true
 	}
 	if _, _, _, err := parseRequest(nameAndProfiles[0], nameAndProfiles[1], ""); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, err.Error())
 		return false
 	}
 	return true
@@ -449,7 +450,7 @@ func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCipherBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is limited to %d bytes", maxCipherBody))
+		writeError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is limited to %d bytes", maxCipherBody))
 		return
 	}
 	text := string(body)
@@ -460,7 +461,7 @@ func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool
 		}
 	}
 	if text == "" {
-		writeError(w, http.StatusBadRequest, "nothing to "+map[bool]string{true: "encrypt", false: "decrypt"}[encrypt])
+		writeError(w, r, http.StatusBadRequest, "nothing to "+map[bool]string{true: "encrypt", false: "decrypt"}[encrypt])
 		return
 	}
 	var out string
@@ -477,7 +478,7 @@ func (s *Server) cipherText(w http.ResponseWriter, r *http.Request, encrypt bool
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeError(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	writeText(w, "text/plain; charset=utf-8", []byte(out))
@@ -513,7 +514,7 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
+	writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
 	return false
 }
 
@@ -521,21 +522,34 @@ func writeRepoError(w http.ResponseWriter, r *http.Request, err error) {
 	var fileErr *FileError
 	switch {
 	case errors.Is(err, repo.ErrNoSuchLabel):
-		writeError(w, http.StatusNotFound, err.Error())
+		writeError(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, repo.ErrUnavailable):
 		tracing.Printf(r.Context(), "%v", err)
-		writeError(w, http.StatusServiceUnavailable, "the configuration repository is unavailable")
+		writeError(w, r, http.StatusServiceUnavailable, "the configuration repository is unavailable")
 	case errors.As(err, &fileErr):
 		tracing.Printf(r.Context(), "%v", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeError(w, r, http.StatusInternalServerError, err.Error())
 	default:
 		tracing.Printf(r.Context(), "%v", err)
-		writeError(w, http.StatusInternalServerError, "cannot read the configuration repository")
+		writeError(w, r, http.StatusInternalServerError, "cannot read the configuration repository")
 	}
 }
 
-func writeError(w http.ResponseWriter, status int, message string) {
-	envelope.Write(w, status, message)
+// writeError answers an error in Spring Boot's shape (timestamp, status, error, path), which
+// Spring's clients and tools read, and in the stack's (code, message, trace_id) at once.
+func writeError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	body := map[string]any{
+		"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000-07:00"),
+		"status":    status,
+		"error":     http.StatusText(status),
+		"path":      r.URL.Path,
+		"code":      status,
+		"message":   message,
+	}
+	if id := tracing.TraceIDOfTraceparent(w.Header().Get("Traceparent")); id != "" {
+		body["trace_id"] = id
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/cloudconfig"
 	"github.com/gomicro-stack/gomicro-stack/service/configserver/cipher"
@@ -101,9 +102,21 @@ func expectError(t *testing.T, rsp response, status int, message string) {
 	var body struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
+		// Spring Boot's error attributes.
+		Timestamp string `json:"timestamp"`
+		Status    any    `json:"status"`
+		Error     string `json:"error"`
+		Path      string `json:"path"`
 	}
 	if err := json.Unmarshal([]byte(rsp.body), &body); err != nil || rsp.status != status || body.Code != status || !strings.Contains(body.Message, message) {
 		t.Fatalf("got %d %s; want %d with a message containing %q", rsp.status, rsp.body, status, message)
+	}
+	if strings.Contains(rsp.body, `"description"`) {
+		return // the encryption endpoints' own shape: {"status": "INVALID", "description": ...}
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000-07:00", body.Timestamp); err != nil || body.Status != float64(status) ||
+		body.Error != http.StatusText(status) || !strings.HasPrefix(body.Path, "/") {
+		t.Fatalf("got %s; want Spring Boot's timestamp, status, error and path too", rsp.body)
 	}
 }
 
