@@ -35,6 +35,14 @@ type Result struct {
 	RatioToGoZero         float64 `json:"ratio_to_gozero,omitempty"`
 	RatioToGoZeroDefaults float64 `json:"ratio_to_gozero_defaults,omitempty"`
 	FirstError            string  `json:"first_error,omitempty"`
+	// CPUPerRequestUs is the CPU the target's processes spent per full answer, summed.
+	CPUPerRequestUs float64 `json:"cpu_per_request_us"`
+	// Rounds is how many rounds the figures are the medians of (0: one measurement), and the
+	// spreads their lowest and highest.
+	Rounds              int    `json:"rounds,omitempty"`
+	OKRPSSpread         Spread `json:"ok_rps_spread"`
+	P99Spread           Spread `json:"p99_spread"`
+	CPUPerRequestSpread Spread `json:"cpu_per_request_spread"`
 }
 
 // drive sends hellos from conns keep-alive connections, each as fast as answers come, for d,
@@ -142,5 +150,12 @@ func drive(url, token string, conns int, warmup, d time.Duration, politely bool,
 		P50Ms: at(latencies, 0.50), P90Ms: at(latencies, 0.90), P99Ms: at(latencies, 0.99), P999Ms: at(latencies, 0.999),
 		OKP99Ms: at(okLatencies, 0.99), FirstError: firstError}
 	end(&r)
+	// CPU per full answer: what each process spent for one, and their sum.
+	for i := range r.Processes {
+		if n := len(okLatencies); n > 0 {
+			r.Processes[i].CPUPerRequestUs = r.Processes[i].CPUSeconds / float64(n) * 1e6
+			r.CPUPerRequestUs += r.Processes[i].CPUPerRequestUs
+		}
+	}
 	return r
 }

@@ -67,7 +67,11 @@ type Report struct {
 	WarmupS     float64             `json:"warmup_s"`
 	DurationS   float64             `json:"duration_s"`
 	ReadyS      float64             `json:"ready_s"`
+	Rounds      int                 `json:"rounds"`
 	Targets     map[string][]Result `json:"targets"`
+	// RoundResults are every round's results, by target, round and level; Targets are their
+	// medians.
+	RoundResults map[string][][]Result `json:"round_results"`
 	Overload    []OverloadResult    `json:"overload,omitempty"`
 	Tracing     []TracingResult     `json:"tracing,omitempty"`
 	Micro       []MicroResult       `json:"micro"`
@@ -84,8 +88,12 @@ func run() error {
 	profileDir := flag.String("pprof", "", "folder for CPU and allocation profiles of gateway, greeter and user, taken during ours at 64 connections (empty: none)")
 	overload := flag.Int("overload", 1024, "connections of the overload level, measured on ours with the load shedder off and on (0: none)")
 	tracingRatios := flag.String("tracing", "off,1,0.01", "sampling ratios of the tracing level (ours at 64 connections with Jaeger; off: no collector); empty: none")
-	only := flag.String("targets", strings.Join(Targets, ","), "the targets to measure, in this order")
+	only := flag.String("targets", strings.Join(Targets, ","), "the targets to measure, in this order (each round starts one further on)")
+	rounds := flag.Int("rounds", 3, "rounds: every target is measured once a round, the order rotated; the figures are the medians")
 	flag.Parse()
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds %d: want at least 1", *rounds)
+	}
 	var targets []string
 	for _, t := range strings.Split(*only, ",") {
 		if t = strings.TrimSpace(t); !slices.Contains(Targets, t) {
@@ -123,22 +131,26 @@ func run() error {
 	secret := randomHex(32)
 	report := Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: describeMachine(), WarmupS: warmup.Seconds(),
 		DurationS: duration.Seconds(), Command: strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " ")),
-		Targets: map[string][]Result{}}
+		Rounds: *rounds, Targets: map[string][]Result{}, RoundResults: map[string][][]Result{}}
 
+	round := 0
 	level := func(name, url, token string, pids map[string]int, profiles map[string]string) {
+		var results []Result
 		for _, c := range conns {
 			window := func() func(*Result) {
 				end := accounting(pids)
-				if c != 64 || len(profiles) == 0 {
+				// Profiles cost CPU: only the first round takes them.
+				if c != 64 || len(profiles) == 0 || round > 0 {
 					return end
 				}
 				done := profile(*profileDir, profiles, *duration)
 				return func(r *Result) { end(r); done() }
 			}
 			r := drive(url, token, c, *warmup, *duration, false, window)
-			fmt.Printf("  %-10s %4d connections: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", name, c, r.RPS, r.P50Ms, r.P99Ms, r.Errors)
-			report.Targets[name] = append(report.Targets[name], r)
+			fmt.Printf("  %-14s %4d connections: %8.0f ok req/s  p50 %6.2f ms  p99 %6.2f ms  CPU %5.0f µs per answer  errors %d\n", name, c, r.OKRPS, r.P50Ms, r.P99Ms, r.CPUPerRequestUs, r.Errors)
+			results = append(results, r)
 		}
+		report.RoundResults[name] = append(report.RoundResults[name], results)
 	}
 
 	self, err := os.Executable()
@@ -194,9 +206,26 @@ func run() error {
 				}
 				level("ours", s.GatewayURL+"/greeter/hello", token, pidsOf(s), profiles)
 			})
-			if err != nil {
-				return err
+			return err
+		},
+	}
+	for round = 0; round < *rounds; round++ {
+		for _, target := range rotated(targets, round) {
+			fmt.Printf("round %d of %d: %s ...\n", round+1, *rounds, target)
+			if err := measure[target](); err != nil {
+				return fmt.Errorf("%s: %w", target, err)
 			}
+		}
+	}
+	for target, results := range report.RoundResults {
+		for _, level := range byLevel(results) {
+			report.Targets[target] = append(report.Targets[target], medianOf(level))
+		}
+	}
+	// Tracing and overload are about ours alone: measured once, after the rounds.
+	if slices.Contains(targets, "ours") {
+		if err := func() error {
+			env := strings.Fields(os.Getenv("BENCH_SERVICE_ENV"))
 			if err := tracingLevel(tmp, secret, env, *tracingRatios, *warmup, *duration, &report); err != nil {
 				return err
 			}
@@ -217,12 +246,8 @@ func run() error {
 				}
 			}
 			return nil
-		},
-	}
-	for _, target := range targets {
-		fmt.Println(target + " ...")
-		if err := measure[target](); err != nil {
-			return fmt.Errorf("%s: %w", target, err)
+		}(); err != nil {
+			return fmt.Errorf("ours: %w", err)
 		}
 	}
 

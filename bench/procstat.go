@@ -13,6 +13,10 @@ type ProcessUse struct {
 	Name       string  `json:"name"`
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// CPUPerRequestUs is the CPU it spent per full answer (200, not degraded): steadier than
+	// requests per second on a shared machine, and the figure a lever moves.
+	CPUPerRequestUs     float64 `json:"cpu_per_request_us"`
+	CPUPerRequestSpread Spread  `json:"cpu_per_request_spread"`
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux everywhere we run).

@@ -94,9 +94,36 @@ func checkTargets(r Report) []Check {
 		}
 		return Result{}, false
 	}
+	// Against go-zero (shedding off) and the bare chain, on the medians of the rounds.
+	cpuOf := func(x Result, name string) float64 {
+		for _, p := range x.Processes {
+			if p.Name == name {
+				return p.CPUPerRequestUs
+			}
+		}
+		return 0
+	}
+	for _, conns := range []int{16, 64} {
+		ours, ok := at("ours", conns)
+		if !ok {
+			continue
+		}
+		if peer, ok := at(GoZeroNoShedding, conns); ok && peer.OKRPS > 0 {
+			add(fmt.Sprintf("at %d connections, ok req/s ≥ 1.2× go-zero's (shedding off)", conns), ours.OKRPS >= 1.2*peer.OKRPS, "%.3f× (%.0f vs %.0f req/s)", roundDown(ours.OKRPS/peer.OKRPS, 3), ours.OKRPS, peer.OKRPS)
+			add(fmt.Sprintf("at %d connections, CPU per answer (gateway + greeter + user) ≤ 0.8× go-zero's (shedding off)", conns), ours.CPUPerRequestUs <= 0.8*peer.CPUPerRequestUs,
+				"%.2f× (%.0f vs %.0f µs)", -roundDown(-ours.CPUPerRequestUs/peer.CPUPerRequestUs, 2), ours.CPUPerRequestUs, peer.CPUPerRequestUs)
+		}
+		if bare, ok := at("bare", conns); ok {
+			for _, hop := range []string{"greeter", "user"} {
+				o, b := cpuOf(ours, hop), cpuOf(bare, "bare-"+hop)
+				if b > 0 {
+					add(fmt.Sprintf("at %d connections, the %s's CPU per answer ≤ 1.6× the bare %s's", conns, hop, hop), o <= 1.6*b, "%.2f× (%.0f vs %.0f µs)", -roundDown(-o/b, 2), o, b)
+				}
+			}
+		}
+	}
 	if ours, ok := at("ours", 64); ok {
 		if peer, ok := at(GoZeroNoShedding, 64); ok && peer.OKRPS > 0 {
-			add("at 64 connections, ok req/s ≥ 1.2× go-zero's (shedding off)", ours.OKRPS >= 1.2*peer.OKRPS, "%.3f× (%.0f vs %.0f req/s)", roundDown(ours.OKRPS/peer.OKRPS, 3), ours.OKRPS, peer.OKRPS)
 			add("at 64 connections, p99 ≤ go-zero's (shedding off)", ours.P99Ms <= peer.P99Ms, "%.2f ms vs %.2f ms", ours.P99Ms, peer.P99Ms)
 		}
 		if bare, ok := at("bare", 64); ok && bare.OKRPS > 0 {
@@ -135,8 +162,15 @@ var Targets = []string{"net/http", "bare", GoZero, GoZeroNoShedding, "ours"}
 
 func render(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| target | connections | req/s | ok req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | ours / bare | ours / go-zero-noshed | ours / go-zero | CPU s (per process) | peak RSS MiB |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	fmt.Fprintf(&b, "| target | connections | ok req/s | p50 ms | p99 ms | errors | ours / bare | ours / go-zero-noshed | ours / go-zero | CPU µs per answer | CPU µs per answer, per process | peak RSS MiB |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	// spread writes a median with its rounds' lowest and highest.
+	spread := func(format string, v float64, s Spread) string {
+		if s.Min == s.Max {
+			return fmt.Sprintf(format, v)
+		}
+		return fmt.Sprintf(format+" ("+format+"–"+format+")", v, s.Min, s.Max)
+	}
 	ratio := func(v float64) string {
 		if v == 0 {
 			return ""
@@ -147,12 +181,13 @@ func render(r Report) string {
 		for _, x := range r.Targets[target] {
 			var cpu, rss []string
 			for _, p := range x.Processes {
-				cpu = append(cpu, fmt.Sprintf("%s %.1f", p.Name, p.CPUSeconds))
+				cpu = append(cpu, p.Name+" "+spread("%.0f", p.CPUPerRequestUs, p.CPUPerRequestSpread))
 				rss = append(rss, fmt.Sprintf("%s %.1f", p.Name, p.PeakRSSMiB))
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s |\n", target, x.Connections, x.RPS, x.OKRPS,
-				x.P50Ms, x.P90Ms, x.P99Ms, x.P999Ms, x.Errors, ratio(x.RatioToBareChain), ratio(x.RatioToGoZero), ratio(x.RatioToGoZeroDefaults),
-				strings.Join(cpu, ", "), strings.Join(rss, ", "))
+			fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %s | %d | %s | %s | %s | %s | %s | %s |\n", target, x.Connections,
+				spread("%.0f", x.OKRPS, x.OKRPSSpread), x.P50Ms, spread("%.2f", x.P99Ms, x.P99Spread), x.Errors,
+				ratio(x.RatioToBareChain), ratio(x.RatioToGoZero), ratio(x.RatioToGoZeroDefaults),
+				spread("%.0f", x.CPUPerRequestUs, x.CPUPerRequestSpread), strings.Join(cpu, ", "), strings.Join(rss, ", "))
 		}
 	}
 	if len(r.Overload) > 0 {
@@ -220,6 +255,11 @@ another machine.
 - Command: `+"`%s`"+`
 - Each level: %.0f s warm-up, then %.0f s measured; keep-alive connections, each sending the next
   request when the answer arrives. Request: `+"`POST /greeter/hello`"+` with a valid token.
+- Rounds: %d. Each round measures every target once, the order rotated one place a round (so each
+  runs first, in the middle and last); every figure of the first table is the median of the
+  rounds, with their lowest and highest in brackets; a target holds only on the medians. CPU µs
+  per answer: the CPU the target's processes spent in the measured window (`+"`/proc/<pid>/stat`"+`)
+  per full answer (200, not degraded), per process and summed.
 - Targets: **ours** is gateway → greeter → user (SQLite) as `+"`make run`"+` starts it, with the prod
   profile; **bare** is the same hops with no framework (net/http + JWT → grpc-go → grpc-go →
   in-memory user); **net/http** is one handler answering the same JSON; **go-zero** is the same
@@ -235,7 +275,7 @@ another machine.
 - Start to ready (Consul, config server, user, greeter, gateway, built): %.2f s.
 
 %s`, r.Date, r.Machine.CPU, r.Machine.Cores, r.Machine.MemoryGiB, r.Machine.Kernel, r.Machine.Go, r.Command,
-		r.WarmupS, r.DurationS, r.ReadyS, table)
+		r.WarmupS, r.DurationS, r.Rounds, r.ReadyS, table)
 }
 
 // roundDown cuts x to the given decimals toward minus infinity, so a ratio that misses its
