@@ -59,8 +59,8 @@ func Start[C Settings](ctx context.Context, app config.App, args []string, role 
 	return b, nil
 }
 
-// Follow hands apply the settings decoded afresh each time the config server's change, until
-// ctx ends; apply updates what can change without a restart. A decode or apply error keeps
+// Follow hands apply the settings, decoded afresh, each time they change on the config server,
+// until ctx ends; apply updates what can change without a restart. A decode or apply error keeps
 // what runs and is logged (config.Source.Watch says how). It returns at once.
 func (b *Binary[C]) Follow(ctx context.Context, apply func(next C) error) {
 	go b.source.Watch(ctx, func(s *config.Source) error {
