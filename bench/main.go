@@ -61,21 +61,21 @@ func serve(what string, args []string) error {
 
 // Report is everything one run measured.
 type Report struct {
-	Date        string              `json:"date"`
-	Machine     Machine             `json:"machine"`
-	Command     string              `json:"command"`
-	WarmupS     float64             `json:"warmup_s"`
-	DurationS   float64             `json:"duration_s"`
-	ReadyS      float64             `json:"ready_s"`
-	Rounds      int                 `json:"rounds"`
-	Targets     map[string][]Result `json:"targets"`
+	Date      string              `json:"date"`
+	Machine   Machine             `json:"machine"`
+	Command   string              `json:"command"`
+	WarmupS   float64             `json:"warmup_s"`
+	DurationS float64             `json:"duration_s"`
+	ReadyS    float64             `json:"ready_s"`
+	Rounds    int                 `json:"rounds"`
+	Targets   map[string][]Result `json:"targets"`
 	// RoundResults are every round's results, by target, round and level; Targets are their
 	// medians.
 	RoundResults map[string][][]Result `json:"round_results"`
-	Overload    []OverloadResult    `json:"overload,omitempty"`
-	Tracing     []TracingResult     `json:"tracing,omitempty"`
-	Micro       []MicroResult       `json:"micro"`
-	TargetsHeld []Check             `json:"checks"`
+	Overload     []OverloadResult      `json:"overload,omitempty"`
+	Tracing      []TracingResult       `json:"tracing,omitempty"`
+	Micro        []MicroResult         `json:"micro"`
+	TargetsHeld  []Check               `json:"checks"`
 }
 
 func run() error {
