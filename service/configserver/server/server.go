@@ -322,13 +322,18 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, label, file st
 // sortedByKey is p with its keys in the order of Java's String.compareTo (UTF-16 code units,
 // which differs from Go's byte order only past U+FFFF), as in Spring's TreeMap.
 func sortedByKey(p cloudconfig.Properties) cloudconfig.Properties {
-	keys := slices.Clone(p.Keys())
-	slices.SortFunc(keys, func(a, b string) int {
-		return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
-	})
+	type key struct {
+		name  string
+		units []uint16 // encoded once, not at every comparison
+	}
+	keys := make([]key, 0, p.Len())
+	for _, k := range p.Keys() {
+		keys = append(keys, key{k, utf16.Encode([]rune(k))})
+	}
+	slices.SortFunc(keys, func(a, b key) int { return slices.Compare(a.units, b.units) })
 	var sorted cloudconfig.Properties
 	for _, k := range keys {
-		sorted.Copy(p, k)
+		sorted.Copy(p, k.name)
 	}
 	return sorted
 }
