@@ -27,24 +27,29 @@ type Watcher struct {
 	Grace time.Duration
 	// Table is kept up to date.
 	Table *Table
+	// Retry is how soon a version whose API could not be read is asked again, doubling after
+	// each failure up to maxRetry (0: a second).
+	Retry time.Duration
 
 	once     sync.Once
 	mu       sync.Mutex
 	services map[string][]*Route // the routes of each service with an instance
 	gone     map[string]time.Time
-	versions map[string]built // by service@version
-	refused  map[string]bool  // claims refused, logged once
+	versions map[string]built     // by service@version
+	unread   map[string]time.Time // services with a version not read yet → when to ask again
+	refused  map[string]bool      // claims refused, logged once
 }
 
-// built is a version's routes, or why there are none (tried again after retryAfter).
+// built is a version's routes, or why there are none and when to ask again.
 type built struct {
-	routes []*Route
-	err    error
-	at     time.Time
+	routes   []*Route
+	err      error
+	failures int
+	retry    time.Time
 }
 
-// retryAfter is how soon a version whose API could not be read is asked again.
-const retryAfter = 5 * time.Second
+// maxRetry bounds the wait between reads of a version whose API cannot be read.
+const maxRetry = 30 * time.Second
 
 // resync is how often the whole registry is read again, whatever the watch said.
 const resync = 30 * time.Second
@@ -52,7 +57,7 @@ const resync = 30 * time.Second
 // init makes the watcher's maps, once.
 func (w *Watcher) init() {
 	w.once.Do(func() {
-		w.services, w.gone, w.versions = map[string][]*Route{}, map[string]time.Time{}, map[string]built{}
+		w.services, w.gone, w.versions, w.unread = map[string][]*Route{}, map[string]time.Time{}, map[string]built{}, map[string]time.Time{}
 	})
 }
 
@@ -108,7 +113,19 @@ func (w *Watcher) Run(ctx context.Context) {
 			}
 			w.mu.Lock()
 			departing := len(w.gone) > 0
+			var due []string
+			for name, at := range w.unread {
+				if !time.Now().Before(at) {
+					due = append(due, name)
+				}
+			}
 			w.mu.Unlock()
+			// A service whose API could not be read is asked again when due, not only when
+			// the registry next changes (a gateway starting beside a service would otherwise
+			// answer 404 for its routes until then).
+			for _, name := range due {
+				w.refresh(ctx, name)
+			}
 			if departing {
 				w.publish()
 			}
@@ -162,22 +179,40 @@ func (w *Watcher) refresh(ctx context.Context, name string) {
 	sort.SliceStable(versions, func(i, j int) bool { return len(versions[i].Nodes) > len(versions[j].Nodes) })
 	var routes []*Route
 	seen := map[string]bool{}
-	instances := 0
-	for _, v := range versions {
-		if len(v.Nodes) == 0 {
-			continue
-		}
-		instances += len(v.Nodes)
-		for _, r := range w.version(ctx, v) {
+	keep := func(rs []*Route) {
+		for _, r := range rs {
 			if !seen[r.Path] {
 				seen[r.Path] = true
 				routes = append(routes, r)
 			}
 		}
 	}
+	instances := 0
+	var retry time.Time // the soonest a version not read is asked again; zero: all read
+	for _, v := range versions {
+		if len(v.Nodes) == 0 {
+			continue
+		}
+		instances += len(v.Nodes)
+		read, again := w.version(ctx, v)
+		if !again.IsZero() && (retry.IsZero() || again.Before(retry)) {
+			retry = again
+		}
+		keep(read)
+	}
 	w.mu.Lock()
+	delete(w.unread, name)
+	if instances > 0 && !retry.IsZero() {
+		w.unread[name] = retry
+	}
 	switch {
 	case instances > 0:
+		if !retry.IsZero() {
+			// A version with instances whose API could not be read (its nodes or the registry
+			// busy, as while Consul elects a leader) may serve what the service served until
+			// now: those routes stay until it can be read, rather than answer 404 meanwhile.
+			keep(w.services[name])
+		}
 		w.services[name] = routes
 		delete(w.gone, name)
 	case w.services[name] != nil:
@@ -190,14 +225,15 @@ func (w *Watcher) refresh(ctx context.Context, name string) {
 	w.publish()
 }
 
-// version is the routes of one version of a service, read once.
-func (w *Watcher) version(ctx context.Context, s *registry.Service) []*Route {
+// version is the routes of one version of a service, read once; when its API could not be
+// read, none and when to ask again.
+func (w *Watcher) version(ctx context.Context, s *registry.Service) ([]*Route, time.Time) {
 	key := s.Name + "@" + s.Version
 	w.mu.Lock()
 	b, ok := w.versions[key]
 	w.mu.Unlock()
-	if ok && (b.err == nil || time.Since(b.at) < retryAfter) {
-		return b.routes
+	if ok && (b.err == nil || time.Now().Before(b.retry)) {
+		return b.routes, b.retry
 	}
 	api := API{Service: s.Name, Namespace: w.Namespace}
 	for _, e := range s.Endpoints {
@@ -214,17 +250,28 @@ func (w *Watcher) version(ctx context.Context, s *registry.Service) []*Route {
 			log.Printf("routes: refused: %s", why)
 		}
 	}
-	b.err, b.at = err, time.Now()
+	b.err = err
 	if err != nil {
-		log.Printf("routes: %s (version %s) is not routed: %v", s.Name, s.Version, err)
 		b.routes = nil
+		b.failures++
+		wait := w.Retry
+		if wait <= 0 {
+			wait = time.Second
+		}
+		wait = min(wait<<min(b.failures-1, 16), maxRetry)
+		b.retry = time.Now().Add(wait)
+		// Once per outage, then when it ends: a service that never answers must not fill the log.
+		if b.failures == 1 {
+			log.Printf("routes: %s (version %s) is not routed: %v (asked again, every %s at most)", s.Name, s.Version, err, maxRetry)
+		}
 	} else {
+		b.retry, b.failures = time.Time{}, 0
 		log.Printf("routes: %s (version %s): %d routes", s.Name, s.Version, len(b.routes))
 	}
 	w.mu.Lock()
 	w.versions[key] = b
 	w.mu.Unlock()
-	return b.routes
+	return b.routes, b.retry
 }
 
 // publish puts the services' routes in force: those of services gone for longer than Grace are

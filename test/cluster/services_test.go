@@ -112,19 +112,23 @@ func startSystem(t *testing.T, c *consulCluster, dsn string) *system {
 		s.start("gateway", h, "--http_address", h.IP+":8080", "--broker_listen", h.IP+":0")
 		s.gateways[h] = "http://" + h.IP + ":8080"
 	}
+	// Each gateway is ready when it reaches a user service and routes the greeter's hello (a
+	// hello without a token: refused, 401, not unknown, 404).
 	for h, url := range s.gateways {
 		if err := stack.Eventually(60*time.Second, 200*time.Millisecond, func() error {
-			rsp, err := httpClient.Post(url+"/user/login", "application/json", strings.NewReader(`{"username":"nobody","password":"wrong password"}`))
-			if err != nil {
-				return err
-			}
-			rsp.Body.Close()
-			if rsp.StatusCode != http.StatusUnauthorized {
-				return fmt.Errorf("login answered %d", rsp.StatusCode)
+			for path, body := range map[string]string{"/user/login": `{"username":"nobody","password":"wrong password"}`, "/greeter/hello": `{"name":"Bob"}`} {
+				rsp, err := httpClient.Post(url+path, "application/json", strings.NewReader(body))
+				if err != nil {
+					return err
+				}
+				rsp.Body.Close()
+				if rsp.StatusCode != http.StatusUnauthorized {
+					return fmt.Errorf("%s answered %d", path, rsp.StatusCode)
+				}
 			}
 			return nil
 		}); err != nil {
-			t.Fatalf("the gateway on %s never reached a user service: %v", h.Name, err)
+			t.Fatalf("the gateway on %s is not ready: %v", h.Name, err)
 		}
 	}
 	return s

@@ -1,0 +1,133 @@
+package routes
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/micro/go-micro/v2/registry"
+	"github.com/micro/go-micro/v2/registry/memory"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/names"
+	greeterpb "github.com/gomicro-stack/gomicro-stack/proto/greeter"
+)
+
+// greeterAt is the greeter at version as it registers, with one node per id.
+func greeterAt(version string, ids ...string) *registry.Service {
+	s := &registry.Service{Name: names.Greeter, Version: version}
+	for _, e := range registered(greeterpb.File_greeter_greeter_proto) {
+		s.Endpoints = append(s.Endpoints, &registry.Endpoint{Name: e.Name, Metadata: map[string]string{"method": e.Method, "path": e.Path}})
+	}
+	for _, id := range ids {
+		s.Nodes = append(s.Nodes, &registry.Node{Id: id, Address: "127.0.0.1:1"})
+	}
+	return s
+}
+
+// unreadable answers Reflection.Files for every version but the ones it is told are down.
+type unreadable struct {
+	mu   sync.Mutex
+	down map[string]bool
+}
+
+func (u *unreadable) set(version string, down bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.down[version] = down
+}
+
+func (u *unreadable) fetch(_ context.Context, _, version string) ([][]byte, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.down[version] {
+		return nil, errors.New("no node answered")
+	}
+	return filesOf(greeterpb.File_greeter_greeter_proto), nil
+}
+
+func TestRoutesFollowTheRegistry(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// before is registered and read first; then after replaces it (nil: deregistered).
+		before, after *registry.Service
+		down          []string // versions whose API cannot be read after
+		want          bool     // /greeter/hello is a route after
+		available     bool
+	}{
+		{name: "a new version read", before: greeterAt("v1", "a"), after: greeterAt("v2", "b"), want: true, available: true},
+		// While Consul elects a leader (the cluster test) or a new version's nodes are busy, a
+		// version may not be readable: what the service served stays served.
+		{name: "a version that cannot be read keeps the routes served", before: greeterAt("v1", "a"), after: greeterAt("v2", "b"), down: []string{"v2"}, want: true, available: true},
+		{name: "nothing to keep: no route", before: nil, after: greeterAt("v2", "b"), down: []string{"v2"}, want: false},
+		{name: "the last instance left: 503 for the grace", before: greeterAt("v1", "a"), after: nil, want: true, available: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := memory.NewRegistry()
+			fetch := &unreadable{down: map[string]bool{}}
+			w := &Watcher{Registry: reg, Namespace: names.Namespace, Fetch: fetch.fetch, Grace: time.Minute, Table: NewTable()}
+			if tc.before != nil {
+				if err := reg.Register(tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.Table.Lookup("/greeter/hello"); ok != (tc.before != nil) {
+				t.Fatalf("before: /greeter/hello routed %t", ok)
+			}
+			if tc.before != nil {
+				if err := reg.Deregister(tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.after != nil {
+				if err := reg.Register(tc.after); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, v := range tc.down {
+				fetch.set(v, true)
+			}
+			w.refresh(context.Background(), names.Greeter)
+			r, ok := w.Table.Lookup("/greeter/hello")
+			if ok != tc.want {
+				t.Fatalf("after: /greeter/hello routed %t, want %t", ok, tc.want)
+			}
+			if ok && r.Available() != tc.available {
+				t.Fatalf("after: available %t, want %t", r.Available(), tc.available)
+			}
+		})
+	}
+}
+
+// TestAVersionNotReadIsAskedAgain: a gateway that could not read a service's API (it started
+// beside the service) routes it as soon as it can, without waiting for the registry to change.
+func TestAVersionNotReadIsAskedAgain(t *testing.T) {
+	reg := memory.NewRegistry()
+	fetch := &unreadable{down: map[string]bool{"v1": true}}
+	w := &Watcher{Registry: reg, Namespace: names.Namespace, Fetch: fetch.fetch, Grace: time.Minute, Table: NewTable(), Retry: 10 * time.Millisecond}
+	if err := reg.Register(greeterAt("v1", "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.Table.Lookup("/greeter/hello"); ok {
+		t.Fatal("routed before its API was read")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	fetch.set("v1", false)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok := w.Table.Lookup("/greeter/hello"); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a version not read was not asked again within 10s")
+		}
+	}
+}
