@@ -254,8 +254,9 @@ func asServed(listed, opened func(string) bool) func(*routes.Route) (apispec.Rou
 	}
 }
 
-// followRoutes keeps the route table in step with the registry: read before serving (so that a
-// gateway starting beside running services serves their routes at once), then followed.
+// followRoutes keeps the route table in step with the registry: read before serving, every
+// service's API or for at most 5 s (so that a gateway starting beside running services serves
+// their routes at once), then followed.
 func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg registry.Registry) *routes.Table {
 	table := routes.NewTable()
 	watcher := &routes.Watcher{Registry: reg, Namespace: names.Namespace, Grace: cfg.Gateway.RouteGrace, Table: table,
@@ -269,8 +270,8 @@ func followRoutes(ctx context.Context, cfg Config, rpc client.Client, reg regist
 		}}
 	first, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := watcher.Sync(first); err != nil {
-		log.Printf("routes: first read of the registry failed (%v); following it", err)
+	if err := watcher.Settle(first); err != nil {
+		log.Printf("routes: first read of the registry incomplete (%v); following it", err)
 	}
 	go watcher.Run(ctx)
 	return table

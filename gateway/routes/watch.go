@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"sort"
 	"strings"
@@ -28,7 +29,7 @@ type Watcher struct {
 	// Table is kept up to date.
 	Table *Table
 	// Retry is how soon a version whose API could not be read is asked again, doubling after
-	// each failure up to maxRetry (0: a second).
+	// each failure up to maxRetry (0: a quarter second).
 	Retry time.Duration
 
 	once     sync.Once
@@ -113,16 +114,10 @@ func (w *Watcher) Run(ctx context.Context) {
 			}
 			w.mu.Lock()
 			departing := len(w.gone) > 0
-			var due []string
-			for name, at := range w.unread {
-				if !time.Now().Before(at) {
-					due = append(due, name)
-				}
-			}
 			w.mu.Unlock()
 			// A service whose API could not be read is asked again when due, not only when
-			// the registry next changes (a gateway starting beside a service would otherwise
-			// answer 404 for its routes until then).
+			// the registry next changes (its routes would answer 404 until then).
+			due, _ := w.unreadDue()
 			for _, name := range due {
 				w.refresh(ctx, name)
 			}
@@ -131,6 +126,56 @@ func (w *Watcher) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Settle is Sync, then the services whose API could not be read asked again until every one
+// is read or ctx ends: a gateway that starts beside services being replaced (a rolling
+// upgrade) serves all their routes from its first request rather than 404 for some.
+func (w *Watcher) Settle(ctx context.Context) error {
+	if err := w.Sync(ctx); err != nil {
+		return err
+	}
+	for {
+		due, next := w.unreadDue()
+		for _, name := range due {
+			w.refresh(ctx, name)
+		}
+		if len(due) > 0 {
+			continue
+		}
+		if next.IsZero() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			names := make([]string, 0, len(w.unread))
+			for name := range w.unread {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("the APIs of %s could not be read yet", strings.Join(names, ", "))
+		case <-time.After(time.Until(next)):
+		}
+	}
+}
+
+// unreadDue is the services with a version to ask again now, and when the next one is due
+// (zero: none is unread).
+func (w *Watcher) unreadDue() (due []string, next time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	for name, at := range w.unread {
+		switch {
+		case !now.Before(at):
+			due = append(due, name)
+		case next.IsZero() || at.Before(next):
+			next = at
+		}
+	}
+	return due, next
 }
 
 // watch passes on the names of the namespace's services the registry says changed.
@@ -256,7 +301,7 @@ func (w *Watcher) version(ctx context.Context, s *registry.Service) ([]*Route, t
 		b.failures++
 		wait := w.Retry
 		if wait <= 0 {
-			wait = time.Second
+			wait = 250 * time.Millisecond
 		}
 		wait = min(wait<<min(b.failures-1, 16), maxRetry)
 		b.retry = time.Now().Add(wait)

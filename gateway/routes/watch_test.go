@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ func greeterAt(version string, ids ...string) *registry.Service {
 type unreadable struct {
 	mu   sync.Mutex
 	down map[string]bool
+	// failing: how many more reads of a version fail before it answers.
+	failing map[string]int
 }
 
 func (u *unreadable) set(version string, down bool) {
@@ -41,6 +44,10 @@ func (u *unreadable) set(version string, down bool) {
 func (u *unreadable) fetch(_ context.Context, _, version string) ([][]byte, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.failing[version] > 0 {
+		u.failing[version]--
+		return nil, errors.New("no node answered")
+	}
 	if u.down[version] {
 		return nil, errors.New("no node answered")
 	}
@@ -129,5 +136,41 @@ func TestAVersionNotReadIsAskedAgain(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a version not read was not asked again within 10s")
 		}
+	}
+}
+
+// TestSettleReadsEveryAPIBeforeServing: a gateway starting while a service's nodes are busy
+// (a rolling upgrade) asks again until it has read every API, so that its first request finds
+// every route; a service that never answers holds it only until the deadline, named.
+func TestSettleReadsEveryAPIBeforeServing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		failing int  // reads that fail first
+		down    bool // every read fails
+	}{
+		{name: "read on the third try", failing: 2},
+		{name: "never read", down: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := memory.NewRegistry()
+			if err := reg.Register(greeterAt("v1", "a")); err != nil {
+				t.Fatal(err)
+			}
+			fetch := &unreadable{down: map[string]bool{"v1": tc.down}, failing: map[string]int{"v1": tc.failing}}
+			w := &Watcher{Registry: reg, Namespace: names.Namespace, Fetch: fetch.fetch, Grace: time.Minute, Table: NewTable(), Retry: 10 * time.Millisecond}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			err := w.Settle(ctx)
+			_, routed := w.Table.Lookup("/greeter/hello")
+			if tc.down {
+				if err == nil || !strings.Contains(err.Error(), names.Greeter) || routed {
+					t.Fatalf("a service that never answers: %v, routed %t", err, routed)
+				}
+				return
+			}
+			if err != nil || !routed {
+				t.Fatalf("settled: %v, routed %t", err, routed)
+			}
+		})
 	}
 }
