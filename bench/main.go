@@ -55,6 +55,12 @@ func serve(what string, args []string) error {
 		return serveBareGreeter(args[0], args[1])
 	case "serve-bare-front":
 		return serveBareFront(args[0], args[1], os.Getenv("JWT_SECRET"))
+	case "serve-micro-user":
+		return serveMicroUser(args[0])
+	case "serve-micro-greeter":
+		return serveMicroGreeter(args[0], args[1])
+	case "serve-micro-front":
+		return serveMicroFront(args[0], args[1], os.Getenv("JWT_SECRET"))
 	}
 	return fmt.Errorf("unknown %s", what)
 }
@@ -189,6 +195,12 @@ func run() error {
 			bare := [][]string{{"serve-bare-user", "$user"}, {"serve-bare-greeter", "$greeter", "$user"}, {"serve-bare-front", "$front", "$greeter"}}
 			return withProcesses(self, bare, secret, issued.Token, func(url string, pids map[string]int) {
 				level("bare", url, issued.Token, pids, nil)
+			})
+		},
+		GoMicroFloor: func() error {
+			floor := [][]string{{"serve-micro-user", "$user"}, {"serve-micro-greeter", "$greeter", "$user"}, {"serve-micro-front", "$front", "$greeter"}}
+			return withProcesses(self, floor, secret, issued.Token, func(url string, pids map[string]int) {
+				level(GoMicroFloor, url, issued.Token, pids, nil)
 			})
 		},
 		GoZero:           goZeroPeer(GoZero, "true"),

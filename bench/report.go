@@ -114,10 +114,16 @@ func checkTargets(r Report) []Check {
 				"%.2f× (%.0f vs %.0f µs)", -roundDown(-ours.CPUPerRequestUs/peer.CPUPerRequestUs, 2), ours.CPUPerRequestUs, peer.CPUPerRequestUs)
 		}
 		if bare, ok := at("bare", conns); ok {
+			floor, measured := at(GoMicroFloor, conns)
 			for _, hop := range []string{"greeter", "user"} {
 				o, b := cpuOf(ours, hop), cpuOf(bare, "bare-"+hop)
 				if b > 0 {
-					add(fmt.Sprintf("at %d connections, the %s's CPU per answer ≤ 1.6× the bare %s's", conns, hop, hop), o <= 1.6*b, "%.2f× (%.0f vs %.0f µs)", -roundDown(-o/b, 2), o, b)
+					// go-micro's own share: the same hop on go-micro with nothing of ours.
+					var within string
+					if f := cpuOf(floor, "micro-"+hop); measured && f > 0 {
+						within = fmt.Sprintf("; go-micro's floor %.0f µs, %.2f× bare", f, f/b)
+					}
+					add(fmt.Sprintf("at %d connections, the %s's CPU per answer ≤ 1.6× the bare %s's", conns, hop, hop), o <= 1.6*b, "%.2f× (%.0f vs %.0f µs%s)", -roundDown(-o/b, 2), o, b, within)
 				}
 			}
 		}
@@ -158,7 +164,11 @@ func checkTargets(r Report) []Check {
 }
 
 // Targets is every target, in the order they are measured and reported.
-var Targets = []string{"net/http", "bare", GoZero, GoZeroNoShedding, "ours"}
+var Targets = []string{"net/http", "bare", GoMicroFloor, GoZero, GoZeroNoShedding, "ours"}
+
+// GoMicroFloor is the bare chain with go-micro's server for the greeter and the user service
+// (floor.go): what go-micro alone costs on the path.
+const GoMicroFloor = "go-micro-floor"
 
 func render(r Report) string {
 	var b strings.Builder
@@ -177,7 +187,7 @@ func render(r Report) string {
 		}
 		return fmt.Sprintf("%.2f", v)
 	}
-	for _, target := range []string{"ours", GoZeroNoShedding, GoZero, "bare", "net/http"} {
+	for _, target := range []string{"ours", GoZeroNoShedding, GoZero, GoMicroFloor, "bare", "net/http"} {
 		for _, x := range r.Targets[target] {
 			var cpu, rss []string
 			for _, p := range x.Processes {
