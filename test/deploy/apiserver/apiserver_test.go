@@ -27,18 +27,20 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestOverlaysApplyAndUpgrade(t *testing.T) {
+	recap(t)
 	if os.Getenv("K8S_TEST") != "1" {
 		t.Skip("make k8s-test runs this (it needs etcd, kube-apiserver and kubectl: scripts/build-kubernetes.sh)")
 	}
 	bin := os.Getenv("K8S_BIN")
 	root, err := filepath.Abs("../../..")
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	began := time.Now()
 	kubeconfig := startControlPlane(t, bin, "127.0.0.1")
@@ -54,7 +56,7 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 		t.Helper()
 		out, err := kubectl(args...)
 		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+			fatalf(t, "kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return out
 	}
@@ -65,7 +67,7 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 			// The operator's copy of deploy/kubernetes: the files an upgrade edits.
 			copyDir := filepath.Join(t.TempDir(), "kubernetes")
 			if err := os.CopyFS(copyDir, os.DirFS(filepath.Join(root, "deploy/kubernetes"))); err != nil {
-				t.Fatal(err)
+				fatal(t, err)
 			}
 			dir := filepath.Join(copyDir, "overlays", overlay)
 			namespace := map[string]string{"dev": "gomicro-dev", "prod": "gomicro"}[overlay]
@@ -92,12 +94,12 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 			t.Logf("TIMING %d objects applied in %s", applied, since(began))
 			before := versions(t, must("get", "-k", dir, "-o", "json"))
 			if len(before) != applied || applied < 25 {
-				t.Fatalf("%d objects applied, %d found by kubectl get -k:\n%s", applied, len(before), out)
+				fatalf(t, "%d objects applied, %d found by kubectl get -k:\n%s", applied, len(before), out)
 			}
 			// The same apply again changes nothing: no object gets a new resourceVersion.
 			must(apply...)
 			if after := versions(t, must("get", "-k", dir, "-o", "json")); !equal(before, after) {
-				t.Fatalf("applying the same overlay again changed objects:\n%s", differences(before, after))
+				fatalf(t, "applying the same overlay again changed objects:\n%s", differences(before, after))
 			}
 
 			// An autoscaler changes .spec.replicas through the scale subresource, as kubectl
@@ -107,7 +109,7 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 				must("-n", namespace, "scale", "deployment/"+name, "--replicas=4")
 			}
 			if out, err := kubectl(apply...); err != nil {
-				t.Fatalf("an apply after an autoscaler's change: %v\n%s", err, out)
+				fatalf(t, "an apply after an autoscaler's change: %v\n%s", err, out)
 			}
 
 			// An upgrade: a new image tag for every image of ours, and for dev a new value of a
@@ -120,19 +122,19 @@ func TestOverlaysApplyAndUpgrade(t *testing.T) {
 			}
 			began = time.Now()
 			if out, err := kubectl(apply...); err != nil {
-				t.Fatalf("the upgrade does not apply: %v\n%s", err, out)
+				fatalf(t, "the upgrade does not apply: %v\n%s", err, out)
 			}
 			t.Logf("TIMING the upgrade applied in %s", since(began))
 			images := must("-n", namespace, "get", "deployments,statefulsets", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{"\n"}{end}`)
 			for _, line := range strings.Split(strings.TrimSpace(images), "\n") {
 				name, image, _ := strings.Cut(line, "=")
 				if strings.Contains(image, "gomicro-stack/") && !strings.HasSuffix(image, ":0.2.0") {
-					t.Errorf("after the upgrade %s runs %s", name, image)
+					errorf(t, "after the upgrade %s runs %s", name, image)
 				}
 			}
 			everything := versions(t, must("get", "-k", dir, "-o", "json"))
 			if len(everything) != len(before) {
-				t.Errorf("after the upgrade kubectl get -k finds %d objects, %d before", len(everything), len(before))
+				errorf(t, "after the upgrade kubectl get -k finds %d objects, %d before", len(everything), len(before))
 			}
 			t.Logf("kubectl get -k %s: %s", overlay, strings.Join(keys(everything), ", "))
 		})
@@ -153,7 +155,7 @@ func startControlPlane(t *testing.T, bin, address string, extra ...string) strin
 
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	write(t, filepath.Join(dir, "sa.key"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
@@ -185,7 +187,7 @@ func startControlPlane(t *testing.T, bin, address string, extra ...string) strin
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not ready within 60s: %v", err)
+			fatalf(t, "kube-apiserver not ready within 60s: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -218,7 +220,7 @@ func start(t *testing.T, bin string, args ...string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -258,7 +260,7 @@ func writeSecretEnv(t *testing.T, dir string, values map[string]string) {
 	t.Helper()
 	example, err := os.ReadFile(filepath.Join(dir, "secret.env.example"))
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	var out strings.Builder
 	for _, line := range strings.Split(string(example), "\n") {
@@ -282,7 +284,7 @@ func setImageTag(t *testing.T, dir, tag string) {
 	file := filepath.Join(dir, "kustomization.yaml")
 	text, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	s := string(text)
 	if strings.Contains(s, "\nimages:\n") {
@@ -305,7 +307,7 @@ func ourImages(t *testing.T, base string) []string {
 	for _, f := range files {
 		text, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			fatal(t, err)
 		}
 		for _, m := range regexp.MustCompile(`image: (gomicro-stack/[a-z0-9-]+):`).FindAllStringSubmatch(string(text), -1) {
 			seen[m[1]] = true
@@ -327,7 +329,7 @@ func versions(t *testing.T, list string) map[string]string {
 		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(list), &l); err != nil {
-		t.Fatalf("%v: %s", err, tail(list, 500))
+		fatalf(t, "%v: %s", err, tail(list, 500))
 	}
 	out := map[string]string{}
 	for _, i := range l.Items {
@@ -371,7 +373,7 @@ func uuid(t *testing.T) string {
 func randomBytes(t *testing.T, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	return b
 }
@@ -379,14 +381,14 @@ func randomBytes(t *testing.T, n int) []byte {
 func write(t *testing.T, file string, content []byte) {
 	t.Helper()
 	if err := os.WriteFile(file, content, 0o600); err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 }
 
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
@@ -400,3 +402,48 @@ func tail(s string, n int) string {
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
+
+// said is every failure of the test, said again at its very end (recap): a failure makes each
+// process dump its output as the test cleans up, and CI shows the end of a log.
+var said struct {
+	sync.Mutex
+	failures []string
+}
+
+// recap says the test's failures again once everything else is cleaned up.
+func recap(t *testing.T) {
+	t.Cleanup(func() {
+		said.Lock()
+		defer said.Unlock()
+		if len(said.failures) > 0 {
+			t.Logf("what failed, again:\n  %s", strings.Join(said.failures, "\n  "))
+		}
+	})
+}
+
+func remember(message string) {
+	said.Lock()
+	said.failures = append(said.failures, message)
+	said.Unlock()
+}
+
+func errorf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	message := fmt.Sprintf(format, args...)
+	remember(message)
+	t.Error(message)
+}
+
+func fatalf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	message := fmt.Sprintf(format, args...)
+	remember(message)
+	t.Fatal(message)
+}
+
+func fatal(t testing.TB, args ...any) {
+	t.Helper()
+	message := fmt.Sprint(args...)
+	remember(message)
+	t.Fatal(message)
+}

@@ -33,13 +33,14 @@ const (
 // Service; a user pod deleted under load; an upgrade by image tag under load. make k8s-e2e
 // prepares all of it and runs this with K8S_E2E=1.
 func TestSystemRunsInPods(t *testing.T) {
+	recap(t)
 	if os.Getenv("K8S_E2E") != "1" {
 		t.Skip("make k8s-e2e runs this (as root: network namespaces, containerd, kubelet)")
 	}
 	bin, coredns, images := os.Getenv("K8S_BIN"), os.Getenv("COREDNS_BIN"), os.Getenv("K8S_IMAGES")
 	root, err := filepath.Abs("../../..")
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	began := time.Now()
 	makeNode(t)
@@ -63,7 +64,7 @@ func TestSystemRunsInPods(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", kubeconfig, "get", "node", nodeNS).Run() != nil {
 		if time.Now().After(deadline) {
-			t.Fatal("the kubelet registered no node within 60s")
+			fatal(t, "the kubelet registered no node within 60s")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -74,7 +75,7 @@ func TestSystemRunsInPods(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		path := filepath.Join(dir, "volumes", name)
 		if err := os.MkdirAll(path, 0o777); err != nil {
-			t.Fatal(err)
+			fatal(t, err)
 		}
 		os.Chmod(path, 0o777)
 		apply(t, kubectl, fmt.Sprintf(`{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"local-%s"},
@@ -102,13 +103,13 @@ func TestSystemRunsInPods(t *testing.T) {
 			break
 		}
 		if time.Now().After(until) || (status != 404 && status != 503 && status != 0) {
-			t.Fatalf("register through the gateway's Service: %d %s", status, body)
+			fatalf(t, "register through the gateway's Service: %d %s", status, body)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	c.login("pods_user", "pods password")
 	if status, body := c.post("/greeter/hello", `{"name":"Bob"}`, c.token); status != 200 || !strings.Contains(body, `"greeting":"Hello Bob"`) || strings.Contains(body, "degraded") {
-		t.Fatalf("hello through the gateway's Service: %d %s", status, body)
+		fatalf(t, "hello through the gateway's Service: %d %s", status, body)
 	}
 
 	// One of two user pods deleted under load: no hello fails. Two as an operator asks for
@@ -119,7 +120,7 @@ func TestSystemRunsInPods(t *testing.T) {
 	deadline = time.Now().Add(120 * time.Second)
 	for strings.TrimSpace(kubectl("-n", "gomicro-dev", "get", "deployment", "user", "-o", "jsonpath={.status.readyReplicas}")) != "2" {
 		if time.Now().After(deadline) {
-			t.Fatal("the autoscaler did not bring the user service to its minimum of 2 within 120s")
+			fatal(t, "the autoscaler did not bring the user service to its minimum of 2 within 120s")
 		}
 		time.Sleep(time.Second)
 	}
@@ -131,7 +132,7 @@ func TestSystemRunsInPods(t *testing.T) {
 	sent, failed, degraded := l.stop()
 	t.Logf("FIGURE a user pod deleted under load: %d hellos, %d failed, %d degraded", sent, failed, degraded)
 	if failed > 0 {
-		t.Errorf("%d of %d hellos failed while a user pod was deleted:\n%s", failed, sent, l.firstFailures())
+		errorf(t, "%d of %d hellos failed while a user pod was deleted:\n%s", failed, sent, l.firstFailures())
 	}
 
 	// An upgrade by image tag under load: every Deployment of ours rolls to :0.2.0.
@@ -148,14 +149,14 @@ func TestSystemRunsInPods(t *testing.T) {
 	sent, failed, degraded = l.stop()
 	t.Logf("FIGURE an upgrade by image tag under load (rolled in %s): %d hellos, %d failed, %d degraded", rolled, sent, failed, degraded)
 	if failed > 0 {
-		t.Errorf("%d of %d hellos failed during the upgrade:\n%s", failed, sent, l.firstFailures())
+		errorf(t, "%d of %d hellos failed during the upgrade:\n%s", failed, sent, l.firstFailures())
 	}
 	// A rollout is done when the new pods are available; an old one may still be terminating
 	// (the gateway's preStop keeps it a few seconds): those being deleted do not count.
 	for _, line := range strings.Split(strings.TrimSpace(kubectl("-n", "gomicro-dev", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.containers[0].image}={.metadata.deletionTimestamp}{"\n"}{end}`)), "\n") {
 		fields := strings.SplitN(line, "=", 3)
 		if len(fields) == 3 && fields[2] == "" && strings.Contains(fields[1], "gomicro-stack/") && !strings.HasSuffix(fields[1], ":0.2.0") {
-			t.Errorf("after the upgrade %s runs %s", fields[0], fields[1])
+			errorf(t, "after the upgrade %s runs %s", fields[0], fields[1])
 		}
 	}
 }
@@ -167,7 +168,7 @@ func makeNode(t *testing.T) {
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+			fatalf(t, "%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	exec.Command("ip", "netns", "del", nodeNS).Run() // a run killed before its cleanup
@@ -239,7 +240,7 @@ state = %q
 			return socket
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("containerd did not start within 30s")
+			fatal(t, "containerd did not start within 30s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -291,15 +292,15 @@ func importImages(t *testing.T, socket string, images []string) {
 	load := exec.Command("ctr", "--address", socket, "-n", "k8s.io", "images", "import", "-")
 	pipe, err := save.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	load.Stdin = pipe
 	if err := save.Start(); err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	out, err := load.CombinedOutput()
 	if err != nil || save.Wait() != nil {
-		t.Fatalf("import the images into containerd: %v\n%s", err, out)
+		fatalf(t, "import the images into containerd: %v\n%s", err, out)
 	}
 	t.Logf("TIMING %d images imported into containerd: %s", len(images), since(began))
 }
@@ -341,7 +342,7 @@ func devOverlay(t *testing.T, root string) string {
 	t.Helper()
 	copyDir := filepath.Join(t.TempDir(), "kubernetes")
 	if err := os.CopyFS(copyDir, os.DirFS(filepath.Join(root, "deploy/kubernetes"))); err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	dir := filepath.Join(copyDir, "overlays", "dev")
 	secrets := secretValues(t)
@@ -382,10 +383,10 @@ func devOverlay(t *testing.T, root string) string {
 	file := filepath.Join(dir, "kustomization.yaml")
 	text, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	if !strings.Contains(string(text), "\npatches:\n") {
-		t.Fatal("the dev overlay has no patches list to add to")
+		fatal(t, "the dev overlay has no patches list to add to")
 	}
 	// patches is the overlay's last list: the patch goes at its end.
 	write(t, file, []byte(strings.TrimRight(string(text), "\n")+patch))
@@ -399,7 +400,7 @@ func keyPair(t *testing.T, root string) (private, public string) {
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("keygen: %v", err)
+		fatalf(t, "keygen: %v", err)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
@@ -421,7 +422,7 @@ func kubectlOf(t *testing.T, bin, kubeconfig string) func(args ...string) string
 		defer cancel()
 		out, err := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+			fatalf(t, "kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
@@ -465,7 +466,7 @@ func (u *user) login(name, password string) {
 	_, rest, _ := strings.Cut(body, `"token":"`)
 	token, _, _ := strings.Cut(rest, `"`)
 	if status != 200 || token == "" {
-		u.t.Fatalf("login through the gateway's Service: %d %s", status, body)
+		fatalf(u.t, "login through the gateway's Service: %d %s", status, body)
 	}
 	u.token = token
 }
@@ -532,7 +533,7 @@ func setMinReplicas(t *testing.T, dir, name string, count int) {
 	file := filepath.Join(dir, "kustomization.yaml")
 	text, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		fatal(t, err)
 	}
 	// patches is the overlay's last list: the patch goes at its end.
 	patch := fmt.Sprintf("\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: %s\n    patch: |-\n      - op: replace\n        path: /spec/minReplicas\n        value: %d\n", name, count)
