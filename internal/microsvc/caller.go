@@ -4,10 +4,10 @@ import (
 	"context"
 
 	merrors "github.com/micro/go-micro/v2/errors"
-	"github.com/micro/go-micro/v2/metadata"
 	"github.com/micro/go-micro/v2/server"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
+	"github.com/gomicro-stack/gomicro-stack/internal/incoming"
 )
 
 // VerifyCaller verifies the assertion each call carries (auth.HeaderAssertion) and puts its
@@ -22,7 +22,7 @@ func VerifyCaller(service string, v *auth.Verifier) Option {
 func callerWrapper(service string, v *auth.Verifier) server.HandlerWrapper {
 	return func(next server.HandlerFunc) server.HandlerFunc {
 		return func(ctx context.Context, req server.Request, rsp interface{}) error {
-			token, ok := metadata.Get(ctx, auth.HeaderAssertion)
+			token, ok := incoming.Header(ctx, auth.HeaderAssertion)
 			if !ok || token == "" {
 				return next(ctx, req, rsp)
 			}

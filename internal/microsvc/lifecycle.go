@@ -12,6 +12,7 @@ import (
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-micro/v2/server"
 	grpcserver "github.com/micro/go-micro/v2/server/grpc"
+	"google.golang.org/grpc"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -73,7 +74,7 @@ func New(name string, c Config, idempotent []string, opts ...Option) (*Service, 
 		server.RegisterTTL(c.Registry.TTL), server.RegisterInterval(c.Registry.Interval),
 		// Stop waits for the calls in flight.
 		server.Wait(nil),
-		grpcserver.Options(serverKeepalive),
+		grpcserver.Options(serverKeepalive, grpc.NumStreamWorkers(streamWorkers)),
 		// Outermost, so that the call's span holds what every other wrapper did.
 		server.WrapHandler(tracing.HandlerWrapper),
 		server.WrapHandler(metrics.HandlerWrapper(name)),

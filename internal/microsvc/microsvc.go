@@ -164,6 +164,12 @@ var (
 	serverKeepalive = grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})
 )
 
+// streamWorkers is how many goroutines serve calls, each kept with its grown stack: gRPC
+// otherwise starts a goroutine per call, whose stack go-micro's deep call path grows two or
+// three times (runtime.newstack was a tenth of the greeter's CPU under load). A call finding
+// every worker busy gets a goroutine of its own, as before; idle workers cost their stacks.
+const streamWorkers = 64
+
 // NewClient is a gRPC client through the registry reg: round-robin balancing that skips nodes
 // refusing connections, and retries (see RetryPolicy), with idempotent naming the endpoints
 // that may be retried after a failure mid-call. wrappers wrap it, the first outermost; a

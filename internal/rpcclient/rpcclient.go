@@ -13,7 +13,6 @@ package rpcclient
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,11 +153,13 @@ func selectError(service string, err error) error {
 // metadata (names in lower case), the timeout in nanoseconds and the content type.
 func (c *leanClient) call(ctx context.Context, node *registry.Node, req client.Request, rsp interface{}, opts client.CallOptions) error {
 	md, _ := metadata.FromContext(ctx)
-	header := make(gmetadata.MD, len(md)+2)
+	header := make(gmetadata.MD, len(md)+1)
 	for k, v := range md {
 		header[strings.ToLower(k)] = []string{v}
 	}
-	header["timeout"] = []string{strconv.FormatInt(int64(opts.RequestTimeout), 10)}
+	// No "timeout" header, which go-micro's client sends: the deadline travels as gRPC's own
+	// (grpc-timeout), which the server's context already has; with it, go-micro's server would
+	// make a second deadline context for every call.
 	header["x-content-type"] = []string{req.ContentType()}
 	conn, err := c.conn(node.Address)
 	if err != nil {

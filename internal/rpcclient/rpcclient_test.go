@@ -3,7 +3,6 @@ package rpcclient
 import (
 	"context"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -31,15 +30,18 @@ func TestMethod(t *testing.T) {
 }
 
 // TestCallSendsWhatGoMicroServersRead: the method name, the caller's metadata (names in lower
-// case), the timeout in nanoseconds and the content type, as go-micro's client sends them; a
-// go-micro error in the answer comes back as that error.
+// case) and the content type, as go-micro's client sends them, and the caller's deadline as
+// gRPC's; a go-micro error in the answer comes back as that error.
 func TestCallSendsWhatGoMicroServersRead(t *testing.T) {
-	seen := make(chan gmetadata.MD, 1)
+	seen, deadline := make(chan gmetadata.MD, 1), make(chan time.Time, 1)
 	var path string
 	server := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		path, _ = grpc.MethodFromServerStream(stream)
 		md, _ := gmetadata.FromIncomingContext(stream.Context())
 		seen <- md
+		// The caller's deadline, as gRPC carries it (grpc-timeout): go-micro's server keeps it.
+		d, _ := stream.Context().Deadline()
+		deadline <- d
 		return merrors.NotFound("go.micro.api.user", "no user 7")
 	}))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -58,10 +60,10 @@ func TestCallSendsWhatGoMicroServersRead(t *testing.T) {
 		t.Fatalf("the handler's error came back as %#v", err)
 	}
 	md := <-seen
-	timeout, _ := strconv.ParseInt(first(md, "timeout"), 10, 64)
+	left := time.Until(<-deadline)
 	if path != "/go.micro.api.user.User/GetUserInfo" || first(md, "x-example-assertion") != "signed" ||
-		first(md, "x-content-type") != "application/grpc+proto" || timeout <= 0 || time.Duration(timeout) > 2*time.Second {
-		t.Fatalf("method %q, metadata %v", path, md)
+		first(md, "x-content-type") != "application/grpc+proto" || left <= 0 || left > 2*time.Second {
+		t.Fatalf("method %q, metadata %v, deadline in %s", path, md, left)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/micro/go-micro/v2/server"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/incoming"
 )
 
 var rpcSystem = attribute.String("rpc.system", "grpc")
@@ -35,8 +37,7 @@ func (c *tracedClient) Call(ctx context.Context, req client.Request, rsp interfa
 // span when the call's metadata carries one.
 func HandlerWrapper(next server.HandlerFunc) server.HandlerFunc {
 	return func(ctx context.Context, req server.Request, rsp interface{}) error {
-		md, _ := metadata.FromContext(ctx)
-		ctx = Propagator.Extract(ctx, metadataCarrier(md))
+		ctx = Propagator.Extract(ctx, incomingCarrier{ctx})
 		ctx, span := tracer.Start(ctx, req.Endpoint(), trace.WithSpanKind(trace.SpanKindServer))
 		if span.IsRecording() {
 			span.SetAttributes(rpcSystem, attribute.String("rpc.service", req.Service()), attribute.String("rpc.method", req.Endpoint()))
@@ -72,6 +73,18 @@ func end(span trace.Span, err error) {
 	}
 	span.End()
 }
+
+// incomingCarrier reads the trace headers of the call a handler serves (package incoming).
+type incomingCarrier struct{ ctx context.Context }
+
+func (c incomingCarrier) Get(key string) string {
+	v, _ := incoming.Header(c.ctx, key)
+	return v
+}
+
+func (incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string { return incoming.Names(c.ctx) }
 
 // metadataCarrier reads and writes trace headers in go-micro metadata. Names are written in
 // Title case, as metadata.FromContext returns them, so that a value injected replaces the one

@@ -25,6 +25,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	gmetadata "google.golang.org/grpc/metadata"
 )
 
 // record makes the stack's spans with a provider that samples as s says and keeps finished
@@ -105,8 +106,8 @@ func TestServerSpanIsAChildOfTheCallersAndFailuresAreErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recorder := record(t, sdktrace.ParentBased(sdktrace.NeverSample()))
-			// go-micro's gRPC server stores incoming names in lower case.
-			ctx := metadata.NewContext(context.Background(), metadata.Metadata{"traceparent": caller})
+			// The call's headers as the gRPC server hands them to go-micro's.
+			ctx := gmetadata.NewIncomingContext(context.Background(), gmetadata.Pairs("traceparent", caller))
 			var seen trace.SpanContext
 			handler := HandlerWrapper(func(ctx context.Context, _ server.Request, _ interface{}) error {
 				seen = trace.SpanContextFromContext(ctx)
