@@ -13,6 +13,7 @@ import (
 
 	api "github.com/micro/go-micro/v2/api/proto"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/gomicro-stack/gomicro-stack/internal/auth"
@@ -116,13 +117,14 @@ func serveBareGreeter(address, userAddress string) error {
 	return serveGRPC(address, &greeterDesc, conn)
 }
 
-// serveBareFront verifies the token as our gateway does and calls the greeter.
-func serveBareFront(address, greeterAddress, secret string) error {
+// serveFront is a baseline's front: the token verified as our gateway does and the body read,
+// then call answers with the greeter's connection.
+func serveFront(address, greeterAddress, secret string, call func(w http.ResponseWriter, r *http.Request, greeter *grpc.ClientConn, id auth.Identity, body []byte)) error {
 	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.Dial(greeterAddress, grpc.WithInsecure())
+	conn, err := grpc.NewClient(greeterAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
@@ -137,6 +139,13 @@ func serveBareFront(address, greeterAddress, secret string) error {
 			http.Error(w, `{"code":400,"message":"bad body"}`, http.StatusBadRequest)
 			return
 		}
+		call(w, r, conn, id, body)
+	}))
+}
+
+// serveBareFront calls the bare greeter with the body as it came.
+func serveBareFront(address, greeterAddress, secret string) error {
+	return serveFront(address, greeterAddress, secret, func(w http.ResponseWriter, r *http.Request, conn *grpc.ClientConn, id auth.Identity, body []byte) {
 		ctx := metadata.AppendToOutgoingContext(r.Context(), "x-example-id", strconv.FormatUint(id.UserID, 10), "x-example-username", id.Username)
 		rsp := new(api.Response)
 		if err := conn.Invoke(ctx, "/bench.Greeter/Hello", &api.Request{Method: r.Method, Body: string(body)}, rsp); err != nil {
@@ -146,5 +155,5 @@ func serveBareFront(address, greeterAddress, secret string) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(int(rsp.StatusCode))
 		w.Write([]byte(rsp.Body))
-	}))
+	})
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/micro/go-micro/v2/client"
@@ -17,7 +15,6 @@ import (
 	"github.com/micro/go-micro/v2/server"
 	grpcserver "github.com/micro/go-micro/v2/server/grpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	gmetadata "google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -88,33 +85,17 @@ func serveMicroGreeter(address, userAddress string) error {
 	return serveMicro("bench.greeter", address, func(s server.Server) error { return greeterpb.RegisterGreeterHandler(s, floorGreeter{users: users}) })
 }
 
-// serveMicroFront is the bare front for go-micro's greeter: the token verified as our gateway
-// does, the body read into the greeter's request, the reply written as JSON.
+// serveMicroFront is the bare front for go-micro's greeter: the body read into the greeter's
+// request, the reply written as JSON.
 func serveMicroFront(address, greeterAddress, secret string) error {
-	keys, err := auth.NewKeys(auth.Config{VerifyConfig: auth.VerifyConfig{Secret: secret, Issuer: "gomicro-stack"}, TTL: time.Hour})
-	if err != nil {
-		return err
-	}
-	conn, err := grpc.NewClient(greeterAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	return http.ListenAndServe(address, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := keys.Verify(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
-		if err != nil {
-			http.Error(w, `{"code":401,"message":"please login"}`, http.StatusUnauthorized)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	return serveFront(address, greeterAddress, secret, func(w http.ResponseWriter, r *http.Request, conn *grpc.ClientConn, id auth.Identity, body []byte) {
 		in := new(greeterpb.HelloRequest)
-		if err == nil {
-			err = protojson.Unmarshal(body, in)
-		}
-		if err != nil {
+		if err := protojson.Unmarshal(body, in); err != nil {
 			http.Error(w, `{"code":400,"message":"bad body"}`, http.StatusBadRequest)
 			return
 		}
-		// The headers go-micro's server reads: the caller's, its timeout and content type.
+		// The headers go-micro's client sends and its server reads: the caller's, its timeout and
+		// the content type.
 		ctx := gmetadata.AppendToOutgoingContext(r.Context(), "x-example-id", strconv.FormatUint(id.UserID, 10),
 			"timeout", strconv.FormatInt(int64(5*time.Second), 10), "x-content-type", "application/grpc+proto")
 		out := new(greeterpb.HelloReply)
@@ -129,5 +110,5 @@ func serveMicroFront(address, greeterAddress, secret string) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(answer)
-	}))
+	})
 }
