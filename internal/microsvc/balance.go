@@ -20,31 +20,82 @@ const Retries = 2
 const downFor = 30 * time.Second
 
 // NewSelector picks nodes round-robin from the registry (through go-micro's watched cache)
-// and skips, at once and for a while, a node whose last call failed at the connection.
+// and skips, at once and for a while, a node whose last call failed at the connection. When
+// every node the cache knows is down, it reads the registry itself (see skip).
 func NewSelector(reg registry.Registry) selector.Selector {
-	return &skipDown{
-		Selector: selector.NewSelector(selector.Registry(reg), selector.SetStrategy(selector.RoundRobin)),
-		down:     map[string]time.Time{},
-	}
+	return newSkipDown(selector.NewSelector(selector.Registry(reg), selector.SetStrategy(selector.RoundRobin)), reg)
+}
+
+func newSkipDown(sel selector.Selector, reg registry.Registry) *skipDown {
+	return &skipDown{Selector: sel, registry: reg, down: map[string]time.Time{}, reread: map[string]reread{}}
 }
 
 type skipDown struct {
 	selector.Selector
-	mu   sync.Mutex
-	down map[string]time.Time // node id → until
+	registry registry.Registry // read past the cache when every node it knows is down
+
+	mu     sync.Mutex
+	down   map[string]time.Time // node id → until
+	reread map[string]reread    // by service
 }
+
+// reread is a service as the registry itself last said, and when.
+type reread struct {
+	services []*registry.Service
+	at       time.Time
+}
+
+// rereadEvery bounds the registry reads of a service all of whose known nodes are down.
+const rereadEvery = time.Second
 
 func (s *skipDown) Select(service string, opts ...selector.SelectOption) (selector.Next, error) {
 	return s.Selector.Select(service, append(opts, selector.WithFilter(s.skip))...)
 }
 
-// skip drops the nodes marked down, unless that would leave none: trying a node that may be
-// back beats failing without trying.
+// skip drops the nodes marked down. When that leaves none, the cache may be behind (its watch
+// of the registry waits seconds after an error, as after a partition, while the service's
+// instances restart elsewhere): the registry itself is asked, at most every rereadEvery, and
+// its live nodes are tried. If it knows none either, every node is tried rather than none: one
+// may be back.
 func (s *skipDown) skip(services []*registry.Service) []*registry.Service {
+	out, alive := s.alive(services)
+	if alive > 0 || len(services) == 0 {
+		return out
+	}
+	if fresh, alive := s.alive(s.readRegistry(services[0].Name)); alive > 0 {
+		return fresh
+	}
+	return services
+}
+
+// readRegistry is the service as the registry says, read at most every rereadEvery.
+func (s *skipDown) readRegistry(name string) []*registry.Service {
+	s.mu.Lock()
+	last, ok := s.reread[name]
+	s.mu.Unlock()
+	if ok && time.Since(last.at) < rereadEvery {
+		return last.services
+	}
+	services, err := s.registry.GetService(name)
+	if err != nil {
+		services = nil
+	}
+	s.mu.Lock()
+	s.reread[name] = reread{services: services, at: time.Now()}
+	s.mu.Unlock()
+	return services
+}
+
+// alive is services without the nodes marked down, and how many are left.
+func (s *skipDown) alive(services []*registry.Service) ([]*registry.Service, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.down) == 0 {
-		return services
+		alive := 0
+		for _, svc := range services {
+			alive += len(svc.Nodes)
+		}
+		return services, alive
 	}
 	now := time.Now()
 	var out []*registry.Service
@@ -61,10 +112,7 @@ func (s *skipDown) skip(services []*registry.Service) []*registry.Service {
 		alive += len(copied.Nodes)
 		out = append(out, &copied)
 	}
-	if alive == 0 {
-		return services
-	}
-	return out
+	return out, alive
 }
 
 func (s *skipDown) Mark(service string, node *registry.Node, err error) {

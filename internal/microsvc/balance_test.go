@@ -2,15 +2,21 @@ package microsvc
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/micro/go-micro/v2/client"
+	"github.com/micro/go-micro/v2/client/selector"
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/registry"
 	"github.com/micro/go-micro/v2/registry/memory"
 
+	"google.golang.org/grpc"
+
+	"github.com/gomicro-stack/gomicro-stack/internal/rpcclient"
 	"github.com/gomicro-stack/gomicro-stack/internal/rpcerror"
+	userpb "github.com/gomicro-stack/gomicro-stack/proto/user"
 )
 
 func TestSelectorSkipsNodesThatRefuse(t *testing.T) {
@@ -49,6 +55,80 @@ func TestSelectorSkipsNodesThatRefuse(t *testing.T) {
 	if seen := picks(); seen["a"] == 0 {
 		t.Fatal("an answer about the request says nothing about the node")
 	}
+}
+
+// TestSelectorReadsTheRegistryWhenEveryKnownNodeIsDown: a cache that still lists only nodes
+// that refuse (its watch is behind, as after a partition) does not fail the call: the registry
+// itself is read and its live node tried; one read a second, however many calls.
+func TestSelectorReadsTheRegistryWhenEveryKnownNodeIsDown(t *testing.T) {
+	stale, fresh := memory.NewRegistry(), &countingRegistry{Registry: memory.NewRegistry()}
+	stale.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "old", Address: "127.0.0.1:1"}}})
+	fresh.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "new", Address: "127.0.0.1:2"}}})
+	sel := newSkipDown(selector.NewSelector(selector.Registry(stale)), fresh)
+	pick := func() string {
+		next, err := sel.Select("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := next()
+		return n.Id
+	}
+	if got := pick(); got != "old" || fresh.reads != 0 {
+		t.Fatalf("picked %s with %d registry reads; want the cache's node and none", got, fresh.reads)
+	}
+	sel.Mark("svc", &registry.Node{Id: "old"}, rpcerror.ClientError(rpcerror.Unreachable, "connection refused"))
+	for range 5 {
+		if got := pick(); got != "new" {
+			t.Fatalf("picked %s; want the registry's live node", got)
+		}
+	}
+	if fresh.reads != 1 {
+		t.Fatalf("%d registry reads for 5 calls within a second; want 1", fresh.reads)
+	}
+}
+
+// TestACallRetriedPastAStaleCacheSucceeds: the node a stale cache gives refuses; the retry,
+// chosen afresh, goes to the node the registry itself lists, and the call succeeds.
+func TestACallRetriedPastAStaleCacheSucceeds(t *testing.T) {
+	server := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		if err := stream.RecvMsg(new(userpb.GetUserInfoRequest)); err != nil {
+			return err
+		}
+		return stream.SendMsg(&userpb.GetUserInfoResponse{Id: 7})
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go server.Serve(l)
+	t.Cleanup(server.Stop)
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddress := refused.Addr().String()
+	refused.Close()
+
+	stale, fresh := memory.NewRegistry(), memory.NewRegistry()
+	stale.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "old", Address: deadAddress}}})
+	fresh.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "new", Address: l.Addr().String()}}})
+	rpc := RetryWrapper()(rpcclient.New(nil, client.Registry(stale), client.Selector(newSkipDown(selector.NewSelector(selector.Registry(stale)), fresh))))
+	rsp := new(userpb.GetUserInfoResponse)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rpc.Call(ctx, rpc.NewRequest("svc", "User.GetUserInfo", &userpb.GetUserInfoRequest{}), rsp); err != nil || rsp.Id != 7 {
+		t.Fatalf("%v, id %d", err, rsp.Id)
+	}
+}
+
+type countingRegistry struct {
+	registry.Registry
+	reads int
+}
+
+func (r *countingRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
+	r.reads++
+	return r.Registry.GetService(name, opts...)
 }
 
 func TestRetryPolicy(t *testing.T) {

@@ -107,6 +107,13 @@ func (c *leanClient) Call(ctx context.Context, req client.Request, rsp interface
 				return merrors.New(clientID, err.Error(), 408)
 			}
 		}
+		if attempt > 0 {
+			// Chosen afresh: the selector now knows how the last node failed (it skips one
+			// that is down and, if it knew no other, looks past its cache).
+			if again, err := c.next(req, callOpts); err == nil {
+				next = again
+			}
+		}
 		node, err := next()
 		if err != nil {
 			err = selectError(service, err)
