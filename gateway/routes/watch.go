@@ -140,10 +140,10 @@ func (w *Watcher) Settle(ctx context.Context) error {
 		for _, name := range due {
 			w.refresh(ctx, name)
 		}
-		if len(due) > 0 {
+		if len(due) > 0 && ctx.Err() == nil {
 			continue
 		}
-		if next.IsZero() {
+		if next.IsZero() && len(due) == 0 {
 			return nil
 		}
 		select {
@@ -218,6 +218,12 @@ func (w *Watcher) refresh(ctx context.Context, name string) {
 	versions, err := w.Registry.GetService(name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		log.Printf("routes: read %s: %v", name, err)
+		w.mu.Lock()
+		if _, waiting := w.unread[name]; waiting {
+			// Asked again later, not at once: the registry is what failed.
+			w.unread[name] = time.Now().Add(time.Second)
+		}
+		w.mu.Unlock()
 		return
 	}
 	// The version with the most instances first: its routes win where versions differ.

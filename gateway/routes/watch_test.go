@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +174,39 @@ func TestSettleReadsEveryAPIBeforeServing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSettleDoesNotHammerAFailingRegistry: a service not read yet while the registry itself
+// fails is asked again a second later, not in a loop.
+func TestSettleDoesNotHammerAFailingRegistry(t *testing.T) {
+	reg := &failingRegistry{Registry: memory.NewRegistry()}
+	if err := reg.Register(greeterAt("v1", "a")); err != nil {
+		t.Fatal(err)
+	}
+	fetch := &unreadable{down: map[string]bool{"v1": true}}
+	w := &Watcher{Registry: reg, Namespace: names.Namespace, Fetch: fetch.fetch, Grace: time.Minute, Table: NewTable(), Retry: time.Millisecond}
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg.failing.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	w.Settle(ctx)
+	if n := reg.reads.Load(); n > 4 {
+		t.Fatalf("%d reads of a failing registry in 1.5 s", n)
+	}
+}
+
+type failingRegistry struct {
+	registry.Registry
+	failing atomic.Bool
+	reads   atomic.Int64
+}
+
+func (r *failingRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
+	if r.failing.Load() {
+		r.reads.Add(1)
+		return nil, errors.New("no cluster leader")
+	}
+	return r.Registry.GetService(name, opts...)
 }
