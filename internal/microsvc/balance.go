@@ -68,14 +68,18 @@ func (s *skipDown) skip(services []*registry.Service) []*registry.Service {
 	return services
 }
 
-// readRegistry is the service as the registry says, read at most every rereadEvery.
+// readRegistry is the service as the registry says, read at most every rereadEvery: the
+// first caller to find the last read stale reads it again; callers meanwhile get the last one
+// (the calls in flight when a service's nodes all go down make one read, not one each).
 func (s *skipDown) readRegistry(name string) []*registry.Service {
 	s.mu.Lock()
 	last, ok := s.reread[name]
-	s.mu.Unlock()
 	if ok && time.Since(last.at) < rereadEvery {
+		s.mu.Unlock()
 		return last.services
 	}
+	s.reread[name] = reread{services: last.services, at: time.Now()}
+	s.mu.Unlock()
 	services, err := s.registry.GetService(name)
 	if err != nil {
 		services = nil

@@ -3,6 +3,8 @@ package microsvc
 import (
 	"context"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,8 +75,8 @@ func TestSelectorReadsTheRegistryWhenEveryKnownNodeIsDown(t *testing.T) {
 		n, _ := next()
 		return n.Id
 	}
-	if got := pick(); got != "old" || fresh.reads != 0 {
-		t.Fatalf("picked %s with %d registry reads; want the cache's node and none", got, fresh.reads)
+	if got := pick(); got != "old" || fresh.reads.Load() != 0 {
+		t.Fatalf("picked %s with %d registry reads; want the cache's node and none", got, fresh.reads.Load())
 	}
 	sel.Mark("svc", &registry.Node{Id: "old"}, rpcerror.ClientError(rpcerror.Unreachable, "connection refused"))
 	for range 5 {
@@ -82,8 +84,8 @@ func TestSelectorReadsTheRegistryWhenEveryKnownNodeIsDown(t *testing.T) {
 			t.Fatalf("picked %s; want the registry's live node", got)
 		}
 	}
-	if fresh.reads != 1 {
-		t.Fatalf("%d registry reads for 5 calls within a second; want 1", fresh.reads)
+	if n := fresh.reads.Load(); n != 1 {
+		t.Fatalf("%d registry reads for 5 calls within a second; want 1", n)
 	}
 }
 
@@ -121,13 +123,37 @@ func TestACallRetriedPastAStaleCacheSucceeds(t *testing.T) {
 	}
 }
 
+// TestSelectorReadsTheRegistryOnceForCallsInFlight: the calls in flight when every known node
+// is down make one registry read between them, however slow it is.
+func TestSelectorReadsTheRegistryOnceForCallsInFlight(t *testing.T) {
+	stale, fresh := memory.NewRegistry(), &countingRegistry{Registry: memory.NewRegistry(), slow: 100 * time.Millisecond}
+	stale.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "old", Address: "127.0.0.1:1"}}})
+	fresh.Register(&registry.Service{Name: "svc", Version: "1", Nodes: []*registry.Node{{Id: "new", Address: "127.0.0.1:2"}}})
+	sel := newSkipDown(selector.NewSelector(selector.Registry(stale)), fresh)
+	sel.Mark("svc", &registry.Node{Id: "old"}, rpcerror.ClientError(rpcerror.Unreachable, "connection refused"))
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sel.Select("svc")
+		}()
+	}
+	wg.Wait()
+	if n := fresh.reads.Load(); n != 1 {
+		t.Fatalf("%d registry reads for 20 calls in flight; want 1", n)
+	}
+}
+
 type countingRegistry struct {
 	registry.Registry
-	reads int
+	reads atomic.Int64
+	slow  time.Duration
 }
 
 func (r *countingRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
-	r.reads++
+	r.reads.Add(1)
+	time.Sleep(r.slow)
 	return r.Registry.GetService(name, opts...)
 }
 

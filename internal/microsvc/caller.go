@@ -2,6 +2,7 @@ package microsvc
 
 import (
 	"context"
+	"strings"
 
 	merrors "github.com/micro/go-micro/v2/errors"
 	"github.com/micro/go-micro/v2/server"
@@ -20,9 +21,11 @@ func VerifyCaller(service string, v *auth.Verifier) Option {
 }
 
 func callerWrapper(service string, v *auth.Verifier) server.HandlerWrapper {
+	// As gRPC holds header names: lowered once, not on every call.
+	header := strings.ToLower(auth.HeaderAssertion)
 	return func(next server.HandlerFunc) server.HandlerFunc {
 		return func(ctx context.Context, req server.Request, rsp interface{}) error {
-			token, ok := incoming.Header(ctx, auth.HeaderAssertion)
+			token, ok := incoming.Header(ctx, header)
 			if !ok || token == "" {
 				return next(ctx, req, rsp)
 			}

@@ -62,7 +62,7 @@ func TestCallSendsWhatGoMicroServersRead(t *testing.T) {
 	md := <-seen
 	left := time.Until(<-deadline)
 	if path != "/go.micro.api.user.User/GetUserInfo" || first(md, "x-example-assertion") != "signed" ||
-		first(md, "x-content-type") != "application/grpc+proto" || left <= 0 || left > 2*time.Second {
+		first(md, "x-content-type") != "application/grpc+proto" || left <= 0 || left > 2*time.Second || len(md.Get("timeout")) > 0 {
 		t.Fatalf("method %q, metadata %v, deadline in %s", path, md, left)
 	}
 }
